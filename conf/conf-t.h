@@ -1,0 +1,218 @@
+/*
+ * conf-t.h - the typed, immutable configuration snapshot.
+ *
+ * conf/load.c turns one YAML file into an sl_conf_t. Everything a snapshot points to lives in its arena and is
+ * read-only once published; workers borrow it for the life of a request (conf/snapshot.h). Durations are stored in
+ * milliseconds (or seconds for SLO windows), sizes in bytes, percentages as fractions in [0, 1].
+ * Later capabilities add their blocks (degrade, rollout, monitor) as new fields; existing fields keep their names.
+ */
+#ifndef SL_CONF_CONF_T_H
+#define SL_CONF_CONF_T_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "common/arena.h"
+#include "conf/snapshot-t.h"
+
+enum en_sl_protocol_t {
+    SL_PROTOCOL_OPENAI = 0, /* OpenAI-compatible: /v1/chat/completions, /v1/completions (vLLM, TGI, ...) */
+    SL_PROTOCOL_KSERVE_V2,  /* KServe / Triton v2 inference protocol */
+    SL_PROTOCOL_HTTP,       /* any JSON-over-HTTP service; signals located by JSON pointers */
+};
+
+typedef struct st_sl_conf_addr_t {
+    int family; /* AF_INET, AF_INET6 or AF_UNIX */
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    const char *text; /* as written: "127.0.0.1:8080", "[::1]:8080", "unix:/run/sluice.sock" */
+} sl_conf_addr_t;
+
+/* Upstream timeouts of a backend; 0 disables the one concerned. */
+typedef struct st_sl_conf_timeouts_t {
+    uint32_t connect_ms;     /* TCP connect */
+    uint32_t first_byte_ms;  /* request sent -> first byte of the response head */
+    uint32_t idle_ms;        /* longest gap between two reads of a non-streaming response */
+    uint32_t stream_idle_ms; /* longest gap between two reads of a streaming (SSE/chunked) response */
+    uint32_t total_ms;       /* whole exchange, streams included */
+} sl_conf_timeouts_t;
+
+typedef struct st_sl_conf_cost_t {
+    double per_request;
+    double per_1k_input_tokens;
+    double per_1k_output_tokens;
+} sl_conf_cost_t;
+
+typedef struct st_sl_conf_health_t {
+    const char *path;             /* active check path, e.g. "/health"; NULL disables active checks */
+    uint32_t interval_ms;         /* between two checks of one endpoint */
+    uint32_t timeout_ms;          /* a check slower than this failed */
+    uint32_t healthy_threshold;   /* consecutive successes that bring an ejected endpoint back */
+    uint32_t unhealthy_threshold; /* consecutive failed checks that eject it */
+} sl_conf_health_t;
+
+typedef struct st_sl_conf_outlier_t {
+    uint32_t consecutive_failures; /* passive ejection after this many failed requests in a row; 0 disables */
+    uint32_t base_ejection_ms;     /* first ejection lasts this long; each later one doubles it ... */
+    uint32_t max_ejection_ms;      /* ... up to this */
+    uint32_t max_ejected_percent;  /* never eject more than this share of a backend's endpoints */
+} sl_conf_outlier_t;
+
+typedef struct st_sl_conf_backend_t {
+    const char *name;
+    size_t index; /* position in sl_conf_t.backends */
+    enum en_sl_protocol_t protocol;
+    sl_conf_addr_t *endpoints;
+    size_t num_endpoints;
+    const char *model;        /* upstream model name written into JSON "model"; NULL leaves the client's */
+    uint32_t max_concurrency; /* in-flight requests per endpoint; 0 = unlimited */
+    uint32_t max_queue;       /* requests that may wait for a free slot (per worker); 0 = none, reject at once */
+    uint32_t queue_timeout_ms; /* longest wait in that queue before 503 */
+    sl_conf_timeouts_t timeouts;
+    sl_conf_cost_t cost;
+    sl_conf_health_t health;
+    sl_conf_outlier_t outlier;
+    const char *prediction_pointer; /* protocol http: JSON pointer to the prediction; NULL if unset */
+    const char *confidence_pointer; /* protocol http: JSON pointer to the confidence; NULL if unset */
+} sl_conf_backend_t;
+
+enum en_sl_signal_kind_t {
+    SL_SIGNAL_NONE = 0,
+    SL_SIGNAL_LOGPROB_MEAN, /* mean token logprob of the answer (openai) */
+    SL_SIGNAL_LOGPROB_MIN,  /* lowest token logprob (openai) */
+    SL_SIGNAL_TOP_PROB,     /* top-1 class probability (classifiers) */
+    SL_SIGNAL_MARGIN,       /* top-1 minus top-2 probability */
+    SL_SIGNAL_JSON,         /* a number at a JSON pointer (arg) */
+    SL_SIGNAL_HEADER,       /* a number in a response header (arg, lower case) */
+};
+
+typedef struct st_sl_conf_signal_t {
+    enum en_sl_signal_kind_t kind;
+    const char *arg; /* JSON pointer or header name; NULL for the built-in signals */
+} sl_conf_signal_t;
+
+/* accept: the answer is confident when min <= value <= max (each bound optional). */
+typedef struct st_sl_conf_accept_t {
+    sl_conf_signal_t signal;
+    int has_min, has_max;
+    double min, max;
+} sl_conf_accept_t;
+
+enum en_sl_fact_t {
+    SL_FACT_PROMPT_TOKENS = 0, /* estimated prompt tokens (bytes of prompt text / 4) */
+    SL_FACT_HEADER,            /* a request header (arg = lower-case name) */
+    SL_FACT_JSON,              /* a JSON field of the request body (arg = JSON pointer) */
+};
+
+enum en_sl_cmp_t { SL_CMP_GT = 0, SL_CMP_GE, SL_CMP_LT, SL_CMP_LE, SL_CMP_EQ, SL_CMP_NE, SL_CMP_EXISTS };
+
+/* One pre-routing condition; a tier is skipped when any of its skip_when conditions holds. */
+typedef struct st_sl_conf_cond_t {
+    enum en_sl_fact_t fact;
+    const char *arg;
+    enum en_sl_cmp_t cmp;
+    int is_number;      /* compare as number (number) or as string (string) */
+    double number;
+    const char *string;
+} sl_conf_cond_t;
+
+/* Failure kinds, classified once on the data path; bit i of a mask is (1u << kind). */
+enum en_sl_failure_t {
+    SL_FAILURE_NONE = 0,
+    SL_FAILURE_CONNECT_REFUSED,
+    SL_FAILURE_CONNECT_TIMEOUT,
+    SL_FAILURE_FIRST_BYTE_TIMEOUT,
+    SL_FAILURE_IDLE_TIMEOUT,
+    SL_FAILURE_TOTAL_TIMEOUT,
+    SL_FAILURE_RESET,
+    SL_FAILURE_UPSTREAM_5XX,
+    SL_FAILURE_MALFORMED,
+    SL_FAILURE_CLIENT_ABORT,
+    SL_FAILURE_OVERLOADED, /* every endpoint at max_concurrency and the queue full / timed out */
+    SL_FAILURE_NO_ENDPOINT, /* every endpoint ejected */
+    SL_FAILURE_COUNT
+};
+
+typedef struct st_sl_conf_tier_t {
+    const sl_conf_backend_t *backend; /* borrowed from the same snapshot */
+    int has_accept;
+    sl_conf_accept_t accept;
+    sl_conf_cond_t *skip_when;
+    size_t num_skip_when;
+    uint32_t escalate_on;       /* mask of en_sl_failure_t that move on to the next tier */
+    uint32_t latency_budget_ms; /* abandon the tier after this long and try the next; 0 = none */
+    int buffer_streams;         /* buffer a streamed answer to judge it before the client sees it */
+} sl_conf_tier_t;
+
+typedef struct st_sl_conf_header_match_t {
+    const char *name; /* lower case */
+    const char *value; /* exact match; NULL = present with any value */
+} sl_conf_header_match_t;
+
+typedef struct st_sl_conf_match_t {
+    const char *path_prefix; /* NULL = any; matched on a path segment boundary */
+    const char *host;        /* NULL = any; exact, case-insensitive, port ignored */
+    sl_conf_header_match_t *headers;
+    size_t num_headers;
+    const char *model; /* JSON "model" of the request body; NULL = any */
+} sl_conf_match_t;
+
+typedef struct st_sl_conf_objective_t {
+    int enabled;
+    uint32_t threshold_ms; /* latency objectives: a request is good when it took at most this long */
+    double target;         /* share of good requests, in (0, 1) */
+} sl_conf_objective_t;
+
+typedef struct st_sl_conf_slo_t {
+    int enabled;
+    sl_conf_objective_t availability; /* threshold_ms unused */
+    sl_conf_objective_t latency;
+    sl_conf_objective_t ttft;
+    uint32_t window_s; /* rolling window, e.g. 28d */
+} sl_conf_slo_t;
+
+typedef struct st_sl_conf_route_t {
+    const char *name;
+    size_t index;
+    sl_conf_match_t match;
+    enum en_sl_protocol_t protocol; /* error body shape; the first tier's backend protocol */
+    sl_conf_tier_t *tiers;
+    size_t num_tiers;
+    sl_conf_slo_t slo;
+} sl_conf_route_t;
+
+typedef struct st_sl_conf_server_t {
+    sl_conf_addr_t *listen;
+    size_t num_listen;
+    uint32_t threads;          /* 0 = one per core */
+    uint64_t max_body_bytes;   /* request bodies above this get 413 */
+    uint32_t header_timeout_ms; /* HTTP/1 request head + body, and keep-alive idle */
+    uint32_t shutdown_timeout_ms; /* drain deadline on SIGTERM */
+    const char *tls_cert_file; /* both set: TLS with ALPN (h2, http/1.1) on every listener */
+    const char *tls_key_file;
+    const char *access_log;    /* path, "-" for stderr, NULL = off */
+} sl_conf_server_t;
+
+typedef struct st_sl_conf_admin_t {
+    int enabled;
+    sl_conf_addr_t listen;
+    const char *token_file; /* NULL = no token required (loopback listeners only) */
+    const char *token;      /* the token read from token_file at load time */
+} sl_conf_admin_t;
+
+typedef struct st_sl_conf_t {
+    sl_snapshot_t super; /* must stay first: publish/reclaim (conf/snapshot.h) */
+    sl_arena_t arena;    /* owns everything below */
+    const char *path;    /* the file it came from */
+    uint64_t generation; /* increases by one on every successful load in this process */
+    sl_conf_server_t server;
+    sl_conf_admin_t admin;
+    const char *state_dir; /* NULL = nothing persisted */
+    sl_conf_backend_t *backends;
+    size_t num_backends;
+    sl_conf_route_t *routes;
+    size_t num_routes;
+} sl_conf_t;
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * server.c - see server.h.
+ *
+ * Threads: sl_server_open/start/stop run on the main thread; everything else in this file runs on a worker, which
+ * owns its loop, context, listeners and connection count. Cross-thread traffic is the shutdown flag (atomic) and
+ * wake-ups through each worker's h2o_multithread receiver.
+ */
+#include "gateway/server.h"
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "conf/addr.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+void sl_server_block_signals(void)
+{
+    sigset_t set;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int sl_server_wait_signal(void)
+{
+    sigset_t set;
+    int sig = 0;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    while (sigwait(&set, &sig) != 0)
+        ;
+    return sig;
+}
+
+static int open_one(const struct sockaddr *sa, socklen_t len, int reuseport, char *err, size_t errlen)
+{
+    int fd, on = 1;
+    char text[128];
+    if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+        goto Error;
+    if (sa->sa_family != AF_UNIX) {
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
+            goto Error;
+        if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
+            goto Error;
+        if (sa->sa_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    } else {
+        /* a stale socket file from an earlier run is removed; any other kind of file is left alone */
+        struct stat st;
+        const char *path = ((const struct sockaddr_un *)sa)->sun_path;
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path);
+    }
+    if (bind(fd, sa, len) != 0 || listen(fd, H2O_SOMAXCONN) != 0)
+        goto Error;
+    return fd;
+Error:
+    snprintf(err, errlen, "listen %s: %s", sl_conf_addr_format(sa, len, text, sizeof(text)), strerror(errno));
+    if (fd != -1)
+        close(fd);
+    return -1;
+}
+
+int sl_server_open(sl_server_t *s, char *err, size_t errlen)
+{
+    if (s->num_threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->num_threads = n < 1 ? 1 : (size_t)n;
+    }
+    if (s->num_threads > SL_SERVER_MAX_THREADS)
+        s->num_threads = SL_SERVER_MAX_THREADS;
+    if (s->num_listen > SL_SERVER_MAX_LISTEN) {
+        snprintf(err, errlen, "at most %d listen addresses", SL_SERVER_MAX_LISTEN);
+        return SL_EINVAL;
+    }
+    for (size_t i = 0; i != s->num_listen; ++i)
+        for (size_t t = 0; t != SL_SERVER_MAX_THREADS; ++t)
+            s->fds[i][t] = -1;
+
+    for (size_t i = 0; i != s->num_listen; ++i) {
+        const sl_conf_addr_t *a = s->listen + i;
+        memcpy(&s->bound[i], &a->sa, a->salen);
+        s->bound_len[i] = a->salen;
+        for (size_t t = 0; t != s->num_threads; ++t) {
+            int fd;
+            if (a->family == AF_UNIX && t != 0) {
+                fd = dup(s->fds[i][0]);
+            } else {
+                fd = open_one((struct sockaddr *)&s->bound[i], s->bound_len[i], 1, err, errlen);
+                if (fd != -1 && t == 0 && a->family != AF_UNIX) {
+                    /* resolve port 0 once so every worker binds the same port */
+                    socklen_t l = sizeof(s->bound[i]);
+                    getsockname(fd, (struct sockaddr *)&s->bound[i], &l);
+                    s->bound_len[i] = l;
+                }
+            }
+            if (fd == -1) {
+                for (size_t j = 0; j <= i; ++j)
+                    for (size_t u = 0; u != SL_SERVER_MAX_THREADS; ++u)
+                        if (s->fds[j][u] != -1) {
+                            close(s->fds[j][u]);
+                            s->fds[j][u] = -1;
+                        }
+                return SL_EIO;
+            }
+            s->fds[i][t] = fd;
+        }
+    }
+    return SL_OK;
+}
+
+const char *sl_server_bound_text(sl_server_t *s, size_t i, char *buf, size_t bufsz)
+{
+    return sl_conf_addr_format((struct sockaddr *)&s->bound[i], s->bound_len[i], buf, bufsz);
+}
+
+uint16_t sl_server_bound_port(sl_server_t *s, size_t i)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&s->bound[i];
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}
+
+static void on_conn_close(void *data)
+{
+    sl_worker_t *w = data;
+    --w->num_conns;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    sl_worker_t *w = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i != 64; ++i) { /* a bounded batch, then back to the loop so other work is not starved */
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            break;
+        ++w->num_conns;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = w;
+        h2o_accept(&w->accept_ctx, sock);
+    }
+}
+
+static void on_wakeup(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    /* pure wake-ups carry no message; anything else would be a bug in a sender, but drain it to keep h2o's assert */
+    while (!h2o_linklist_is_empty(messages))
+        h2o_linklist_unlink(messages->next);
+    (void)receiver;
+}
+
+static int default_is_drained(sl_worker_t *w)
+{
+    return w->num_conns == 0;
+}
+
+static void *worker_main(void *arg)
+{
+    sl_worker_t *w = arg;
+    sl_server_t *s = w->server;
+
+    h2o_context_init(&w->ctx, h2o_evloop_create(), s->h2o);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->wakeup, on_wakeup);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = s->h2o->hosts;
+    w->accept_ctx.ssl_ctx = s->ssl_ctx;
+    if (s->on_worker_init != NULL)
+        s->on_worker_init(w);
+    for (size_t i = 0; i != s->num_listen; ++i) {
+        w->listeners[i] = h2o_evloop_socket_create(w->ctx.loop, s->fds[i][w->idx], H2O_SOCKET_FLAG_DONT_READ);
+        w->listeners[i]->data = w;
+        h2o_socket_read_start(w->listeners[i], on_accept);
+    }
+    pthread_barrier_wait(&s->started);
+
+    while (!atomic_load_explicit(&s->shutdown, memory_order_acquire)) {
+        if (s->on_worker_loop != NULL)
+            s->on_worker_loop(w);
+        h2o_evloop_run(w->ctx.loop, INT32_MAX);
+    }
+
+    for (size_t i = 0; i != s->num_listen; ++i) {
+        h2o_socket_read_stop(w->listeners[i]);
+        h2o_socket_close(w->listeners[i]);
+        w->listeners[i] = NULL;
+    }
+    h2o_context_request_shutdown(&w->ctx);
+    int (*drained)(sl_worker_t *) = s->is_drained != NULL ? s->is_drained : default_is_drained;
+    uint64_t deadline = h2o_now(w->ctx.loop) + s->drain_timeout_ms;
+    while (!drained(w) && h2o_now(w->ctx.loop) < deadline) {
+        if (s->on_worker_loop != NULL)
+            s->on_worker_loop(w);
+        h2o_evloop_run(w->ctx.loop, 50);
+    }
+    if (!drained(w))
+        SL_LOG(SL_LOG_WARN, "server", "worker %zu: drain deadline passed with %zu connections open", w->idx,
+               w->num_conns);
+    if (s->on_worker_exit != NULL)
+        s->on_worker_exit(w);
+    return NULL;
+}
+
+int sl_server_start(sl_server_t *s)
+{
+    s->workers = sl_calloc(s->num_threads, sizeof(*s->workers));
+    pthread_barrier_init(&s->started, NULL, (unsigned)s->num_threads + 1);
+    for (size_t i = 0; i != s->num_threads; ++i) {
+        sl_worker_t *w = s->workers + i;
+        w->server = s;
+        w->idx = i;
+        h2o_multithread_create_thread(&w->tid, NULL, worker_main, w);
+    }
+    pthread_barrier_wait(&s->started);
+    return SL_OK;
+}
+
+void sl_server_wake_all(sl_server_t *s)
+{
+    for (size_t i = 0; i != s->num_threads; ++i)
+        h2o_multithread_send_message(&s->workers[i].wakeup, NULL);
+}
+
+void sl_server_stop(sl_server_t *s)
+{
+    atomic_store_explicit(&s->shutdown, 1, memory_order_release);
+    sl_server_wake_all(s);
+    for (size_t i = 0; i != s->num_threads; ++i)
+        pthread_join(s->workers[i].tid, NULL);
+}

@@ -1,0 +1,90 @@
+/*
+ * server.h - the HTTP server bootstrap shared by `sluice run` and `sluice sim`.
+ *
+ * N worker threads, each with its own h2o evloop and context, each with its own SO_REUSEPORT listener per address
+ * (unix sockets: one socket, dup'ed per worker). The caller configures the h2o_globalconf_t (hosts, handlers) before
+ * sl_server_start(); the server only owns sockets, threads and the drain. Signals are handled on the calling thread
+ * with sigwait (never in a signal handler): call sl_server_block_signals() before creating any thread.
+ *
+ * Shutdown (sl_server_stop): every worker closes its listeners, asks h2o to wind down (HTTP/2 GOAWAY, HTTP/1
+ * "connection: close" on later responses), then runs its loop until is_drained() says so or drain_timeout_ms passes.
+ */
+#ifndef SL_GATEWAY_SERVER_H
+#define SL_GATEWAY_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <h2o.h>
+
+#include "conf/conf-t.h"
+
+#define SL_SERVER_MAX_THREADS 64
+#define SL_SERVER_MAX_LISTEN 16
+
+typedef struct st_sl_server_t sl_server_t;
+
+typedef struct st_sl_worker_t {
+    sl_server_t *server;
+    size_t idx;
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listeners[SL_SERVER_MAX_LISTEN];
+    h2o_multithread_receiver_t wakeup;
+    size_t num_conns; /* accepted connections still open; this worker only */
+    void *data;       /* the application's per-worker state */
+} sl_worker_t;
+
+struct st_sl_server_t {
+    /* set by the caller before sl_server_open() */
+    h2o_globalconf_t *h2o;          /* borrowed; fully configured before start */
+    const sl_conf_addr_t *listen;   /* borrowed */
+    size_t num_listen;
+    size_t num_threads;             /* 0 = one per online core */
+    void *ssl_ctx;                  /* SSL_CTX *, or NULL for cleartext (HTTP/1.1 + h2c prior knowledge) */
+    uint32_t drain_timeout_ms;
+    void *data;
+    void (*on_worker_init)(sl_worker_t *w);  /* on the worker thread, after h2o_context_init */
+    void (*on_worker_loop)(sl_worker_t *w);  /* on the worker thread before every loop iteration (quiescent point) */
+    int (*is_drained)(sl_worker_t *w);       /* default: no connection left */
+    void (*on_worker_exit)(sl_worker_t *w);  /* on the worker thread after the drain */
+    /* private */
+    int fds[SL_SERVER_MAX_LISTEN][SL_SERVER_MAX_THREADS];
+    struct sockaddr_storage bound[SL_SERVER_MAX_LISTEN];
+    socklen_t bound_len[SL_SERVER_MAX_LISTEN];
+    sl_worker_t *workers;
+    pthread_barrier_t started;
+    _Atomic int shutdown;
+};
+
+/* Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and ignores SIGPIPE in the calling thread (inherited by threads created
+ * afterwards). Call first in main(). */
+void sl_server_block_signals(void);
+
+/* Opens every listener socket for every worker on the calling thread, so bind errors are reported before anything
+ * starts. A port of 0 is resolved once and the same port used for every worker. Returns SL_OK, or SL_EIO with a
+ * message in err (everything opened so far closed). */
+int sl_server_open(sl_server_t *s, char *err, size_t errlen);
+
+/* The address listener i is bound to (after sl_server_open), formatted into buf. */
+const char *sl_server_bound_text(sl_server_t *s, size_t i, char *buf, size_t bufsz);
+uint16_t sl_server_bound_port(sl_server_t *s, size_t i);
+
+/* Starts the workers and returns when every worker is accepting. */
+int sl_server_start(sl_server_t *s);
+
+/* Waits for a signal on the calling thread and returns it (SIGINT, SIGTERM, SIGHUP or SIGUSR1). */
+int sl_server_wait_signal(void);
+
+/* Wakes every worker's loop (e.g. after publishing a new snapshot). Any thread. */
+void sl_server_wake_all(sl_server_t *s);
+
+/* Graceful stop: close listeners, drain, join the threads. Main thread. */
+void sl_server_stop(sl_server_t *s);
+
+static inline sl_worker_t *sl_worker_of(h2o_context_t *ctx)
+{
+    return H2O_STRUCT_FROM_MEMBER(sl_worker_t, ctx, ctx);
+}
+
+#endif
