@@ -215,4 +215,26 @@ typedef struct st_sl_conf_t {
     size_t num_routes;
 } sl_conf_t;
 
+/* Bounds on what one config file may declare; larger inputs are rejected with an error, never truncated. */
+#define SL_CONF_MAX_FILE_BYTES (4u << 20)
+#define SL_CONF_MAX_DEPTH 32       /* nesting of YAML collections */
+#define SL_CONF_MAX_NODES 200000   /* YAML nodes in one file */
+#define SL_CONF_MAX_ERRORS 100     /* messages kept; later ones are only counted */
+#define SL_CONF_MAX_BACKENDS 1024
+#define SL_CONF_MAX_ROUTES 1024
+#define SL_CONF_MAX_TIERS 16
+#define SL_CONF_MAX_ENDPOINTS 256
+#define SL_CONF_MAX_LISTEN 16
+#define SL_CONF_MAX_HEADERS 64     /* header matches of one route */
+#define SL_CONF_MAX_CONDS 64       /* skip_when conditions of one tier */
+
+/* The errors of one load, in file order of discovery. Each message is "file:line:col: key.path: message" (line and
+ * column 1-based). Caller-owned storage: sl_conf_errors_init() / sl_conf_errors_dispose() (conf/conf.h). */
+typedef struct st_sl_conf_errors_t {
+    char **msgs;    /* owned */
+    size_t count;   /* messages stored (at most SL_CONF_MAX_ERRORS) */
+    size_t alloc;
+    size_t dropped; /* errors found beyond SL_CONF_MAX_ERRORS */
+} sl_conf_errors_t;
+
 #endif
