@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""bench/proxy: sluice, nginx and haproxy fronting the same fast backend, side by side in one run.
+
+Every proxy gets one worker thread/process and the same keep-alive upstream settings; the backend is an nginx
+instance answering a fixed OpenAI-style chat completion from memory. Runs are interleaved (round-robin over the
+targets, several rounds) and medians reported, so machine noise hits every target alike. Figures are ratios to
+the direct backend and to nginx, never absolute claims.
+
+Measured per target and concurrency (wrk, POST of a small chat request):
+  requests/s, p50 and p99 latency, CPU time per request of the proxy processes (from /proc, user+system).
+Memory:
+  RSS per idle keep-alive client connection (10,000 connections held open after one request each);
+  RSS while streaming a large response to a slow client, for two sizes (flat = no growth with size).
+
+Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 5] [--duration 5] [--quick] [--out bench/results/proxy.md]
+Needs: scripts/install-deps --bench (wrk, nginx-light, haproxy). Binds 127.0.0.1 only; every load is bounded.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+CHAT_REQUEST = json.dumps({
+    "model": "bench-model",
+    "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                 {"role": "user", "content": "Say hello in one short sentence, please."}],
+    "max_tokens": 16,
+})
+CHAT_RESPONSE = json.dumps({
+    "id": "chatcmpl-bench0001", "object": "chat.completion", "created": 1764158400, "model": "bench-model",
+    "system_fingerprint": "fp_bench",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! Nice to meet you."},
+                 "logprobs": None, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 24, "completion_tokens": 7, "total_tokens": 31},
+})
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"port {port} did not open")
+
+
+def proc_tree(pid):
+    """pid and all its descendants."""
+    out = [pid]
+    try:
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    except OSError:
+        kids = []
+    for k in kids:
+        out += proc_tree(int(k))
+    return out
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / tick
+
+
+def rss_bytes(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                m = re.search(r"VmRSS:\s+(\d+) kB", f.read())
+                total += int(m.group(1)) * 1024 if m else 0
+        except OSError:
+            pass
+    return total
+
+
+class Server:
+    def __init__(self, name, argv, port, workdir, env=None):
+        self.name, self.port, self.workdir = name, port, workdir
+        self.log = open(os.path.join(workdir, name + ".log"), "wb")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        wait_port(port)
+
+    def pids(self):
+        return proc_tree(self.p.pid)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def start_backend(workdir, big_file):
+    port = free_port()
+    conf = os.path.join(workdir, "backend.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off; master_process off; worker_processes 1; error_log stderr error; pid {workdir}/backend.pid;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
+  client_body_buffer_size 64k;
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    location /v1/chat/completions {{ default_type application/json; return 200 '{CHAT_RESPONSE}'; }}
+    location /health {{ return 200 'ok'; }}
+    location /big/ {{ alias {os.path.dirname(big_file)}/; }}
+  }}
+}}
+""")
+    return Server("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir)
+
+
+def start_nginx(workdir, backend_port):
+    port = free_port()
+    conf = os.path.join(workdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 20000; error_log stderr error;
+pid {workdir}/nginx.pid;
+events {{ worker_connections 19000; }}
+http {{
+  access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
+  upstream be {{ server 127.0.0.1:{backend_port}; keepalive 128; }}
+  server {{
+    listen 127.0.0.1:{port} reuseport backlog=4096;
+    client_max_body_size 8m;
+    location / {{
+      proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_buffering on;
+    }}
+  }}
+}}
+""")
+    return Server("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir)
+
+
+def start_haproxy(workdir, backend_port):
+    port = free_port()
+    conf = os.path.join(workdir, "haproxy.cfg")
+    with open(conf, "w") as f:
+        f.write(f"""global
+  nbthread 1
+  maxconn 9950
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{port}
+  default_backend be
+backend be
+  server s1 127.0.0.1:{backend_port}
+""")
+    return Server("haproxy", ["haproxy", "-db", "-f", conf], port, workdir)
+
+
+def start_sluice(workdir, sluice_bin, backend_port):
+    port, admin = free_port(), free_port()
+    conf = os.path.join(workdir, "sluice.yaml")
+    with open(conf, "w") as f:
+        f.write(f"""server:
+  listen: ["127.0.0.1:{port}"]
+  threads: 1
+admin:
+  listen: 127.0.0.1:{admin}
+backends:
+  fast:
+    protocol: openai
+    endpoints: ["127.0.0.1:{backend_port}"]
+routes:
+  - name: all
+    match: {{ path: / }}
+    cascade:
+      - backend: fast
+""")
+    return Server("sluice", [sluice_bin, "run", "-c", conf, "--log-level", "error"], port, workdir)
+
+
+def wrk(port, conns, duration, workdir):
+    script = os.path.join(workdir, "post.lua")
+    if not os.path.exists(script):
+        with open(script, "w") as f:
+            body = CHAT_REQUEST.replace("\\", "\\\\").replace('"', '\\"')
+            f.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
+                    'wrk.headers["Content-Type"] = "application/json"\n')
+    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", script,
+                          f"http://127.0.0.1:{port}/v1/chat/completions"],
+                         capture_output=True, text=True, timeout=duration + 30).stdout
+
+    def lat(label):
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        v, unit = float(m.group(1)), m.group(2)
+        return v * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+
+    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50_us": lat("50"),
+            "p99_us": lat("99"), "requests": reqs, "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
+
+
+def idle_connections_rss(server, n, timeout=60.0):
+    """Opens n keep-alive connections, one request each, holds them; returns bytes of RSS per connection.
+    haproxy needs two descriptors per connection and the file limit here is 20,000, so it holds at most its
+    maxconn (9,950); the report shows how many each target held."""
+    base = rss_bytes(server.pids())
+    socks = []
+    req = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(CHAT_REQUEST)}\r\n\r\n{CHAT_REQUEST}").encode()
+    deadline = time.monotonic() + timeout
+    try:
+        for _ in range(n):
+            if time.monotonic() > deadline:
+                break
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(req)
+            got = b""
+            while b"\r\n\r\n" not in got or len(got) < got.find(b"\r\n\r\n") + 4 + len(CHAT_RESPONSE):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            socks.append(s)
+        time.sleep(0.5)  # let the servers settle before sampling RSS (not a synchronisation)
+        held = rss_bytes(server.pids())
+        return len(socks), (held - base) / max(len(socks), 1)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def stream_rss(server, path, size, rate_bps, timeout=120.0):
+    """Reads `size` bytes through the proxy at about rate_bps; returns the peak RSS growth of the proxy."""
+    pids = server.pids()
+    base = rss_bytes(pids)
+    peak = base
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    got, start, last_sample = 0, time.monotonic(), 0.0
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += len(chunk)
+        now = time.monotonic()
+        ahead = got / rate_bps - (now - start)
+        if ahead > 0:
+            time.sleep(min(ahead, 0.05))  # the slow client: throttle reading to rate_bps
+        if now - last_sample > 0.05:
+            peak = max(peak, rss_bytes(pids))
+            last_sample = now
+    s.close()
+    return got, peak - base
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--idle", type=int, default=10000)
+    ap.add_argument("--quick", action="store_true", help="1 round of 2 s, 2000 idle connections, small streams")
+    ap.add_argument("--targets", default="direct,sluice,nginx,haproxy")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "proxy.md"))
+    a = ap.parse_args()
+    if a.quick:
+        a.rounds, a.duration, a.idle = 1, 2, 2000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the proxies inherit it
+
+    workdir = tempfile.mkdtemp(prefix="sluice-bench-")
+    big = os.path.join(workdir, "www", "big.bin")
+    os.makedirs(os.path.dirname(big))
+    big_size = 20 << 20 if a.quick else 100 << 20
+    with open(big, "wb") as f:
+        f.truncate(big_size)
+    small = os.path.join(workdir, "www", "small.bin")
+    with open(small, "wb") as f:
+        f.truncate(big_size // 10)
+
+    targets = a.targets.split(",")
+    backend = start_backend(workdir, big)
+    servers = {"direct": backend}
+    try:
+        if "nginx" in targets:
+            servers["nginx"] = start_nginx(workdir, backend.port)
+        if "haproxy" in targets:
+            servers["haproxy"] = start_haproxy(workdir, backend.port)
+        if "sluice" in targets:
+            servers["sluice"] = start_sluice(workdir, a.sluice, backend.port)
+        results = {t: {c: [] for c in (1, 64)} for t in targets}
+        for r in range(a.rounds):
+            for conns in (1, 64):
+                for t in targets:
+                    srv = servers[t]
+                    pids = [] if t == "direct" else srv.pids()
+                    c0 = cpu_seconds(pids)
+                    res = wrk(srv.port, conns, a.duration, workdir)
+                    res["cpu_us_per_req"] = (cpu_seconds(pids) - c0) * 1e6 / max(res["requests"], 1)
+                    results[t][conns].append(res)
+                    print(f"round {r + 1} c={conns:<3} {t:<8} {res['rps']:>10.0f} req/s  p50 {res['p50_us']:>8.0f} us"
+                          f"  p99 {res['p99_us']:>8.0f} us  cpu/req {res['cpu_us_per_req']:6.1f} us"
+                          f"  errors {res['errors']}", flush=True)
+        med = {t: {c: {k: statistics.median(x[k] for x in results[t][c]) for k in results[t][c][0]}
+                   for c in (1, 64)} for t in targets}
+        mem = {}
+        for t in targets:
+            if t == "direct":
+                continue
+            n, per_conn = idle_connections_rss(servers[t], a.idle)
+            got_small, grow_small = stream_rss(servers[t], "/big/small.bin", big_size // 10, 20e6)
+            got_big, grow_big = stream_rss(servers[t], "/big/big.bin", big_size, 50e6)
+            mem[t] = {"idle_conns": n, "rss_per_idle_conn": per_conn, "stream_small": (got_small, grow_small),
+                      "stream_big": (got_big, grow_big)}
+            print(f"{t}: {per_conn / 1024:.1f} KiB/idle conn over {n}; stream {got_small >> 20} MiB -> "
+                  f"+{grow_small / 2**20:.1f} MiB RSS, {got_big >> 20} MiB -> +{grow_big / 2**20:.1f} MiB RSS",
+                  flush=True)
+    finally:
+        for s in servers.values():
+            s.stop()
+    report(a, targets, med, mem)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(a, targets, med, mem):
+    d = med["direct"]
+    lines = [f"# bench/proxy — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+             f"{a.rounds} interleaved rounds of {a.duration} s per target and concurrency (medians); wrk -t1, "
+             "POST of a 220-byte chat request, 480-byte answer; each proxy with one worker; "
+             f"{os.cpu_count()} cores shared by client, proxy and backend.", ""]
+    for c in (1, 64):
+        lines += [f"## c={c}", "", "| target | req/s | vs direct | vs nginx | p50 µs | added p50 µs | p99 µs | "
+                  "CPU µs/req | CPU vs nginx | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for t in targets:
+            m = med[t][c]
+            vs_ng = m["rps"] / med["nginx"][c]["rps"] if "nginx" in med else float("nan")
+            cpu_ng = (m["cpu_us_per_req"] / med["nginx"][c]["cpu_us_per_req"]
+                      if "nginx" in med and t != "direct" else float("nan"))
+            lines.append(f"| {t} | {m['rps']:.0f} | {m['rps'] / d[c]['rps']:.2f} | {vs_ng:.2f} | {m['p50_us']:.0f} | "
+                         f"{m['p50_us'] - d[c]['p50_us']:.0f} | {m['p99_us']:.0f} | "
+                         f"{m['cpu_us_per_req']:.1f} | {cpu_ng:.2f} | {m['errors']:.0f} |")
+        lines.append("")
+    lines += ["## memory", "", "| target | idle conns | RSS per idle conn | stream small: MiB read / RSS growth | "
+              "stream big: MiB read / RSS growth |", "|---|---|---|---|---|"]
+    for t, m in mem.items():
+        lines.append(f"| {t} | {m['idle_conns']} | {m['rss_per_idle_conn'] / 1024:.1f} KiB | "
+                     f"{m['stream_small'][0] >> 20} / {m['stream_small'][1] / 2**20:.1f} MiB | "
+                     f"{m['stream_big'][0] >> 20} / {m['stream_big'][1] / 2**20:.1f} MiB |")
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
