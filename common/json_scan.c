@@ -631,3 +631,35 @@ int sl_json_get_bool(const sl_json_span_t *v, int *out)
         return SL_EINVAL;
     return SL_OK;
 }
+
+int sl_json_leaf_init(sl_json_leaf_iter_t *it, const sl_json_span_t *array)
+{
+    if (array->type != SL_JSON_ARRAY || array->len < 2)
+        return SL_EINVAL;
+    it->p = array->p;
+    it->end = array->p + array->len;
+    return SL_OK;
+}
+
+int sl_json_leaf_next(sl_json_leaf_iter_t *it, sl_json_span_t *leaf)
+{
+    /* Brackets and commas carry no information for a row-major walk: the span was validated when it was scanned,
+     * so skipping them cannot merge or split leaves. Only the scalars are scanned (and checked) again. */
+    const char *p = it->p;
+    while (p != it->end && (*p == '[' || *p == ']' || *p == ',' || *p == ' ' || *p == '\n' || *p == '\r' ||
+                            *p == '\t'))
+        ++p;
+    it->p = p;
+    if (p == it->end)
+        return SL_ENOENT;
+    if (*p == '{')
+        return SL_EINVAL;
+    const char *next;
+    sl_json_span_t v;
+    int ret = scan_value(p, it->end, &v, &next);
+    if (ret != SL_OK)
+        return ret;
+    it->p = next;
+    *leaf = v;
+    return SL_OK;
+}

@@ -22,60 +22,10 @@
 #ifndef SL_COMMON_JSON_SCAN_H
 #define SL_COMMON_JSON_SCAN_H
 
+#include "common/json_scan-t.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#define SL_JSON_MAX_DEPTH 64        /* arrays/objects open at once */
-#define SL_JSON_MAX_NUMBER_LEN 256  /* longest number text sl_json_get_double() converts (SL_ERANGE beyond) */
-#define SL_JSON_MAX_TOKEN_LEN 256   /* longest decoded JSON pointer reference token (SL_EINVAL beyond) */
-#define SL_JSON_MAX_EDITS 8         /* fields one sl_json_edit_object() call may set */
-#define SL_JSON_REWRITE_PIECES 7    /* pieces sl_json_rewrite_string() may produce */
-
-enum en_sl_json_type_t {
-    SL_JSON_INVALID = 0,
-    SL_JSON_NULL,
-    SL_JSON_FALSE,
-    SL_JSON_TRUE,
-    SL_JSON_NUMBER,
-    SL_JSON_STRING,
-    SL_JSON_ARRAY,
-    SL_JSON_OBJECT,
-};
-
-/* One JSON value inside a caller's buffer: p points at its first byte (the quote of a string, the bracket of a
- * container, the sign or first digit of a number) and len covers it up to its last byte, quotes and brackets
- * included, no surrounding whitespace. */
-typedef struct st_sl_json_span_t {
-    const char *p;
-    size_t len;
-    enum en_sl_json_type_t type;
-} sl_json_span_t;
-
-/* A piece of an edited document. Same layout as h2o_iovec_t (base, len); base is borrowed (the original document,
- * the caller's replacement text, or static storage). */
-typedef struct st_sl_json_piece_t {
-    const char *base;
-    size_t len;
-} sl_json_piece_t;
-
-/* Iterator over the members of an object or the elements of an array (caller-owned storage, no teardown). */
-typedef struct st_sl_json_iter_t {
-    const char *p;   /* next byte to read */
-    const char *end; /* one past the container's closing bracket */
-    char close;      /* ']' or '}' */
-    size_t index;    /* members/elements returned so far */
-} sl_json_iter_t;
-
-/* One field to set in an object (sl_json_edit_object). value is raw JSON text (e.g. "true", "1", "\"m\"",
- * "{\"include_usage\":true}"); the caller guarantees it is one valid JSON value. key needs no escaping
- * (checked). When keep_existing is set and the key is present, the member is left as it is. */
-typedef struct st_sl_json_edit_t {
-    const char *key;
-    size_t key_len;
-    const char *value;
-    size_t value_len;
-    int keep_existing;
-} sl_json_edit_t;
 
 /* Scanning and lookup ------------------------------------------------------------------------------------------ */
 
@@ -112,6 +62,14 @@ int sl_json_find_path(const sl_json_span_t *obj, const char *const *keys, size_t
  * '~' not followed by 0 or 1) or a reference token longer than SL_JSON_MAX_TOKEN_LEN; SL_ESYNTAX / SL_ENOMEM on
  * malformed input. */
 int sl_json_find_pointer(const sl_json_span_t *root, const char *ptr, size_t ptr_len, sl_json_span_t *out);
+
+/* Starts iterating the scalar leaves of an array span, however deeply nested ([[1,2],[3]] gives 1, 2, 3). Returns
+ * SL_OK, or SL_EINVAL when the span is not an array. */
+int sl_json_leaf_init(sl_json_leaf_iter_t *it, const sl_json_span_t *array);
+
+/* Next scalar leaf (number, string, true, false, null). Returns SL_OK with *leaf set, SL_ENOENT at the end,
+ * SL_EINVAL when an object is met (tensors hold no objects), SL_ESYNTAX on malformed input. */
+int sl_json_leaf_next(sl_json_leaf_iter_t *it, sl_json_span_t *leaf);
 
 /* Reading values ----------------------------------------------------------------------------------------------- */
 
@@ -169,6 +127,10 @@ int sl_json_rewrite_string(const char *json, size_t len, const sl_json_span_t *r
  * failure. */
 int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits,
                         size_t num_edits, sl_json_piece_t *pieces, size_t cap, size_t *num_pieces);
+
+/* Writes s[0..n) escaped as the body of a JSON string (RFC 8259: quote, backslash and control characters; other
+ * bytes as they are) to dst, which must hold 6 * n bytes; returns the bytes written. */
+size_t sl_json_escape(const char *s, size_t n, char *dst);
 
 /* Total length of a piece list. */
 size_t sl_json_pieces_len(const sl_json_piece_t *pieces, size_t num_pieces);

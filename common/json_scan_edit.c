@@ -169,3 +169,29 @@ size_t sl_json_pieces_copy(const sl_json_piece_t *pieces, size_t num_pieces, cha
     }
     return w;
 }
+
+size_t sl_json_escape(const char *s, size_t n, char *dst)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t w = 0;
+    for (size_t i = 0; i != n; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            dst[w++] = '\\';
+            dst[w++] = (char)c;
+        } else if (c < 0x20) {
+            const char *short_form = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+            if (short_form != NULL) {
+                memcpy(dst + w, short_form, 2);
+                w += 2;
+            } else {
+                memcpy(dst + w, "\\u00", 4);
+                dst[w + 4] = hex[c >> 4];
+                dst[w + 5] = hex[c & 15];
+                w += 6;
+            }
+        } else
+            dst[w++] = (char)c;
+    }
+    return w;
+}

@@ -411,3 +411,42 @@ Test(json_scan_edit, edit_object_refusals)
     join(p, n, out);
     cr_assert_str_eq(out, "{\"logprobs\":true}");
 }
+
+Test(json_scan, leaves_of_nested_arrays_in_row_major_order)
+{
+    sl_json_span_t r = root_of("[ [0.25, [1e-3]] ,[], [[ \"s\" , true , null ]], -2 ]"), leaf;
+    sl_json_leaf_iter_t it;
+    cr_assert_eq(sl_json_leaf_init(&it, &r), SL_OK);
+    static const char *const want[] = {"0.25", "1e-3", "\"s\"", "true", "null", "-2"};
+    for (size_t i = 0; i != 6; ++i) {
+        cr_assert_eq(sl_json_leaf_next(&it, &leaf), SL_OK);
+        cr_assert(span_is(&leaf, want[i]), "leaf %zu", i);
+    }
+    cr_assert_eq(sl_json_leaf_next(&it, &leaf), SL_ENOENT);
+    cr_assert_eq(sl_json_leaf_next(&it, &leaf), SL_ENOENT);
+    r = root_of("[1,{\"a\":2}]");
+    cr_assert_eq(sl_json_leaf_init(&it, &r), SL_OK);
+    cr_assert_eq(sl_json_leaf_next(&it, &leaf), SL_OK);
+    cr_assert_eq(sl_json_leaf_next(&it, &leaf), SL_EINVAL);
+    r = root_of("{}");
+    cr_assert_eq(sl_json_leaf_init(&it, &r), SL_EINVAL);
+}
+
+Test(json_scan_edit, escape_round_trips)
+{
+    const char in[] = "a\"b\\c\n\t\x01/\xc3\xa9";
+    char out[6 * sizeof(in)], quoted[6 * sizeof(in) + 2], back[64];
+    size_t n = sl_json_escape(in, sizeof(in) - 1, out);
+    cr_assert_eq(n, 20);
+    cr_assert_eq(memcmp(out, "a\\\"b\\\\c\\n\\t\\u0001/\xc3\xa9", n), 0);
+    cr_assert(sl_json_is_string_body(out, n));
+    quoted[0] = '"';
+    memcpy(quoted + 1, out, n);
+    quoted[n + 1] = '"';
+    sl_json_span_t v;
+    cr_assert_eq(sl_json_parse(quoted, n + 2, &v), SL_OK);
+    size_t blen;
+    cr_assert_eq(sl_json_get_string(&v, back, sizeof(back), &blen), SL_OK);
+    cr_assert_eq(blen, sizeof(in) - 1);
+    cr_assert_eq(memcmp(back, in, blen), 0);
+}
