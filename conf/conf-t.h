@@ -50,6 +50,7 @@ typedef struct st_sl_conf_health_t {
     uint32_t timeout_ms;          /* a check slower than this failed */
     uint32_t healthy_threshold;   /* consecutive successes that bring an ejected endpoint back */
     uint32_t unhealthy_threshold; /* consecutive failed checks that eject it */
+    int enabled;                  /* 0 when active checks are off (then path is NULL) */
 } sl_conf_health_t;
 
 typedef struct st_sl_conf_outlier_t {
@@ -133,6 +134,10 @@ enum en_sl_failure_t {
     SL_FAILURE_NO_ENDPOINT, /* every endpoint ejected */
     SL_FAILURE_COUNT
 };
+
+/* The default of a tier's escalate_on ("all"): every failure kind but client_abort (nobody is left to answer). */
+#define SL_CONF_ESCALATE_ALL                                                                                           \
+    (((1u << SL_FAILURE_COUNT) - 1) & ~(1u << SL_FAILURE_NONE) & ~(1u << SL_FAILURE_CLIENT_ABORT))
 
 typedef struct st_sl_conf_tier_t {
     const sl_conf_backend_t *backend; /* borrowed from the same snapshot */

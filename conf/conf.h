@@ -59,6 +59,11 @@ const char *sl_conf_signal_name(enum en_sl_signal_kind_t kind);
 const char *sl_conf_failure_name(enum en_sl_failure_t failure);
 const char *sl_conf_cmp_name(enum en_sl_cmp_t cmp);
 
+/* Formats a duration (ms) or a size (bytes) in the largest unit that divides it exactly, as the file would write
+ * it: "10m", "1500ms", "8MiB", "100B"; 0 is "0". Returns buf. Any thread. */
+const char *sl_conf_format_duration(uint64_t ms, char *buf, size_t bufsz);
+const char *sl_conf_format_size(uint64_t bytes, char *buf, size_t bufsz);
+
 /*
  * Unit parsers. Each takes a NUL-terminated text, returns SL_OK with the value in *out, or SL_EINVAL / SL_ERANGE
  * with *err pointing to a static message (and *out untouched). Ranges specific to a key are the caller's.
