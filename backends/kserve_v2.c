@@ -1,0 +1,238 @@
+/*
+ * kserve_v2.c - the KServe / Triton v2 inference protocol (REST): POST /v2/models/<name>[/versions/<v>]/infer with
+ * {"inputs": [{"name", "shape", "datatype", "data"}]}, answered by {"model_name", "outputs": [...]}.
+ *
+ * Request facts: kind INFER; prompt bytes are the bytes of the strings of BYTES inputs (text models), 0 for
+ * numeric tensors. The protocol has no "stream" flag and no token logprobs.
+ * Upstream request: the body is sent as it came; the model is named in the path (encode_path rewrites the
+ * <name> segment, percent-encoding what is not an RFC 3986 unreserved character).
+ * Signals: top_prob and margin read a probability tensor: the output at the backend's confidence_pointer when set,
+ * else the first output whose datatype is FP16, FP32 or FP64. Its "data" may be flat (row-major, as the protocol
+ * specifies) or nested; with a shape of two or more dimensions only the first row (the first instance of the
+ * batch: the product of the dimensions after the first) is judged. Values must be probabilities in [0, 1].
+ * The prediction is the top class of that row (prediction_class), or the value at prediction_pointer when set.
+ * Errors: {"error": "<message>"}, the protocol's own shape.
+ */
+#include "backends/adapter.h"
+#include "common/status.h"
+
+#include <string.h>
+
+static int kserve_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
+{
+    if (root->type != SL_JSON_OBJECT)
+        return SL_EINVAL;
+    sl_adapter_request_t r;
+    memset(&r, 0, sizeof(r));
+    r.kind = SL_ADAPTER_KIND_INFER;
+    r.root = *root;
+    r.model.type = SL_JSON_INVALID;
+    sl_json_span_t inputs, in, dt, data;
+    sl_json_iter_t it;
+    if (sl_json_find_key(root, "inputs", 6, &inputs) == SL_OK && sl_json_iter_init(&it, &inputs) == SL_OK &&
+        inputs.type == SL_JSON_ARRAY) {
+        while (sl_json_iter_next(&it, NULL, &in) == SL_OK) {
+            if (in.type == SL_JSON_OBJECT && sl_json_find_key(&in, "datatype", 8, &dt) == SL_OK &&
+                sl_json_string_eq(&dt, "BYTES", 5) && sl_json_find_key(&in, "data", 4, &data) == SL_OK)
+                r.prompt_bytes += sl_adapter_text_bytes(&data);
+        }
+    }
+    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
+    *out = r;
+    return SL_OK;
+}
+
+static int kserve_encode(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
+                         const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
+{
+    sl_adapter_body_borrow(alloc, body, len, out);
+    return SL_OK;
+}
+
+static int kserve_encode_path(const char *path, size_t len, const char *model, const sl_adapter_alloc_t *alloc,
+                              sl_json_piece_t *out)
+{
+    static const char prefix[] = "/v2/models/";
+    static const char hex[] = "0123456789ABCDEF";
+    const size_t plen = sizeof(prefix) - 1;
+    if (model == NULL) {
+        out->base = path;
+        out->len = len;
+        return SL_OK;
+    }
+    if (len <= plen || memcmp(path, prefix, plen) != 0)
+        return SL_EINVAL;
+    size_t name_end = plen;
+    while (name_end != len && path[name_end] != '/' && path[name_end] != '?')
+        ++name_end;
+    if (name_end == plen)
+        return SL_EINVAL;
+    size_t mlen = strlen(model);
+    char *buf = sl_adapter_alloc(alloc, len + 3 * mlen);
+    memcpy(buf, path, plen);
+    size_t w = plen;
+    for (size_t i = 0; i != mlen; ++i) {
+        unsigned char c = (unsigned char)model[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+            c == '_' || c == '~') {
+            buf[w++] = (char)c;
+        } else {
+            buf[w++] = '%';
+            buf[w++] = hex[c >> 4];
+            buf[w++] = hex[c & 15];
+        }
+    }
+    memcpy(buf + w, path + name_end, len - name_end);
+    w += len - name_end;
+    out->base = buf;
+    out->len = w;
+    return SL_OK;
+}
+
+/* The probability tensor's data span and the length of its first row (0 = all of it). */
+static int find_probs(const sl_conf_backend_t *backend, const sl_json_span_t *root, sl_json_span_t *data, size_t *row)
+{
+    sl_json_span_t outputs, o, dt, shape, dim;
+    sl_json_iter_t it, sit;
+    *row = 0;
+    if (backend != NULL && backend->confidence_pointer != NULL)
+        return sl_json_find_pointer(root, backend->confidence_pointer, strlen(backend->confidence_pointer), data);
+    if (sl_json_find_key(root, "outputs", 7, &outputs) != SL_OK || sl_json_iter_init(&it, &outputs) != SL_OK)
+        return SL_ENOENT;
+    while (sl_json_iter_next(&it, NULL, &o) == SL_OK) {
+        if (o.type != SL_JSON_OBJECT || sl_json_find_key(&o, "datatype", 8, &dt) != SL_OK ||
+            !(sl_json_string_eq(&dt, "FP32", 4) || sl_json_string_eq(&dt, "FP64", 4) ||
+              sl_json_string_eq(&dt, "FP16", 4)))
+            continue;
+        if (sl_json_find_key(&o, "data", 4, data) != SL_OK)
+            return SL_ENOENT;
+        if (sl_json_find_key(&o, "shape", 5, &shape) == SL_OK && sl_json_iter_init(&sit, &shape) == SL_OK) {
+            uint64_t d, prod = 1;
+            size_t dims = 0;
+            while (sl_json_iter_next(&sit, NULL, &dim) == SL_OK && sl_json_get_uint64(&dim, &d) == SL_OK) {
+                if (dims++ != 0)
+                    prod = d != 0 && prod > UINT32_MAX / d ? UINT32_MAX : prod * d;
+            }
+            if (dims >= 2)
+                *row = (size_t)prod;
+        }
+        return SL_OK;
+    }
+    return SL_ENOENT;
+}
+
+static int kserve_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len,
+                         sl_adapter_answer_t *out)
+{
+    sl_adapter_answer_t a;
+    memset(&a, 0, sizeof(a));
+    a.status = status;
+    a.prediction_class = -1;
+    int ok = status >= 200 && status <= 299;
+    sl_json_span_t outputs;
+    if (sl_json_parse(body, len, &a.root) != SL_OK || a.root.type != SL_JSON_OBJECT) {
+        if (ok)
+            return SL_EPROTO;
+        a.root.type = SL_JSON_INVALID;
+        *out = a;
+        return SL_OK;
+    }
+    if (ok && (sl_json_find_key(&a.root, "outputs", 7, &outputs) != SL_OK || outputs.type != SL_JSON_ARRAY))
+        return SL_EPROTO;
+    size_t row;
+    if (ok && find_probs(backend, &a.root, &a.prediction, &row) == SL_OK) {
+        sl_signal_t sig;
+        sl_adapter_class_signal(&a.prediction, row, SL_SIGNAL_TOP_PROB, &sig, &a.prediction_class);
+    }
+    if (ok && backend != NULL && backend->prediction_pointer != NULL &&
+        sl_json_find_pointer(&a.root, backend->prediction_pointer, strlen(backend->prediction_pointer),
+                             &a.prediction) != SL_OK)
+        a.prediction.type = SL_JSON_INVALID;
+    *out = a;
+    return SL_OK;
+}
+
+static void kserve_signal(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans,
+                          enum en_sl_signal_kind_t kind, sl_signal_t *out)
+{
+    sl_json_span_t data;
+    size_t row;
+    int64_t top;
+    if (kind != SL_SIGNAL_TOP_PROB && kind != SL_SIGNAL_MARGIN) {
+        sl_signal_set_missing(out, "signal not available for protocol kserve_v2");
+        return;
+    }
+    int ret = find_probs(backend, &ans->root, &data, &row);
+    if (ret == SL_ENOENT) {
+        sl_signal_set_missing(out, "answer has no floating-point output tensor");
+        return;
+    }
+    if (ret != SL_OK) {
+        sl_signal_set_unparsable(out, "answer cannot be walked to the probability tensor");
+        return;
+    }
+    sl_adapter_class_signal(&data, row, kind, out, &top);
+}
+
+static int kserve_decode_event(const char *data, size_t len, sl_adapter_stream_t *st, sl_adapter_event_t *out)
+{
+    sl_json_span_t root, err;
+    if (sl_json_parse(data, len, &root) != SL_OK)
+        return SL_EPROTO;
+    st->events++;
+    if (root.type == SL_JSON_OBJECT && sl_json_find_key(&root, "error", 5, &err) == SL_OK) {
+        st->failed = 1;
+        *out = (sl_adapter_event_t){SL_ADAPTER_EVENT_ERROR, 0, 0};
+        return SL_OK;
+    }
+    st->output_tokens++;
+    *out = (sl_adapter_event_t){SL_ADAPTER_EVENT_CHUNK, 1, 1};
+    return SL_OK;
+}
+
+static void kserve_stream_signal(const sl_adapter_stream_t *st, enum en_sl_signal_kind_t kind, sl_signal_t *out)
+{
+    sl_signal_set_missing(out, "signal not available on kserve_v2 streams");
+}
+
+static int kserve_strip(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_alloc_t *alloc,
+                        sl_adapter_body_t *out)
+{
+    sl_adapter_body_borrow(alloc, body, len, out); /* sluice never asks a kserve upstream for more than the client */
+    return SL_OK;
+}
+
+static int kserve_strip_event(const char *data, size_t len, const sl_adapter_request_t *req,
+                              const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out, int *drop)
+{
+    sl_adapter_body_borrow(alloc, data, len, out);
+    *drop = 0;
+    return SL_OK;
+}
+
+static int kserve_format_error(const sl_adapter_error_t *err, const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
+{
+    const char *msg = err->message != NULL ? err->message : "";
+    char *buf = sl_adapter_alloc(alloc, 16 + 6 * strlen(msg));
+    size_t w = 0;
+    memcpy(buf, "{\"error\":", 9);
+    w = 9 + sl_adapter_put_json_string(buf + 9, msg);
+    buf[w++] = '}';
+    sl_adapter_body_borrow(alloc, buf, w, out);
+    return SL_OK;
+}
+
+const sl_adapter_t sl_adapter_kserve_v2 = {
+    .name = "kserve_v2",
+    .protocol = SL_PROTOCOL_KSERVE_V2,
+    .inspect = kserve_inspect,
+    .encode = kserve_encode,
+    .encode_path = kserve_encode_path,
+    .decode = kserve_decode,
+    .signal = kserve_signal,
+    .decode_event = kserve_decode_event,
+    .stream_signal = kserve_stream_signal,
+    .strip = kserve_strip,
+    .strip_event = kserve_strip_event,
+    .format_error = kserve_format_error,
+};

@@ -1,0 +1,633 @@
+/*
+ * openai.c - the OpenAI-compatible protocol (OpenAI, vLLM, TGI, llama.cpp, Ollama ...): /v1/chat/completions and
+ * the legacy /v1/completions, whole answers and SSE streams.
+ *
+ * Request facts. The shape is told by the body: "messages" -> chat, else "prompt" -> completions, else OTHER.
+ * Prompt bytes count the text the model reads: chat message "content" strings and the "text" of content parts
+ * (images and audio are not counted); completions "prompt" strings, and 4 bytes per token id when the prompt is
+ * given as token ids (so the estimate is then exact). prompt_tokens = ceil(bytes / 4).
+ *
+ * Upstream request. Edits are spliced into the client's bytes (json_scan edits, no copy of the body):
+ *  - "model" when the backend names one;
+ *  - chat: "logprobs": true when the accept signal needs token logprobs and the client did not ask, and
+ *    "top_logprobs": 2 for margin; completions: "logprobs": 1 (or 2 for margin), raised when the client asked for
+ *    fewer. A client that asked for logprobs keeps them, and may get more alternatives than it asked for when the
+ *    signal needs them (a superset of its request; nothing is removed from a field it asked for);
+ *  - streams: "stream_options": {"include_usage": true} (merged into the client's stream_options object) so that
+ *    tokens and cost are known; the usage chunk is then dropped from what a client that did not ask receives.
+ *
+ * Signals, on choice 0 only (with n > 1 the other choices are not judged):
+ *  - logprob_mean / logprob_min: over the answer's content tokens (chat logprobs.content[].logprob, completions
+ *    logprobs.token_logprobs[], where null entries - the first echoed prompt token - are skipped). The mean is the
+ *    sequential sum divided by the count.
+ *  - top_prob: exp(logprob) of the first content token; margin: exp(l1) - exp(l2) of the two best alternatives of
+ *    the first content token (top_logprobs).
+ * Stripping sets "logprobs" of every choice to null, which is what the API answers when none were asked.
+ */
+#include "backends/adapter.h"
+#include "common/status.h"
+
+#include <math.h>
+#include <string.h>
+
+#define KEY_IS(k, lit) sl_json_string_eq((k), (lit), sizeof(lit) - 1)
+
+/* Prompt bytes of a completions "prompt": strings count their bytes, token ids 4 bytes each. */
+static uint64_t prompt_bytes(const sl_json_span_t *prompt)
+{
+    if (prompt->type == SL_JSON_STRING)
+        return sl_json_string_len(prompt);
+    sl_json_leaf_iter_t it;
+    sl_json_span_t leaf;
+    uint64_t total = 0;
+    if (sl_json_leaf_init(&it, prompt) != SL_OK)
+        return 0;
+    while (sl_json_leaf_next(&it, &leaf) == SL_OK)
+        total += leaf.type == SL_JSON_STRING ? sl_json_string_len(&leaf) : leaf.type == SL_JSON_NUMBER ? 4 : 0;
+    return total;
+}
+
+/* Text bytes of one chat message: "content" as a string, or the "text" of each content part. */
+static uint64_t message_bytes(const sl_json_span_t *msg)
+{
+    sl_json_span_t content, part, text;
+    if (msg->type != SL_JSON_OBJECT || sl_json_find_key(msg, "content", 7, &content) != SL_OK)
+        return 0;
+    if (content.type == SL_JSON_STRING)
+        return sl_json_string_len(&content);
+    uint64_t total = 0;
+    sl_json_iter_t it;
+    if (sl_json_iter_init(&it, &content) != SL_OK || content.type != SL_JSON_ARRAY)
+        return 0;
+    while (sl_json_iter_next(&it, NULL, &part) == SL_OK)
+        if (part.type == SL_JSON_OBJECT && sl_json_find_key(&part, "text", 4, &text) == SL_OK &&
+            text.type == SL_JSON_STRING)
+            total += sl_json_string_len(&text);
+    return total;
+}
+
+static int openai_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
+{
+    if (root->type != SL_JSON_OBJECT)
+        return SL_EINVAL;
+    sl_adapter_request_t r;
+    memset(&r, 0, sizeof(r));
+    r.root = *root;
+    sl_json_span_t none = {NULL, 0, SL_JSON_INVALID}, messages = none, prompt = none, logprobs = none, top = none,
+                   options = none, stream = none, k, v;
+    r.model = none;
+    sl_json_iter_t it;
+    sl_json_iter_init(&it, root);
+    int ret;
+    /* one pass over the top level; the first occurrence of a key wins, as in every lookup of json_scan */
+    while ((ret = sl_json_iter_next(&it, &k, &v)) == SL_OK) {
+        sl_json_span_t *slot = KEY_IS(&k, "model")          ? &r.model
+                               : KEY_IS(&k, "messages")     ? &messages
+                               : KEY_IS(&k, "prompt")       ? &prompt
+                               : KEY_IS(&k, "logprobs")     ? &logprobs
+                               : KEY_IS(&k, "top_logprobs") ? &top
+                               : KEY_IS(&k, "stream_options") ? &options
+                               : KEY_IS(&k, "stream")       ? &stream
+                                                            : NULL;
+        if (slot != NULL && slot->p == NULL)
+            *slot = v;
+    }
+    if (ret != SL_ENOENT)
+        return ret;
+    if (r.model.type != SL_JSON_STRING)
+        r.model = none;
+    r.stream = stream.type == SL_JSON_TRUE;
+    uint64_t n;
+    if (messages.type == SL_JSON_ARRAY) {
+        r.kind = SL_ADAPTER_KIND_CHAT;
+        sl_json_iter_init(&it, &messages);
+        while (sl_json_iter_next(&it, NULL, &v) == SL_OK) {
+            r.num_messages++;
+            r.prompt_bytes += message_bytes(&v);
+        }
+        r.logprobs = logprobs.type == SL_JSON_TRUE;
+        if (r.logprobs && sl_json_get_uint64(&top, &n) == SL_OK)
+            r.top_logprobs = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    } else if (prompt.p != NULL) {
+        r.kind = SL_ADAPTER_KIND_COMPLETIONS;
+        r.prompt_bytes = prompt_bytes(&prompt);
+        if (sl_json_get_uint64(&logprobs, &n) == SL_OK) {
+            r.logprobs = 1;
+            r.top_logprobs = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        }
+    }
+    sl_json_span_t inc;
+    r.usage = r.stream && options.type == SL_JSON_OBJECT &&
+              sl_json_find_key(&options, "include_usage", 13, &inc) == SL_OK && inc.type == SL_JSON_TRUE;
+    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
+    *out = r;
+    return SL_OK;
+}
+
+static int openai_encode(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
+                         const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
+{
+    static const char *const digits[] = {"0", "1", "2"};
+    sl_json_edit_t edits[4];
+    size_t n = 0;
+    uint32_t need = sl_adapter_signal_logprobs(want->signal);
+    if (req->root.type != SL_JSON_OBJECT)
+        return SL_EINVAL;
+    if (want->model != NULL) {
+        size_t qlen;
+        const char *q = sl_adapter_quote(alloc, want->model, &qlen);
+        edits[n++] = (sl_json_edit_t){"model", 5, q, qlen, 0};
+    }
+    if (req->kind == SL_ADAPTER_KIND_CHAT && need != 0) {
+        if (!req->logprobs)
+            edits[n++] = (sl_json_edit_t){"logprobs", 8, "true", 4, 0};
+        if (need == 2 && (!req->logprobs || req->top_logprobs < 2))
+            edits[n++] = (sl_json_edit_t){"top_logprobs", 12, "2", 1, 0};
+    } else if (req->kind == SL_ADAPTER_KIND_COMPLETIONS && need != 0 && (!req->logprobs || req->top_logprobs < need)) {
+        edits[n++] = (sl_json_edit_t){"logprobs", 8, digits[need], 1, 0};
+    }
+    if (req->stream && !req->usage) {
+        sl_json_span_t so;
+        if (sl_json_find_key(&req->root, "stream_options", 14, &so) == SL_OK && so.type == SL_JSON_OBJECT) {
+            /* merge into the client's object: copy it (it is small) with include_usage set */
+            sl_json_edit_t inc = {"include_usage", 13, "true", 4, 0};
+            sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(1)];
+            size_t np;
+            int ret = sl_json_edit_object(so.p, so.len, &so, &inc, 1, pieces, SL_JSON_EDIT_PIECES(1), &np);
+            if (ret != SL_OK)
+                return ret;
+            char *merged = sl_adapter_alloc(alloc, sl_json_pieces_len(pieces, np));
+            size_t mlen = sl_json_pieces_copy(pieces, np, merged);
+            edits[n++] = (sl_json_edit_t){"stream_options", 14, merged, mlen, 0};
+        } else
+            edits[n++] = (sl_json_edit_t){"stream_options", 14, "{\"include_usage\":true}", 22, 0};
+    }
+    if (n == 0) {
+        sl_adapter_body_borrow(alloc, body, len, out);
+        return SL_OK;
+    }
+    sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(4)];
+    size_t np;
+    int ret = sl_json_edit_object(body, len, &req->root, edits, n, pieces, SL_JSON_EDIT_PIECES(4), &np);
+    if (ret != SL_OK)
+        return ret;
+    sl_adapter_body_pieces(alloc, pieces, np, out);
+    return SL_OK;
+}
+
+/* choices[0] of an answer or chunk (the element whose "index" is 0, else the first). */
+static int first_choice(const sl_json_span_t *root, sl_json_span_t *choice)
+{
+    sl_json_span_t choices, c, idx;
+    sl_json_iter_t it;
+    if (root->type != SL_JSON_OBJECT || sl_json_find_key(root, "choices", 7, &choices) != SL_OK ||
+        sl_json_iter_init(&it, &choices) != SL_OK || choices.type != SL_JSON_ARRAY)
+        return SL_ENOENT;
+    int found = 0;
+    while (sl_json_iter_next(&it, NULL, &c) == SL_OK) {
+        if (c.type != SL_JSON_OBJECT)
+            continue;
+        uint64_t i;
+        int has_index = sl_json_find_key(&c, "index", 5, &idx) == SL_OK && sl_json_get_uint64(&idx, &i) == SL_OK;
+        if (has_index && i == 0) {
+            *choice = c;
+            return SL_OK;
+        }
+        if (!has_index && !found) {
+            *choice = c;
+            found = 1;
+        }
+    }
+    return found ? SL_OK : SL_ENOENT;
+}
+
+static void read_usage(const sl_json_span_t *root, int *has, uint64_t *prompt, uint64_t *completion)
+{
+    sl_json_span_t usage, a, b;
+    uint64_t pa, cb;
+    if (sl_json_find_key(root, "usage", 5, &usage) == SL_OK && usage.type == SL_JSON_OBJECT &&
+        sl_json_find_key(&usage, "prompt_tokens", 13, &a) == SL_OK && sl_json_get_uint64(&a, &pa) == SL_OK &&
+        sl_json_find_key(&usage, "completion_tokens", 17, &b) == SL_OK && sl_json_get_uint64(&b, &cb) == SL_OK) {
+        *has = 1;
+        *prompt = pa;
+        *completion = cb;
+    }
+}
+
+static int openai_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len,
+                         sl_adapter_answer_t *out)
+{
+    sl_adapter_answer_t a;
+    memset(&a, 0, sizeof(a));
+    a.status = status;
+    a.prediction_class = -1;
+    int ok = status >= 200 && status <= 299;
+    if (sl_json_parse(body, len, &a.root) != SL_OK || a.root.type != SL_JSON_OBJECT) {
+        if (ok)
+            return SL_EPROTO;
+        a.root.type = SL_JSON_INVALID;
+        *out = a;
+        return SL_OK;
+    }
+    read_usage(&a.root, &a.has_usage, &a.prompt_tokens, &a.completion_tokens);
+    sl_json_span_t choice, msg;
+    if (first_choice(&a.root, &choice) == SL_OK) {
+        if (sl_json_find_key(&choice, "message", 7, &msg) == SL_OK && msg.type == SL_JSON_OBJECT)
+            sl_json_find_key(&msg, "content", 7, &a.prediction);
+        else
+            sl_json_find_key(&choice, "text", 4, &a.prediction);
+    }
+    *out = a;
+    return SL_OK;
+}
+
+/* Accumulator shared by whole answers and streams. */
+typedef struct st_logprob_acc_t {
+    uint64_t count;
+    double sum, min;
+    int bad;
+    int first_seen;
+    double first;
+    uint32_t top_n;
+    double top[2];
+} logprob_acc_t;
+
+static void acc_top(logprob_acc_t *acc, double lp)
+{
+    if (acc->top_n < 2)
+        acc->top[acc->top_n++] = lp;
+    else if (lp > acc->top[1])
+        acc->top[1] = lp;
+    if (acc->top_n == 2 && acc->top[1] > acc->top[0]) {
+        double t = acc->top[0];
+        acc->top[0] = acc->top[1];
+        acc->top[1] = t;
+    }
+}
+
+/* The first token's alternatives: chat [{token, logprob, ...}], completions {token: logprob}. */
+static void acc_first_alternatives(logprob_acc_t *acc, const sl_json_span_t *alts)
+{
+    sl_json_iter_t it;
+    sl_json_span_t v, lp;
+    double d;
+    if (sl_json_iter_init(&it, alts) != SL_OK)
+        return;
+    while (sl_json_iter_next(&it, NULL, &v) == SL_OK) {
+        if (v.type == SL_JSON_OBJECT && sl_json_find_key(&v, "logprob", 7, &lp) == SL_OK)
+            v = lp;
+        if (sl_json_get_double(&v, &d) == SL_OK)
+            acc_top(acc, d);
+    }
+}
+
+/* Adds one token logprob value (a number, or for completions null: skipped). Returns 1 when counted. */
+static int acc_token(logprob_acc_t *acc, const sl_json_span_t *v)
+{
+    double d;
+    if (v->type == SL_JSON_NULL)
+        return 0;
+    if (sl_json_get_double(v, &d) != SL_OK) {
+        acc->bad = 1;
+        return 0;
+    }
+    if (acc->count++ == 0 || d < acc->min)
+        acc->min = d;
+    acc->sum += d;
+    if (!acc->first_seen) {
+        acc->first_seen = 1;
+        acc->first = d;
+    }
+    return 1;
+}
+
+/* Walks the logprobs object of one choice; returns the tokens it carried. */
+static uint32_t acc_logprobs(logprob_acc_t *acc, const sl_json_span_t *logprobs)
+{
+    sl_json_span_t content, tok, lp, alts;
+    sl_json_iter_t it;
+    uint32_t tokens = 0;
+    if (logprobs->type != SL_JSON_OBJECT)
+        return 0;
+    if (sl_json_find_key(logprobs, "content", 7, &content) == SL_OK) { /* chat */
+        if (sl_json_iter_init(&it, &content) != SL_OK)
+            return 0;
+        while (sl_json_iter_next(&it, NULL, &tok) == SL_OK) {
+            ++tokens;
+            int first = !acc->first_seen;
+            if (tok.type != SL_JSON_OBJECT || sl_json_find_key(&tok, "logprob", 7, &lp) != SL_OK) {
+                acc->bad = 1;
+                continue;
+            }
+            if (acc_token(acc, &lp) && first && sl_json_find_key(&tok, "top_logprobs", 12, &alts) == SL_OK)
+                acc_first_alternatives(acc, &alts);
+        }
+        return tokens;
+    }
+    if (sl_json_find_key(logprobs, "token_logprobs", 14, &content) != SL_OK || sl_json_iter_init(&it, &content) != SL_OK)
+        return 0;
+    sl_json_span_t tops = {NULL, 0, SL_JSON_INVALID};
+    sl_json_iter_t tit;
+    int has_tops = sl_json_find_key(logprobs, "top_logprobs", 12, &tops) == SL_OK &&
+                   sl_json_iter_init(&tit, &tops) == SL_OK && tops.type == SL_JSON_ARRAY;
+    while (sl_json_iter_next(&it, NULL, &tok) == SL_OK) {
+        ++tokens;
+        int first = !acc->first_seen;
+        if (has_tops && sl_json_iter_next(&tit, NULL, &alts) != SL_OK)
+            has_tops = 0;
+        if (acc_token(acc, &tok) && first && has_tops)
+            acc_first_alternatives(acc, &alts);
+    }
+    return tokens;
+}
+
+static void acc_signal(const logprob_acc_t *acc, enum en_sl_signal_kind_t kind, sl_signal_t *out)
+{
+    if (acc->bad) {
+        sl_signal_set_unparsable(out, "a token logprob is not a number");
+        return;
+    }
+    switch (kind) {
+    case SL_SIGNAL_LOGPROB_MEAN:
+    case SL_SIGNAL_LOGPROB_MIN:
+        if (acc->count == 0)
+            sl_signal_set_missing(out, "answer has no token logprobs");
+        else
+            sl_signal_set_value(out, kind == SL_SIGNAL_LOGPROB_MIN ? acc->min : acc->sum / (double)acc->count);
+        return;
+    case SL_SIGNAL_TOP_PROB:
+        if (!acc->first_seen)
+            sl_signal_set_missing(out, "answer has no token logprobs");
+        else
+            sl_signal_set_value(out, exp(acc->first));
+        return;
+    case SL_SIGNAL_MARGIN:
+        if (acc->top_n < 2)
+            sl_signal_set_missing(out, "margin needs two alternatives for the first token");
+        else
+            sl_signal_set_value(out, exp(acc->top[0]) - exp(acc->top[1]));
+        return;
+    default:
+        sl_signal_set_missing(out, "signal not available for protocol openai");
+        return;
+    }
+}
+
+static void openai_signal(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans,
+                          enum en_sl_signal_kind_t kind, sl_signal_t *out)
+{
+    sl_json_span_t choice, logprobs;
+    logprob_acc_t acc;
+    memset(&acc, 0, sizeof(acc));
+    if (first_choice(&ans->root, &choice) != SL_OK) {
+        sl_signal_set_missing(out, "answer has no choices");
+        return;
+    }
+    if (sl_json_find_key(&choice, "logprobs", 8, &logprobs) != SL_OK || logprobs.type != SL_JSON_OBJECT) {
+        sl_signal_set_missing(out, "answer has no token logprobs");
+        return;
+    }
+    acc_logprobs(&acc, &logprobs);
+    acc_signal(&acc, kind, out);
+}
+
+static void acc_load(logprob_acc_t *acc, const sl_adapter_stream_t *st)
+{
+    acc->count = st->logprob_count;
+    acc->sum = st->logprob_sum;
+    acc->min = st->logprob_min;
+    acc->bad = st->logprob_bad;
+    acc->first_seen = st->first_seen;
+    acc->first = st->first_logprob;
+    acc->top_n = st->first_top_n;
+    acc->top[0] = st->first_top[0];
+    acc->top[1] = st->first_top[1];
+}
+
+static void acc_store(const logprob_acc_t *acc, sl_adapter_stream_t *st)
+{
+    st->logprob_count = acc->count;
+    st->logprob_sum = acc->sum;
+    st->logprob_min = acc->min;
+    st->logprob_bad = acc->bad;
+    st->first_seen = acc->first_seen;
+    st->first_logprob = acc->first;
+    st->first_top_n = acc->top_n;
+    st->first_top[0] = acc->top[0];
+    st->first_top[1] = acc->top[1];
+}
+
+/* Whether a choice of a chunk carries answer text (or a tool call, a refusal, reasoning). */
+static int choice_has_content(const sl_json_span_t *choice)
+{
+    static const char *const keys[] = {"content", "reasoning_content", "refusal", "tool_calls"};
+    sl_json_span_t delta, v;
+    if (sl_json_find_key(choice, "delta", 5, &delta) != SL_OK || delta.type != SL_JSON_OBJECT)
+        return sl_json_find_key(choice, "text", 4, &v) == SL_OK && v.type == SL_JSON_STRING && v.len > 2;
+    for (size_t i = 0; i != sizeof(keys) / sizeof(keys[0]); ++i) {
+        if (sl_json_find_key(&delta, keys[i], strlen(keys[i]), &v) != SL_OK)
+            continue;
+        sl_json_iter_t it;
+        sl_json_span_t first;
+        if ((v.type == SL_JSON_STRING && v.len > 2) ||
+            (v.type == SL_JSON_ARRAY && sl_json_iter_init(&it, &v) == SL_OK && sl_json_iter_next(&it, NULL, &first) == SL_OK))
+            return 1;
+    }
+    return 0;
+}
+
+static int openai_decode_event(const char *data, size_t len, sl_adapter_stream_t *st, sl_adapter_event_t *out)
+{
+    sl_adapter_event_t ev = {SL_ADAPTER_EVENT_CHUNK, 0, 0};
+    sl_json_span_t root, choices, c, idx, logprobs, err;
+    while (len != 0 && (data[len - 1] == ' ' || data[len - 1] == '\n' || data[len - 1] == '\r'))
+        --len;
+    while (len != 0 && (data[0] == ' ' || data[0] == '\n' || data[0] == '\r'))
+        ++data, --len;
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        ev.kind = SL_ADAPTER_EVENT_DONE;
+        st->done = 1;
+        st->events++;
+        *out = ev;
+        return SL_OK;
+    }
+    if (sl_json_parse(data, len, &root) != SL_OK || root.type != SL_JSON_OBJECT)
+        return SL_EPROTO;
+    st->events++;
+    if (sl_json_find_key(&root, "error", 5, &err) == SL_OK && err.type != SL_JSON_NULL) {
+        ev.kind = SL_ADAPTER_EVENT_ERROR;
+        st->failed = 1;
+        *out = ev;
+        return SL_OK;
+    }
+    read_usage(&root, &st->has_usage, &st->prompt_tokens, &st->completion_tokens);
+    size_t num_choices = 0;
+    sl_json_iter_t it;
+    if (sl_json_find_key(&root, "choices", 7, &choices) == SL_OK && sl_json_iter_init(&it, &choices) == SL_OK &&
+        choices.type == SL_JSON_ARRAY) {
+        logprob_acc_t acc;
+        acc_load(&acc, st);
+        while (sl_json_iter_next(&it, NULL, &c) == SL_OK) {
+            ++num_choices;
+            if (c.type != SL_JSON_OBJECT)
+                continue;
+            uint64_t i = 0;
+            if (sl_json_find_key(&c, "index", 5, &idx) == SL_OK)
+                sl_json_get_uint64(&idx, &i);
+            int content = choice_has_content(&c);
+            uint32_t tokens = 0;
+            if (sl_json_find_key(&c, "logprobs", 8, &logprobs) == SL_OK && logprobs.type == SL_JSON_OBJECT) {
+                logprob_acc_t other;
+                memset(&other, 0, sizeof(other));
+                tokens = acc_logprobs(i == 0 ? &acc : &other, &logprobs);
+            }
+            if (tokens == 0 && content)
+                tokens = 1;
+            ev.tokens += tokens;
+            ev.has_content |= content;
+        }
+        acc_store(&acc, st);
+    }
+    if (num_choices == 0 && st->has_usage && sl_json_find_key(&root, "usage", 5, &c) == SL_OK &&
+        c.type == SL_JSON_OBJECT)
+        ev.kind = SL_ADAPTER_EVENT_USAGE;
+    st->output_tokens += ev.tokens;
+    *out = ev;
+    return SL_OK;
+}
+
+static void openai_stream_signal(const sl_adapter_stream_t *st, enum en_sl_signal_kind_t kind, sl_signal_t *out)
+{
+    logprob_acc_t acc;
+    acc_load(&acc, st);
+    acc_signal(&acc, kind, out);
+}
+
+/* Collects, in document order, the spans to replace with null: every non-null "logprobs" of every choice (when
+ * logprobs), and the top-level non-null "usage" (when usage). Counts when spans is NULL. *choices_seen gets the
+ * number of choices. */
+static size_t collect_strip(const sl_json_span_t *root, int logprobs, int usage, sl_json_span_t *spans,
+                            size_t *choices_seen)
+{
+    sl_json_iter_t it, cit, mit;
+    sl_json_span_t k, v, c, mk, mv;
+    size_t n = 0;
+    *choices_seen = 0;
+    sl_json_iter_init(&it, root);
+    while (sl_json_iter_next(&it, &k, &v) == SL_OK) {
+        if (usage && v.type != SL_JSON_NULL && KEY_IS(&k, "usage")) {
+            if (spans != NULL)
+                spans[n] = v;
+            ++n;
+        } else if (v.type == SL_JSON_ARRAY && KEY_IS(&k, "choices")) {
+            sl_json_iter_init(&cit, &v);
+            while (sl_json_iter_next(&cit, NULL, &c) == SL_OK) {
+                ++*choices_seen;
+                if (!logprobs || sl_json_iter_init(&mit, &c) != SL_OK || c.type != SL_JSON_OBJECT)
+                    continue;
+                while (sl_json_iter_next(&mit, &mk, &mv) == SL_OK) {
+                    if (mv.type != SL_JSON_NULL && KEY_IS(&mk, "logprobs")) {
+                        if (spans != NULL)
+                            spans[n] = mv;
+                        ++n;
+                    }
+                }
+            }
+        }
+    }
+    return n;
+}
+
+static int strip_common(const char *body, size_t len, int logprobs, int usage, const sl_adapter_alloc_t *alloc,
+                        sl_adapter_body_t *out, int *drop)
+{
+    sl_json_span_t root;
+    size_t choices;
+    if (sl_json_parse(body, len, &root) != SL_OK || root.type != SL_JSON_OBJECT)
+        return SL_EPROTO;
+    *drop = 0;
+    size_t n = collect_strip(&root, logprobs, usage, NULL, &choices);
+    if (usage && choices == 0 && n != 0) { /* the usage chunk only a stream that asked for it gets */
+        *drop = 1;
+        sl_adapter_body_borrow(alloc, body, 0, out);
+        return SL_OK;
+    }
+    if (n == 0) {
+        sl_adapter_body_borrow(alloc, body, len, out);
+        return SL_OK;
+    }
+    sl_json_span_t *spans = sl_adapter_alloc(alloc, n * sizeof(*spans));
+    collect_strip(&root, logprobs, usage, spans, &choices);
+    sl_json_piece_t *pieces = sl_adapter_alloc(alloc, (2 * n + 1) * sizeof(*pieces));
+    size_t np = 0;
+    const char *cursor = body;
+    for (size_t i = 0; i != n; ++i) {
+        pieces[np++] = (sl_json_piece_t){cursor, (size_t)(spans[i].p - cursor)};
+        pieces[np++] = (sl_json_piece_t){"null", 4};
+        cursor = spans[i].p + spans[i].len;
+    }
+    pieces[np++] = (sl_json_piece_t){cursor, (size_t)(body + len - cursor)};
+    out->pieces = pieces;
+    out->num_pieces = np;
+    out->len = sl_json_pieces_len(pieces, np);
+    return SL_OK;
+}
+
+static int openai_strip(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_alloc_t *alloc,
+                        sl_adapter_body_t *out)
+{
+    int drop;
+    if (req->logprobs) {
+        sl_adapter_body_borrow(alloc, body, len, out);
+        return SL_OK;
+    }
+    return strip_common(body, len, 1, 0, alloc, out, &drop);
+}
+
+static int openai_strip_event(const char *data, size_t len, const sl_adapter_request_t *req,
+                              const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out, int *drop)
+{
+    const char *p = data;
+    size_t n = len;
+    while (n != 0 && (p[0] == ' ' || p[0] == '\n' || p[0] == '\r'))
+        ++p, --n;
+    if ((req->logprobs && req->usage) || (n >= 6 && memcmp(p, "[DONE]", 6) == 0)) {
+        sl_adapter_body_borrow(alloc, data, len, out);
+        *drop = 0;
+        return SL_OK;
+    }
+    return strip_common(data, len, !req->logprobs, !req->usage, alloc, out, drop);
+}
+
+static int openai_format_error(const sl_adapter_error_t *err, const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
+{
+    const char *msg = err->message != NULL ? err->message : "", *type = err->type != NULL ? err->type : "error";
+    char *buf = sl_adapter_alloc(alloc, 64 + 6 * (strlen(msg) + strlen(type) + (err->code ? strlen(err->code) : 0)));
+    size_t w = 0;
+#define LIT(s) (memcpy(buf + w, s, sizeof(s) - 1), w += sizeof(s) - 1)
+    LIT("{\"error\":{\"message\":");
+    w += sl_adapter_put_json_string(buf + w, msg);
+    LIT(",\"type\":");
+    w += sl_adapter_put_json_string(buf + w, type);
+    LIT(",\"param\":null,\"code\":");
+    w += sl_adapter_put_json_string(buf + w, err->code);
+    LIT("}}");
+#undef LIT
+    sl_adapter_body_borrow(alloc, buf, w, out);
+    return SL_OK;
+}
+
+const sl_adapter_t sl_adapter_openai = {
+    .name = "openai",
+    .protocol = SL_PROTOCOL_OPENAI,
+    .inspect = openai_inspect,
+    .encode = openai_encode,
+    .encode_path = sl_adapter_path_unchanged,
+    .decode = openai_decode,
+    .signal = openai_signal,
+    .decode_event = openai_decode_event,
+    .stream_signal = openai_stream_signal,
+    .strip = openai_strip,
+    .strip_event = openai_strip_event,
+    .format_error = openai_format_error,
+};
