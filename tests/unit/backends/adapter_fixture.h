@@ -16,25 +16,25 @@
 
 static sl_arena_t fixture_arena;
 
-static void *fixture_alloc_fn(void *ctx, size_t n)
+static inline void *fixture_alloc_fn(void *ctx, size_t n)
 {
     return sl_arena_alloc(ctx, n);
 }
 
 static sl_adapter_alloc_t fixture_alloc = {fixture_alloc_fn, &fixture_arena};
 
-static void fixture_setup(void)
+static inline void fixture_setup(void)
 {
     sl_arena_init(&fixture_arena);
 }
 
-static void fixture_teardown(void)
+static inline void fixture_teardown(void)
 {
     sl_arena_dispose(&fixture_arena);
 }
 
 /* Reads tests/fixtures/adapters/<name> into arena memory (NUL-terminated); *len gets its size. */
-static char *fixture_read(const char *name, size_t *len)
+static inline char *fixture_read(const char *name, size_t *len)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/tests/fixtures/adapters/%s", SL_SOURCE_DIR, name);
@@ -52,7 +52,7 @@ static char *fixture_read(const char *name, size_t *len)
 }
 
 /* The bytes of a piece body, NUL-terminated, in arena memory. */
-static char *fixture_join(const sl_adapter_body_t *b)
+static inline char *fixture_join(const sl_adapter_body_t *b)
 {
     char *out = sl_arena_alloc(&fixture_arena, b->len + 1);
     size_t n = sl_json_pieces_copy(b->pieces, b->num_pieces, out);
@@ -62,7 +62,7 @@ static char *fixture_join(const sl_adapter_body_t *b)
 }
 
 /* Exit status of python3's json module parsing `text` (0 = valid JSON), as a second opinion on our output. */
-static int fixture_python_json_ok(const char *text)
+static inline int fixture_python_json_ok(const char *text)
 {
     FILE *p = popen("python3 -c 'import json,sys; json.loads(sys.stdin.buffer.read())' 2>/dev/null", "w");
     cr_assert_not_null(p);
