@@ -165,6 +165,7 @@ static int parse_value(const sl_sim_param_def_t *d, sl_sim_params_t *p, const ch
     case SL_SIM_PT_LABELS: {
         char labels[SL_SIM_MAX_LABELS][SL_SIM_LABEL_MAX];
         uint32_t n = 0;
+        memset(labels, 0, sizeof(labels)); /* unused bytes stay zero, so equal parameters compare equal */
         const char *s = value;
         for (;;) {
             size_t len = strcspn(s, ",");
