@@ -64,7 +64,7 @@ static int check_model(h2o_req_t *req, json_t *root, const sl_sim_params_t *p, s
     if (strcmp(json_string_value(m), p->model) != 0) {
         char *msg = h2o_mem_alloc_pool(&req->pool, 200);
         snprintf(msg, 200, "The model `%.100s` does not exist or you do not have access to it.", json_string_value(m));
-        return fail(err, 404, msg, "model", "model_not_found");
+        return fail(err, 404, msg, NULL, "model_not_found"); /* OpenAI leaves param null here */
     }
     return SL_OK;
 }
