@@ -58,9 +58,9 @@ static void print_help(FILE *fp)
                 *c = '-';
         sl_sim_params_format(&defaults, t + i, def, sizeof(def));
         fprintf(fp, "  %-22s %s%s\n  %-22s   (%s; default %s", flag, t[i].runtime ? "* " : "  ", t[i].help, "",
-                t[i].unit, def);
+                t[i].type == SL_SIM_PT_PROTOCOL ? "openai or kserve_v2" : t[i].unit, def);
         if (t[i].type == SL_SIM_PT_UINT || t[i].type == SL_SIM_PT_DOUBLE)
-            fprintf(fp, "; range %g..%g", t[i].min, t[i].max);
+            fprintf(fp, "; range %.15g..%.15g", t[i].min, t[i].max);
         fprintf(fp, ")\n");
     }
 }
@@ -76,7 +76,7 @@ static void print_markdown(FILE *fp)
         char def[160], range[64] = "";
         sl_sim_params_format(&defaults, t + i, def, sizeof(def));
         if (t[i].type == SL_SIM_PT_UINT || t[i].type == SL_SIM_PT_DOUBLE)
-            snprintf(range, sizeof(range), "%g .. %g", t[i].min, t[i].max);
+            snprintf(range, sizeof(range), "%.15g .. %.15g", t[i].min, t[i].max);
         else if (t[i].type == SL_SIM_PT_PROTOCOL)
             snprintf(range, sizeof(range), "openai, kserve_v2");
         else if (t[i].type == SL_SIM_PT_U64)

@@ -21,7 +21,7 @@
 #define RATE(f, h) {#f, SL_SIM_PT_DOUBLE, OFF(f), 0, 1, "0", 1, "probability", h}
 
 static const sl_sim_param_def_t table[] = {
-    {"protocol", SL_SIM_PT_PROTOCOL, OFF(protocol), 0, 0, "openai", 0, "openai|kserve_v2",
+    {"protocol", SL_SIM_PT_PROTOCOL, OFF(protocol), 0, 0, "openai", 0, "enum",
      "wire protocol: OpenAI-compatible (/v1/...) or KServe v2 (/v2/...)"},
     {"model", SL_SIM_PT_NAME, OFF(model), 0, 0, "sim-model", 1, "name",
      "model name served; requests naming another model get 404"},
