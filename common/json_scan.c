@@ -101,12 +101,24 @@ static const char *decode_u(const char *p, const char *end, unsigned long *cp)
     return p;
 }
 
+#define ONES 0x0101010101010101ull
+
 /* Scans a string (p at the opening quote); returns the byte after the closing quote or NULL. */
 static const char *scan_string(const char *p, const char *end)
 {
     ++p;
     for (;;) {
-        /* fast path over plain ASCII */
+        /* fast path over plain ASCII, 8 bytes at a time: a word is skipped when none of its bytes is a quote, a
+         * backslash, a control character or non-ASCII (the SWAR "has zero byte" / "has byte less than" tests) */
+        while (end - p >= 8) {
+            uint64_t x;
+            memcpy(&x, p, 8);
+            uint64_t quote = x ^ (ONES * '"'), bslash = x ^ (ONES * '\\');
+            uint64_t special = ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) | ((x - ONES * 0x20) & ~x) | x;
+            if ((special & (ONES * 0x80)) != 0)
+                break;
+            p += 8;
+        }
         while (p != end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\' && (unsigned char)*p < 0x80)
             ++p;
         if (p == end)
@@ -408,9 +420,14 @@ size_t sl_json_string_len(const sl_json_span_t *v)
     const char *p = v->p + 1, *end = v->p + v->len - 1;
     size_t total = 0;
     while (p != end) {
+        /* runs without escapes count as they are (the scanner already checked them) */
+        const char *esc = memchr(p, '\\', (size_t)(end - p));
+        if (esc == NULL)
+            return total + (size_t)(end - p);
+        total += (size_t)(esc - p);
         unsigned char u[4];
         size_t n;
-        if ((p = decode_unit(p, end, u, &n)) == NULL)
+        if ((p = decode_unit(esc, end, u, &n)) == NULL)
             return 0;
         total += n;
     }
@@ -432,6 +449,12 @@ int sl_json_get_string(const sl_json_span_t *v, char *buf, size_t bufsz, size_t 
     }
     size_t w = 0;
     while (p != end) {
+        const char *esc = memchr(p, '\\', (size_t)(end - p));
+        size_t run = (size_t)((esc != NULL ? esc : end) - p);
+        memcpy(buf + w, p, run);
+        w += run;
+        if ((p += run) == end)
+            break;
         unsigned char u[4];
         size_t n;
         if ((p = decode_unit(p, end, u, &n)) == NULL)

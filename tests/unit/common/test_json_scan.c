@@ -450,3 +450,37 @@ Test(json_scan_edit, escape_round_trips)
     cr_assert_eq(blen, sizeof(in) - 1);
     cr_assert_eq(memcmp(back, in, blen), 0);
 }
+
+/* The string scanner skips 8 plain bytes at a time: every special byte must be seen at every offset. */
+Test(json_scan, special_bytes_at_every_offset_of_long_strings)
+{
+    static const struct {
+        const char *insert;
+        int valid;
+    } cases[] = {
+        {"\x01", 0}, {"\x1f", 0}, {"\x7f", 1}, {" ", 1}, {"\xc3\xa9", 1}, {"\xc3", 0}, {"\\n", 1}, {"\\q", 0},
+        {"\\u00e9", 1}, {"\\ud800", 0}, {"\"", 0}, {"\xe2\x82\xac", 1}, {"\xf0\x9f\x98\x80", 1}, {"\x80", 0},
+    };
+    for (size_t c = 0; c != sizeof(cases) / sizeof(cases[0]); ++c) {
+        for (size_t at = 0; at != 24; ++at) {
+            char doc[64];
+            size_t w = 0;
+            doc[w++] = '"';
+            memset(doc + w, 'a', at);
+            w += at;
+            memcpy(doc + w, cases[c].insert, strlen(cases[c].insert));
+            w += strlen(cases[c].insert);
+            memset(doc + w, 'b', 24 - at);
+            w += 24 - at;
+            doc[w++] = '"';
+            int ret = sl_json_parse(doc, w, NULL);
+            cr_expect_eq(ret, cases[c].valid ? SL_OK : SL_ESYNTAX, "case %zu at %zu", c, at);
+            if (cases[c].valid) {
+                sl_json_span_t v;
+                sl_json_parse(doc, w, &v);
+                size_t raw = strlen(cases[c].insert), dec = cases[c].insert[0] == '\\' ? (raw == 2 ? 1 : 2) : raw;
+                cr_expect_eq(sl_json_string_len(&v), 24 + dec, "case %zu at %zu", c, at);
+            }
+        }
+    }
+}
