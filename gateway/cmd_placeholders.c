@@ -2,5 +2,4 @@
 #include <stdio.h>
 #include "gateway/cmd.h"
 int sl_cmd_run(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "sluice run: unavailable in this build\n"); return 1; }
-int sl_cmd_check(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "sluice check: unavailable in this build\n"); return 1; }
 int sl_cmd_demo(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "sluice demo: unavailable in this build\n"); return 1; }
