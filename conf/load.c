@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -27,19 +28,25 @@
 
 static _Atomic uint64_t generation_counter;
 
-/* threads: "auto" (one per core, stored as 0) or 1..64. */
+/* threads: "auto" (one per core, stored as 0) or key->min..key->max. */
 static int p_threads(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
-    if (node->kind == SL_YNODE_SCALAR && strcmp(node->text, "auto") == 0) {
+    char buf[256];
+    const char *err, *text = sl_conf_scalar(ctx, node);
+    int64_t v;
+    if (text == NULL)
+        return SL_ECONFIG;
+    if (strcmp(text, "auto") == 0) {
         *(uint32_t *)field = 0;
         return SL_OK;
     }
-    if (node->kind == SL_YNODE_SCALAR && node->len != 0 && strspn(node->text, "-0123456789") != node->len) {
-        char buf[256];
-        sl_conf_error(ctx, node, "must be \"auto\" or an integer, got %s", sl_conf_quote(node->text, buf, sizeof(buf)));
+    if (sl_conf_parse_int(text, key->min, key->max, &v, &err) != SL_OK) {
+        sl_conf_error(ctx, node, "must be \"auto\" or an integer between %" PRId64 " and %" PRId64 ", got %s", key->min,
+                      key->max, sl_conf_quote(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
-    return sl_conf_p_u32(ctx, node, field, key);
+    *(uint32_t *)field = (uint32_t)v;
+    return SL_OK;
 }
 
 /* access_log: "-" for stderr, else a file path. */

@@ -10,7 +10,6 @@
 #include "common/status.h"
 #include "conf/schema.h"
 
-#include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -56,11 +55,13 @@ static const sl_conf_block_t cost_block = {cost_keys, NULL};
 static int check_health(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint64_t seen)
 {
     sl_conf_health_t *h = obj;
+    char a[32], b[32];
     if (h->timeout_ms > h->interval_ms) {
+        const sl_ynode_t *n = sl_conf_map_get(map, "timeout");
         size_t saved = sl_conf_path_push_key(ctx, "timeout");
-        sl_conf_error(ctx, sl_conf_map_get(map, "timeout") != NULL ? sl_conf_map_get(map, "timeout") : map,
-                      "must not be longer than interval (%" PRIu32 "ms > %" PRIu32 "ms)", h->timeout_ms,
-                      h->interval_ms);
+        sl_conf_error(ctx, n != NULL ? n : map, "must not be longer than interval (%s > %s)",
+                      sl_conf_format_duration(h->timeout_ms, a, sizeof(a)),
+                      sl_conf_format_duration(h->interval_ms, b, sizeof(b)));
         sl_conf_path_pop(ctx, saved);
         return SL_ECONFIG;
     }
@@ -83,11 +84,13 @@ static const sl_conf_block_t health_block = {health_keys, check_health};
 static int check_outlier(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint64_t seen)
 {
     sl_conf_outlier_t *o = obj;
+    char a[32], b[32];
     if (o->base_ejection_ms > o->max_ejection_ms) {
         const sl_ynode_t *n = sl_conf_map_get(map, "base_ejection");
         size_t saved = sl_conf_path_push_key(ctx, "base_ejection");
-        sl_conf_error(ctx, n != NULL ? n : map, "must not be longer than max_ejection (%" PRIu32 "ms > %" PRIu32 "ms)",
-                      o->base_ejection_ms, o->max_ejection_ms);
+        sl_conf_error(ctx, n != NULL ? n : map, "must not be longer than max_ejection (%s > %s)",
+                      sl_conf_format_duration(o->base_ejection_ms, a, sizeof(a)),
+                      sl_conf_format_duration(o->max_ejection_ms, b, sizeof(b)));
         sl_conf_path_pop(ctx, saved);
         return SL_ECONFIG;
     }

@@ -208,7 +208,7 @@ static int parse_comparison(sl_conf_ctx_t *ctx, const sl_ynode_t *op, const sl_y
     return SL_OK;
 }
 
-/* One mapping of facts to their comparisons; appends to conds. */
+/* One mapping of facts to their comparison (one each); appends to conds. */
 static int parse_cond_map(sl_conf_ctx_t *ctx, const sl_ynode_t *map, sl_conf_cond_t *conds, size_t *n)
 {
     int rc = SL_OK;
@@ -229,29 +229,25 @@ static int parse_cond_map(sl_conf_ctx_t *ctx, const sl_ynode_t *map, sl_conf_con
             rc = SL_ECONFIG;
         } else if (parse_fact(ctx, k, &proto) != SL_OK || sl_conf_expect(ctx, v, SL_YNODE_MAP) != SL_OK) {
             rc = SL_ECONFIG;
-        } else if (v->num_items == 0) {
-            sl_conf_error(ctx, v, "needs a comparison: gt, ge, lt, le, eq, ne or exists");
+        } else if (v->num_items != 2) {
+            /* {gt: 100, lt: 1000} reads like a range but conditions are alternatives: refuse the ambiguity */
+            sl_conf_error(ctx, v, v->num_items == 0 ? "needs a comparison: gt, ge, lt, le, eq, ne or exists"
+                                                    : "one comparison per condition; list several conditions as a "
+                                                      "sequence (any of them skips the tier)");
             rc = SL_ECONFIG;
         } else {
-            const sl_ynode_t **dup_op = sl_conf_find_duplicates(ctx, v);
-            for (size_t j = 0; j + 1 < v->num_items; j += 2) {
-                const sl_ynode_t *op = v->items[j];
-                if (sl_conf_expect(ctx, op, SL_YNODE_SCALAR) != SL_OK) {
-                    rc = SL_ECONFIG;
-                    continue;
-                }
+            const sl_ynode_t *op = v->items[0];
+            if (sl_conf_expect(ctx, op, SL_YNODE_SCALAR) != SL_OK) {
+                rc = SL_ECONFIG;
+            } else {
                 size_t saved2 = sl_conf_path_push_key(ctx, op->text);
-                if (dup_op[j / 2] != NULL) {
-                    sl_conf_error(ctx, op, "duplicate key (first defined at %u:%u)", (unsigned)dup_op[j / 2]->line,
-                                  (unsigned)dup_op[j / 2]->col);
-                    rc = SL_ECONFIG;
-                } else if (*n == SL_CONF_MAX_CONDS) {
+                if (*n == SL_CONF_MAX_CONDS) {
                     sl_conf_error(ctx, op, "too many conditions (the limit is %u per tier)",
                                   (unsigned)SL_CONF_MAX_CONDS);
                     rc = SL_ECONFIG;
                 } else {
                     conds[*n] = proto;
-                    if (parse_comparison(ctx, op, v->items[j + 1], &conds[*n]) == SL_OK)
+                    if (parse_comparison(ctx, op, v->items[1], &conds[*n]) == SL_OK)
                         ++*n;
                     else
                         rc = SL_ECONFIG;
@@ -264,7 +260,7 @@ static int parse_cond_map(sl_conf_ctx_t *ctx, const sl_ynode_t *map, sl_conf_con
     return rc;
 }
 
-/* skip_when: a mapping {fact: {op: value, ...}, ...} or a sequence of such mappings; any condition skips. */
+/* skip_when: a mapping {fact: {op: value}, ...} or a sequence of such mappings; any condition skips the tier. */
 static int p_skip_when(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     sl_conf_tier_t *tier = (sl_conf_tier_t *)((char *)field - key->offset);
