@@ -108,3 +108,46 @@ Test(adwin, validation_mean_and_bounded_memory)
     cr_assert_eq(sl_adwin_mean(&a), 0.25);
     sl_adwin_dispose(&a);
 }
+
+/*
+ * ADWIN at its defaults (delta 0.002, M = 5) on stationary Bernoulli(0.2) error streams of 100,000 samples: the
+ * expected share of runs with at least one cut, measured over 1,000 runs (seeds 900000..900999,
+ * docs/STATISTICS.md), is 0.027 (0.011 at p = 0.05). Fifty other seeded runs must stay within three binomial
+ * standard deviations above it; and a step from 0.2 to 0.3 halfway must be cut in every run, after the step.
+ */
+Test(adwin, stationary_false_alarms_and_step_detection)
+{
+    enum { RUNS = 50, N = 100000 };
+    sl_adwin_params_t p;
+    sl_adwin_params_default(&p);
+    int alarmed = 0, detected = 0;
+    for (int r = 0; r < RUNS; ++r) {
+        sl_adwin_t a;
+        sl_adwin_init(&a, &p);
+        uint64_t rng = 1000 + (uint64_t)r, thr = (uint64_t)(0.2 * 18446744073709551616.0);
+        for (int i = 0; i < N; ++i)
+            sl_adwin_observe(&a, sl_reservoir_splitmix64(&rng) < thr, NULL);
+        alarmed += a.detections > 0;
+        sl_adwin_dispose(&a);
+    }
+    double e = 0.027, bound = e + 3 * sqrt(e * (1 - e) / RUNS);
+    cr_log_info("ADWIN stationary p=0.2: %d of %d runs alarmed (expected share %.3f, bound %.3f)", alarmed, RUNS, e, bound);
+    cr_assert((double)alarmed / RUNS <= bound, "%d of %d runs alarmed", alarmed, RUNS);
+    for (int r = 0; r < 10; ++r) {
+        sl_adwin_t a;
+        sl_adwin_init(&a, &p);
+        uint64_t rng = 5000 + (uint64_t)r;
+        int first = -1;
+        for (int i = 0; i < 20000; ++i) {
+            double rate = i < 10000 ? 0.2 : 0.3;
+            int changed;
+            sl_adwin_observe(&a, sl_reservoir_splitmix64(&rng) < (uint64_t)(rate * 18446744073709551616.0), &changed);
+            if (changed && i >= 10000 && first < 0)
+                first = i;
+        }
+        detected += first >= 0;
+        cr_log_info("ADWIN step 0.2 -> 0.3 at 10000: first cut after the step at %d", first);
+        sl_adwin_dispose(&a);
+    }
+    cr_assert_eq(detected, 10);
+}
