@@ -1,0 +1,183 @@
+/*
+ * access_log.c - see access_log.h. Formatting is a handful of memcpy and integer conversions into the worker's
+ * buffer; the wall-clock time is formatted once per second per worker and cached.
+ */
+#include "gateway/access_log.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/json_scan.h"
+#include "common/status.h"
+#include "gateway/failure.h"
+#include "gateway/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Caps on the bytes of each string logged; escaped (at most 6 bytes per byte) they keep a line under
+ * SL_GW_LOG_LINE_MAX: id 128 (validated: never escaped), method 16, path 256, names 64, tiers 48. */
+#define PATH_MAX_LOGGED 256
+
+int sl_gw_log_target_open(const char *path, sl_gw_log_target_t **out, char *err, size_t errlen)
+{
+    int fd = -1, owns = 0;
+    if (path != NULL && strcmp(path, "-") == 0) {
+        fd = STDERR_FILENO;
+    } else if (path != NULL) {
+        if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+            snprintf(err, errlen, "server.access_log: cannot open %s: %s", path, strerror(errno));
+            return SL_EIO;
+        }
+        owns = 1;
+    }
+    sl_gw_log_target_t *t = sl_calloc(1, sizeof(*t));
+    atomic_init(&t->refs, 1);
+    t->fd = fd;
+    t->owns_fd = owns;
+    t->path = path != NULL ? sl_strdup(path) : NULL;
+    *out = t;
+    return SL_OK;
+}
+
+void sl_gw_log_target_retain(sl_gw_log_target_t *t)
+{
+    if (t != NULL)
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void sl_gw_log_target_release(sl_gw_log_target_t *t)
+{
+    if (t == NULL || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (t->owns_fd)
+        close(t->fd);
+    sl_free(t->path);
+    sl_free(t);
+}
+
+static char *put(char *o, const char *s, size_t n)
+{
+    memcpy(o, s, n);
+    return o + n;
+}
+
+#define PUT_LIT(o, lit) put((o), (lit), sizeof(lit) - 1)
+
+static char *put_u64(char *o, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n != 0)
+        *o++ = tmp[--n];
+    return o;
+}
+
+/* milliseconds with microsecond precision: 12.345 */
+static char *put_ms(char *o, uint64_t us)
+{
+    o = put_u64(o, us / 1000);
+    *o++ = '.';
+    unsigned frac = (unsigned)(us % 1000);
+    *o++ = (char)('0' + frac / 100);
+    *o++ = (char)('0' + frac / 10 % 10);
+    *o++ = (char)('0' + frac % 10);
+    return o;
+}
+
+static char *put_str(char *o, const char *s, size_t n, size_t cap)
+{
+    if (s == NULL)
+        return PUT_LIT(o, "null");
+    if (n > cap)
+        n = cap;
+    *o++ = '"';
+    o += sl_json_escape(s, n, o);
+    *o++ = '"';
+    return o;
+}
+
+size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf)
+{
+    char *o = buf;
+    time_t secs = (time_t)(now_wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    o += strftime(o, 32, "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
+    o += sprintf(o, ".%03uZ\",\"id\":", (unsigned)(now_wall_ms % 1000));
+    o = put_str(o, p->request_id.base, p->request_id.len, 128);
+    o = PUT_LIT(o, ",\"method\":");
+    o = put_str(o, p->req->method.base, p->req->method.len, 16);
+    o = PUT_LIT(o, ",\"path\":");
+    o = put_str(o, p->req->path.base, p->req->path.len, PATH_MAX_LOGGED);
+    o = PUT_LIT(o, ",\"route\":");
+    o = p->route != NULL ? put_str(o, p->route->conf->name, strlen(p->route->conf->name), 64) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"tiers\":");
+    o = p->route != NULL ? put_str(o, p->tiers_tried, strlen(p->tiers_tried), 64) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"backend\":");
+    o = p->backend != NULL ? put_str(o, p->backend->conf->name, strlen(p->backend->conf->name), 64)
+                           : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"endpoint\":");
+    o = p->endpoint != NULL ? put_str(o, p->endpoint->addr.text, strlen(p->endpoint->addr.text), 64)
+                            : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"status\":");
+    o = put_u64(o, (uint64_t)p->status);
+    o = PUT_LIT(o, ",\"upstream_status\":");
+    o = p->up_status != 0 ? put_u64(o, (uint64_t)p->up_status) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"failure\":");
+    const char *f = sl_gw_failure_code(p->failure);
+    o = put_str(o, f, strlen(f), 32);
+    o = PUT_LIT(o, ",\"attempts\":");
+    o = put_u64(o, p->attempts);
+    o = PUT_LIT(o, ",\"latency_ms\":");
+    o = put_ms(o, p->t_end_us - p->t_recv_us);
+    o = PUT_LIT(o, ",\"upstream_ms\":");
+    o = p->t_up_end_us != 0 && p->t_attempt_us != 0 ? put_ms(o, p->t_up_end_us - p->t_attempt_us)
+                                                    : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"ttft_ms\":");
+    o = p->t_first_byte_us != 0 ? put_ms(o, p->t_first_byte_us - p->t_recv_us) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"overhead_us\":");
+    o = p->t_dispatch_us != 0 ? put_u64(o, p->overhead_us + (p->t_dispatch_us - p->t_recv_us)) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"tokens_in\":");
+    o = p->usage.has_prompt ? put_u64(o, p->usage.prompt_tokens) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"tokens_out\":");
+    o = p->usage.has_completion ? put_u64(o, p->usage.completion_tokens) : PUT_LIT(o, "null");
+    o = PUT_LIT(o, ",\"bytes_in\":");
+    o = put_u64(o, p->body_len);
+    o = PUT_LIT(o, ",\"bytes_out\":");
+    o = put_u64(o, p->bytes_out);
+    o = PUT_LIT(o, "}\n");
+    return (size_t)(o - buf);
+}
+
+void sl_gw_log_flush(sl_gw_worker_t *w)
+{
+    if (w->log_len == 0)
+        return;
+    if (w->log_target != NULL && w->log_target->fd != -1) {
+        ssize_t n = write(w->log_target->fd, w->log_buf, w->log_len);
+        if (n != (ssize_t)w->log_len) {
+            /* count the lines lost rather than retry: the worker never blocks on its log */
+            size_t lost = 0;
+            for (size_t i = n > 0 ? (size_t)n : 0; i != w->log_len; ++i)
+                lost += w->log_buf[i] == '\n';
+            SL_GW_ADD(sl_gw_worker_shard(w)->log_dropped, lost);
+        }
+    }
+    w->log_len = 0;
+}
+
+void sl_gw_log_request(sl_gw_worker_t *w, const sl_proxy_t *p)
+{
+    if (w->log_target == NULL || w->log_target->fd == -1)
+        return;
+    if (SL_GW_LOG_BUF - w->log_len < SL_GW_LOG_LINE_MAX)
+        sl_gw_log_flush(w);
+    w->log_len += sl_gw_log_format(p, sl_clock_wall_ms(), w->log_buf + w->log_len);
+}

@@ -1,0 +1,39 @@
+/*
+ * access_log.h - one JSON line per request, formatted into the worker's buffer and written off the request path:
+ * by the worker when the buffer cannot take another line, by its one-second timer, when it switches targets and
+ * when it exits. A write is one write(2) of whole lines on an O_APPEND descriptor, so the lines of several workers
+ * interleave but never mix. A failed or short write drops what it could not write (counted in
+ * sluice_access_log_dropped_lines_total), it never blocks the worker on retries.
+ *
+ * Line (keys always present, in this order; see docs/OPERATIONS.md):
+ *   {"time":"2026-11-26T12:00:00.123Z","id":"...","method":"POST","path":"/v1/chat/completions","route":"chat",
+ *    "tiers":"0","backend":"small","endpoint":"127.0.0.1:8001","status":200,"upstream_status":200,
+ *    "failure":"none","attempts":1,"latency_ms":12.345,"upstream_ms":11.907,"ttft_ms":5.210,"overhead_us":38,
+ *    "tokens_in":17,"tokens_out":42,"bytes_in":345,"bytes_out":1234}
+ * Unknown values are null (no route, no backend, no first byte). Strings from the client are JSON-escaped and
+ * the path is cut at 256 bytes.
+ */
+#ifndef SL_GATEWAY_ACCESS_LOG_H
+#define SL_GATEWAY_ACCESS_LOG_H
+
+#include "gateway/gw-t.h"
+#include "gateway/proxy-t.h"
+
+/* Opens the target for path ("-" = stderr, NULL = logging off) with one reference. Returns SL_OK with *out set,
+ * or SL_EIO with a message in err (*out untouched). Control thread. */
+int sl_gw_log_target_open(const char *path, sl_gw_log_target_t **out, char *err, size_t errlen);
+void sl_gw_log_target_retain(sl_gw_log_target_t *t);
+/* Drops a reference; the last one closes the file. NULL is ignored. Any thread. */
+void sl_gw_log_target_release(sl_gw_log_target_t *t);
+
+/* Formats the line of a finished request into buf (at most SL_GW_LOG_LINE_MAX bytes, newline included); returns
+ * its length. now_wall_ms is the wall clock for the "time" key. Pure. */
+size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf);
+
+/* Appends the line of a finished request to the worker's buffer (flushing first when it is nearly full). */
+void sl_gw_log_request(sl_gw_worker_t *w, const sl_proxy_t *p);
+
+/* Writes the worker's buffer out. */
+void sl_gw_log_flush(sl_gw_worker_t *w);
+
+#endif

@@ -1,0 +1,137 @@
+/*
+ * gen.c - generations (a config snapshot and what the gateway derives from it) and the stable metric names.
+ *
+ * A generation is built on the control thread, published once, then read by workers without locks; its dispose
+ * runs on whichever thread drops the last reference (a worker ending the last request that pinned it, or the
+ * control thread reclaiming it), so it only frees memory and drops references: no h2o object lives in it.
+ */
+#include "gateway/gw.h"
+#include "backends/pool.h"
+#include "common/alloc.h"
+#include "common/json_scan.h"
+#include "common/status.h"
+#include "conf/conf.h"
+#include "gateway/access_log.h"
+#include "router/match.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static uint32_t find_or_add(char ***names, uint32_t *num, uint32_t *cap, const char *name)
+{
+    for (uint32_t i = 0; i != *num; ++i)
+        if (strcmp((*names)[i], name) == 0)
+            return i;
+    if (*num == *cap) {
+        *cap = *cap == 0 ? 16 : *cap * 2;
+        *names = sl_realloc(*names, *cap * sizeof(**names));
+    }
+    (*names)[*num] = sl_strdup(name);
+    return (*num)++;
+}
+
+uint32_t sl_gw_names_route(sl_gw_names_t *n, const char *name)
+{
+    return find_or_add(&n->routes, &n->num_routes, &n->cap_routes, name);
+}
+
+uint32_t sl_gw_names_backend(sl_gw_names_t *n, const char *name)
+{
+    return find_or_add(&n->backends, &n->num_backends, &n->cap_backends, name);
+}
+
+uint32_t sl_gw_names_series(sl_gw_names_t *n, uint32_t route, uint32_t backend)
+{
+    for (uint32_t i = 0; i != n->num_series; ++i)
+        if (n->series[i].route == route && n->series[i].backend == backend)
+            return i;
+    if (n->num_series == n->cap_series) {
+        n->cap_series = n->cap_series == 0 ? 16 : n->cap_series * 2;
+        n->series = sl_realloc(n->series, n->cap_series * sizeof(*n->series));
+    }
+    n->series[n->num_series].route = route;
+    n->series[n->num_series].backend = backend;
+    return n->num_series++;
+}
+
+void sl_gw_names_dispose(sl_gw_names_t *n)
+{
+    for (uint32_t i = 0; i != n->num_routes; ++i)
+        sl_free(n->routes[i]);
+    for (uint32_t i = 0; i != n->num_backends; ++i)
+        sl_free(n->backends[i]);
+    sl_free(n->routes);
+    sl_free(n->backends);
+    sl_free(n->series);
+    memset(n, 0, sizeof(*n));
+}
+
+static void gen_dispose(sl_snapshot_t *snap)
+{
+    sl_gw_gen_t *gen = (sl_gw_gen_t *)snap;
+    sl_gw_log_target_release(gen->log);
+    sl_conf_release(gen->conf);
+    sl_arena_dispose(&gen->arena);
+    sl_free(gen);
+}
+
+int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, size_t errlen)
+{
+    sl_gw_gen_t *gen = sl_calloc(1, sizeof(*gen));
+    sl_snapshot_init(&gen->super, gen_dispose);
+    sl_arena_init(&gen->arena);
+    gen->conf = conf;
+
+    /* the access log: the running target when the path did not change (no reopen on reload) */
+    sl_gw_gen_t *cur = sl_gw_current(gw);
+    const char *path = conf->server.access_log;
+    if (cur != NULL && ((path == NULL && cur->log->path == NULL) ||
+                        (path != NULL && cur->log->path != NULL && strcmp(path, cur->log->path) == 0))) {
+        sl_gw_log_target_retain(cur->log);
+        gen->log = cur->log;
+    } else if (sl_gw_log_target_open(path, &gen->log, err, errlen) != SL_OK) {
+        goto Error;
+    }
+
+    gen->backends = sl_arena_alloc(&gen->arena, (conf->num_backends + 1) * sizeof(*gen->backends));
+    for (size_t i = 0; i != conf->num_backends; ++i) {
+        const sl_conf_backend_t *cb = conf->backends + i;
+        sl_gw_backend_rt_t *b = gen->backends + i;
+        b->conf = cb;
+        b->id = sl_gw_names_backend(&gw->names, cb->name);
+        b->num_endpoints = cb->num_endpoints;
+        b->endpoints = sl_arena_alloc(&gen->arena, (cb->num_endpoints + 1) * sizeof(*b->endpoints));
+        for (size_t e = 0; e != cb->num_endpoints; ++e) {
+            if (sl_pool_registry_get(&gw->registry, cb->name, cb->endpoints + e, b->endpoints + e) != SL_OK) {
+                snprintf(err, errlen, "backends.%s: more than %u endpoints registered in this process", cb->name,
+                         SL_POOL_MAX_ENDPOINTS);
+                goto Error;
+            }
+        }
+        if (cb->model != NULL) {
+            size_t n = strlen(cb->model);
+            char *esc = sl_arena_alloc(&gen->arena, 6 * n + 1);
+            b->model_json_len = sl_json_escape(cb->model, n, esc);
+            b->model_json = esc;
+        }
+    }
+    gen->routes = sl_arena_alloc(&gen->arena, (conf->num_routes + 1) * sizeof(*gen->routes));
+    for (size_t i = 0; i != conf->num_routes; ++i) {
+        const sl_conf_route_t *cr = conf->routes + i;
+        sl_gw_route_rt_t *r = gen->routes + i;
+        r->conf = cr;
+        r->id = sl_gw_names_route(&gw->names, cr->name);
+        r->series = sl_arena_alloc(&gen->arena, (cr->num_tiers + 1) * sizeof(*r->series));
+        for (size_t t = 0; t != cr->num_tiers; ++t)
+            r->series[t] = sl_gw_names_series(&gw->names, r->id, gen->backends[cr->tiers[t].backend->index].id);
+    }
+    gen->needs_model = sl_router_needs_model(conf);
+    gen->num_series = gw->names.num_series;
+    gen->num_route_ids = gw->names.num_routes;
+    gen->num_backend_ids = gw->names.num_backends;
+    *out = gen;
+    return SL_OK;
+Error:
+    sl_snapshot_release(&gen->super); /* releases conf with it */
+    return SL_EIO;
+}

@@ -1,0 +1,41 @@
+/*
+ * metrics.h - /metrics in the Prometheus text exposition format 0.0.4, rendered on the control thread from the
+ * workers' shards (summed), the endpoint registry and process figures. Label values are bounded by the config:
+ * route, backend, endpoint (an address of a backend), status class, failure kind, token direction.
+ *
+ * Histograms come from stats/hist (log-linear, mergeable); their `le` bounds are exact bucket edges of it, so
+ * every cumulative count is exact: LLM-scale latency buckets from 1 ms to 10 min (time to first token, end to end,
+ * upstream), 1 ms to 5 s for time per output token, and 5 µs to 100 ms for the gateway's own overhead.
+ */
+#ifndef SL_GATEWAY_METRICS_H
+#define SL_GATEWAY_METRICS_H
+
+#include "backends/pool-t.h"
+#include "common/str.h"
+#include "gateway/gw-t.h"
+
+typedef struct st_sl_gw_metrics_input_t {
+    const sl_gw_names_t *names;
+    sl_gw_shard_t *const *shards; /* one per worker (read with relaxed loads while workers write) */
+    size_t num_shards;
+    const sl_pool_registry_t *registry;
+    const sl_gw_gen_t *gen;       /* the published generation: max_concurrency of each backend (may be NULL) */
+    uint64_t generation;
+    uint64_t reloads_ok, reloads_failed;
+    uint64_t open_connections;
+    int has_process;              /* process_* figures below are valid */
+    double cpu_seconds;
+    uint64_t rss_bytes;
+    uint64_t open_fds;
+    double start_time_seconds;
+    int has_alloc;                /* jemalloc figures below are valid */
+    uint64_t alloc_allocated, alloc_resident;
+} sl_gw_metrics_input_t;
+
+/* Appends the whole exposition to out. Returns SL_OK, or SL_ENOMEM when out's cap was reached. Control thread. */
+int sl_gw_metrics_render(const sl_gw_metrics_input_t *in, sl_buf_t *out);
+
+/* Fills the process_* fields of in from /proc/self (has_process = 0 when unreadable). */
+void sl_gw_metrics_read_process(sl_gw_metrics_input_t *in);
+
+#endif

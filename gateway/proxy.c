@@ -1,0 +1,316 @@
+/*
+ * proxy.c - arrival and departure of a proxied request (see proxy.h).
+ *
+ * Arrival runs once per request, before any upstream work: the body limit (413), the route (404), the request id,
+ * the body rewrite ("model" -> the backend's upstream model, 400 when a JSON body cannot be edited safely) and the
+ * serialized upstream request head. Memory comes from req->pool only; the body is never copied (the upstream
+ * request is an iovec list over the client's bytes and the few new ones).
+ * Departure runs in the dispose hook of the request's pool, whatever ended it (answer sent, client gone, drain):
+ * it cancels anything still running, then records metrics and the access-log line, then unpins the generation.
+ */
+#include "gateway/proxy.h"
+#include "backends/pool.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "conf/snapshot.h"
+#include "gateway/access_log.h"
+#include "gateway/failure.h"
+#include "gateway/headers.h"
+#include "gateway/worker.h"
+#include "router/match.h"
+#include "stats/hist.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *lookup_header(void *ctx, const char *name, size_t name_len, size_t *value_len)
+{
+    h2o_req_t *req = ctx;
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
+    if (i < 0)
+        return NULL;
+    *value_len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
+}
+
+static void take_request_id(sl_proxy_t *p)
+{
+    h2o_req_t *req = p->req;
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (i >= 0 && sl_gw_request_id_valid(req->headers.entries[i].value.base, req->headers.entries[i].value.len)) {
+        p->request_id = req->headers.entries[i].value;
+        return;
+    }
+    char *id = h2o_mem_alloc_pool(&req->pool, 32);
+    uint64_t hi = sl_gw_worker_rand(p->w), lo = sl_gw_worker_rand(p->w);
+    sl_gw_request_id_format(hi, lo, id);
+    p->request_id = h2o_iovec_init(id, 32);
+}
+
+static int is_json_content_type(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (i < 0)
+        return 0;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return v.len >= 16 && h2o_lcstris(v.base, 16, H2O_STRLIT("application/json"));
+}
+
+/* Parses the body once when routing or the rewrite needs it. Returns 0, or -1 after answering 400. */
+static int parse_body(sl_proxy_t *p)
+{
+    if (p->root.type != SL_JSON_INVALID || p->body_len == 0)
+        return 0;
+    if (sl_json_parse(p->body, p->body_len, &p->root) != 0) {
+        p->root.type = SL_JSON_INVALID;
+        if (!is_json_content_type(p->req))
+            return 0; /* not JSON and not said to be: passed through as it is */
+        sl_proxy_respond_error(p, 400, SL_FAILURE_NONE, "invalid_json", "the request body is not valid JSON");
+        return -1;
+    }
+    sl_json_span_t model;
+    if (p->root.type == SL_JSON_OBJECT && sl_json_find_key(&p->root, H2O_STRLIT("model"), &model) == 0 &&
+        model.type == SL_JSON_STRING)
+        p->model = h2o_iovec_init(model.p + 1, model.len - 2); /* the string's body, escapes as written */
+    return 0;
+}
+
+/* kserve v2 names the model in the path: /v2/models/<name>[/versions/<v>]/infer. Returns the rewritten path, or
+ * the original when it has no model segment. */
+static h2o_iovec_t kserve_path(sl_proxy_t *p, const sl_gw_backend_rt_t *b)
+{
+    static const char prefix[] = "/v2/models/";
+    h2o_iovec_t path = p->req->path;
+    size_t pl = sizeof(prefix) - 1;
+    if (b->conf->model == NULL || path.len <= pl || memcmp(path.base, prefix, pl) != 0)
+        return path;
+    size_t end = pl;
+    while (end != path.len && path.base[end] != '/' && path.base[end] != '?')
+        ++end;
+    size_t mlen = strlen(b->conf->model);
+    char *buf = h2o_mem_alloc_pool(&p->req->pool, path.len - (end - pl) + mlen);
+    memcpy(buf, path.base, pl);
+    memcpy(buf + pl, b->conf->model, mlen);
+    memcpy(buf + pl + mlen, path.base + end, path.len - end);
+    return h2o_iovec_init(buf, path.len - (end - pl) + mlen);
+}
+
+static size_t append(char *dst, const void *src, size_t n)
+{
+    memcpy(dst, src, n);
+    return n;
+}
+
+#define APPEND_LIT(lit) (len += append(buf + len, lit, sizeof(lit) - 1))
+#define APPEND(s, n) (len += append(buf + len, (s), (n)))
+
+/* Serializes the upstream request head (RFC 9112 §3) for backend b. */
+static h2o_iovec_t build_head(sl_proxy_t *p, h2o_iovec_t path, size_t body_len)
+{
+    h2o_req_t *req = p->req;
+    char peer[INET6_ADDRSTRLEN] = "";
+    struct sockaddr_storage ss;
+    socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    if (sslen != 0 && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
+    else if (sslen != 0 && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof(peer));
+
+    /* the Connection field lists more hop-by-hop names (RFC 9110 §7.6.1) */
+    h2o_iovec_t conn_lists[4];
+    size_t num_conn = 0;
+    for (ssize_t i = -1; num_conn != 4 && (i = h2o_find_header(&req->headers, H2O_TOKEN_CONNECTION, i)) >= 0;)
+        conn_lists[num_conn++] = req->headers.entries[i].value;
+
+    size_t cap = req->method.len + path.len + req->authority.len + p->request_id.len + 256 + sizeof(peer);
+    for (size_t i = 0; i != req->headers.size; ++i)
+        cap += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    char *buf = h2o_mem_alloc_pool(&req->pool, cap);
+    size_t len = 0;
+
+    APPEND(req->method.base, req->method.len);
+    APPEND_LIT(" ");
+    APPEND(path.base, path.len);
+    APPEND_LIT(" HTTP/1.1\r\nhost: ");
+    APPEND(req->authority.base, req->authority.len);
+    APPEND_LIT("\r\nconnection: keep-alive\r\n");
+    if (req->entity.base != NULL || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH")))
+        len += (size_t)sprintf(buf + len, "content-length: %zu\r\n", body_len);
+
+    h2o_iovec_t xff = {NULL, 0};
+    for (size_t i = 0; i != req->headers.size; ++i) {
+        const h2o_header_t *h = req->headers.entries + i;
+        const h2o_iovec_t *n = h->name;
+        if (sl_gw_header_is_hop_by_hop(n->base, n->len))
+            continue;
+        if (h2o_iovec_is_token(n)) {
+            const h2o_token_t *t = (const h2o_token_t *)n;
+            if (t == H2O_TOKEN_HOST || t == H2O_TOKEN_CONTENT_LENGTH || t == H2O_TOKEN_EXPECT)
+                continue;
+            if (t == H2O_TOKEN_X_FORWARDED_FOR) {
+                if (xff.base == NULL)
+                    xff = h->value;
+                continue;
+            }
+        } else if (h2o_memis(n->base, n->len, H2O_STRLIT("x-forwarded-proto")) ||
+                   h2o_memis(n->base, n->len, H2O_STRLIT("x-request-id"))) {
+            continue;
+        }
+        int listed = 0;
+        for (size_t c = 0; c != num_conn && !listed; ++c)
+            listed = sl_gw_header_connection_lists(conn_lists[c].base, conn_lists[c].len, n->base, n->len);
+        if (listed)
+            continue;
+        APPEND(h->orig_name != NULL ? h->orig_name : n->base, n->len);
+        APPEND_LIT(": ");
+        APPEND(h->value.base, h->value.len);
+        APPEND_LIT("\r\n");
+    }
+    APPEND_LIT("x-forwarded-for: ");
+    if (xff.base != NULL) {
+        APPEND(xff.base, xff.len);
+        APPEND_LIT(", ");
+    }
+    APPEND(peer, strlen(peer));
+    if (req->scheme == &H2O_URL_SCHEME_HTTPS)
+        APPEND_LIT("\r\nx-forwarded-proto: https\r\nx-request-id: ");
+    else
+        APPEND_LIT("\r\nx-forwarded-proto: http\r\nx-request-id: ");
+    APPEND(p->request_id.base, p->request_id.len);
+    APPEND_LIT("\r\n\r\n");
+    return h2o_iovec_init(buf, len);
+}
+
+#undef APPEND
+#undef APPEND_LIT
+
+int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b)
+{
+    size_t n = 0;
+    h2o_iovec_t *bufs = p->reqbufs + 1;
+    h2o_iovec_t path = p->req->path;
+    enum en_sl_protocol_t proto = b->conf->protocol;
+
+    if (proto == SL_PROTOCOL_KSERVE_V2) {
+        path = kserve_path(p, b);
+    } else if (b->model_json != NULL && p->body_len != 0) {
+        if (parse_body(p) != 0)
+            return -1;
+        if (p->root.type == SL_JSON_OBJECT) {
+            sl_json_piece_t pieces[SL_JSON_REWRITE_PIECES];
+            int r = sl_json_rewrite_string(p->body, p->body_len, &p->root, H2O_STRLIT("model"), b->model_json,
+                                           b->model_json_len, pieces, &n);
+            if (r != 0) {
+                sl_proxy_respond_error(p, 400, SL_FAILURE_NONE, "invalid_model",
+                                       r == SL_EEXIST ? "the request body has more than one \"model\""
+                                                      : "the request's \"model\" must be a string");
+                return -1;
+            }
+            for (size_t i = 0; i != n; ++i)
+                bufs[i] = h2o_iovec_init(pieces[i].base, pieces[i].len);
+        }
+    }
+    if (n == 0 && p->body_len != 0)
+        bufs[n++] = h2o_iovec_init(p->body, p->body_len);
+    size_t body_len = 0;
+    for (size_t i = 0; i != n; ++i)
+        body_len += bufs[i].len;
+    p->reqbufs[0] = build_head(p, path, body_len);
+    p->num_reqbufs = 1 + n;
+    p->reqbufs_for = b;
+    return 0;
+}
+
+static void on_dispose(void *_p)
+{
+    sl_proxy_t *p = _p;
+    sl_gw_worker_t *w = p->w;
+    p->disposed = 1;
+    sl_proxy_abandon(p);
+    if (!p->finished) {
+        if (p->failure == SL_FAILURE_NONE)
+            p->failure = SL_FAILURE_CLIENT_ABORT;
+        p->status = 499;
+    }
+
+    uint64_t now = sl_clock_now_us();
+    p->t_end_us = now;
+    sl_gw_shard_t *s = sl_gw_worker_shard(w);
+    if (p->route != NULL) {
+        const sl_gw_route_rt_t *r = p->route;
+        sl_gw_series_stats_t *ss = s->series + r->series[p->tier];
+        int cls = p->status >= 100 && p->status < 600 ? p->status / 100 : 0;
+        SL_GW_ADD(ss->requests[cls], 1);
+        if (p->usage.has_prompt)
+            SL_GW_ADD(ss->tokens_in, p->usage.prompt_tokens);
+        if (p->usage.has_completion)
+            SL_GW_ADD(ss->tokens_out, p->usage.completion_tokens);
+        sl_gw_route_stats_t *rs = s->routes + r->id;
+        sl_hist_record(&rs->latency, now - p->t_recv_us);
+        if (p->t_first_byte_us != 0)
+            sl_hist_record(&rs->ttft, p->t_first_byte_us - p->t_recv_us);
+    }
+    if (p->t_dispatch_us != 0)
+        sl_hist_record(&s->overhead, p->overhead_us + (p->t_dispatch_us - p->t_recv_us));
+    sl_gw_log_request(w, p);
+
+    h2o_doublebuffer_dispose(&p->sending);
+    h2o_buffer_dispose(&p->tail);
+    if (p->held != NULL)
+        h2o_buffer_dispose(&p->held);
+    SL_GW_SUB(s->inflight, 1);
+    sl_snapshot_unpin(&w->reader, &p->gen->super);
+}
+
+int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    sl_gw_worker_t *w = sl_gw_worker_of(req);
+    uint64_t t0 = sl_clock_now_us();
+    sl_gw_gen_t *gen = (sl_gw_gen_t *)sl_snapshot_pin(&w->reader);
+    if (gen == NULL) {
+        /* cannot happen once the server accepts: the first generation is published before the listeners open */
+        h2o_send_error_503(req, "Service Unavailable", "starting\n", 0);
+        return 0;
+    }
+    sl_proxy_t *p = h2o_mem_alloc_shared(&req->pool, sizeof(*p), on_dispose);
+    memset(p, 0, sizeof(*p));
+    p->super.proceed = sl_proxy_on_proceed;
+    p->super.stop = sl_proxy_on_stop;
+    p->req = req;
+    p->w = w;
+    p->gen = gen;
+    p->t_recv_us = t0;
+    p->status = 0;
+    p->root.type = SL_JSON_INVALID;
+    h2o_doublebuffer_init(&p->sending, &h2o_socket_buffer_prototype);
+    h2o_buffer_init(&p->tail, &h2o_socket_buffer_prototype);
+    sl_gw_usage_init(&p->usage);
+    sl_gw_shard_t *s = sl_gw_worker_shard(w);
+    SL_GW_ADD(s->inflight, 1);
+    p->is_head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    p->body = req->entity.base;
+    p->body_len = req->entity.base != NULL ? req->entity.len : 0;
+    take_request_id(p);
+
+    if (p->body_len > gen->conf->server.max_body_bytes) {
+        sl_proxy_respond_error(p, 413, SL_FAILURE_NONE, "body_too_large", "the request body is too large");
+        return 0;
+    }
+    if (gen->needs_model && parse_body(p) != 0)
+        return 0;
+    sl_router_facts_t facts = {req->path.base, req->path.len, req->authority.base, req->authority.len,
+                               p->model.base, p->model.len, lookup_header, req};
+    const sl_conf_route_t *route = sl_router_match(gen->conf, &facts);
+    if (route == NULL) {
+        sl_proxy_respond_error(p, 404, SL_FAILURE_NONE, "no_route", "no route matches this request");
+        return 0;
+    }
+    p->route = gen->routes + route->index;
+    p->tier = 0;
+    snprintf(p->tiers_tried, sizeof(p->tiers_tried), "0");
+    sl_proxy_start_tier(p);
+    return 0;
+}

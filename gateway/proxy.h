@@ -1,0 +1,64 @@
+/*
+ * proxy.h - the request handler of the data plane and the pieces of its state machine (state: proxy-t.h).
+ *
+ * Files: proxy.c (arrival: limits, routing, body rewrite, the upstream request; departure: metrics and the access
+ * log), upstream.c (one attempt: slot, connect, head, body, deadlines, failure classification, retries), respond.c
+ * (what the client receives: errors, headers, the streamed body with backpressure). Worker thread only.
+ */
+#ifndef SL_GATEWAY_PROXY_H
+#define SL_GATEWAY_PROXY_H
+
+#include "gateway/proxy-t.h"
+
+/* h2o handler of every data-plane request. Always takes the request (returns 0). */
+int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req);
+
+/* The worker's queue timer: queued requests look for a slot freed by another worker. */
+void sl_proxy_on_queue_poll(h2o_timeout_entry_t *entry);
+
+/* Builds p->reqbufs for backend b: the upstream request head and the body pieces (model rewritten). Returns 0, or
+ * -1 after answering 400 (a JSON body that cannot be edited safely). */
+int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b);
+
+/* upstream.c -------------------------------------------------------------------------------------------------- */
+
+/* Starts the current tier: takes a slot on an endpoint (or queues, or fails with 503) and connects. */
+void sl_proxy_start_tier(sl_proxy_t *p);
+
+/* Ends whatever the attempt still runs (client, timers, queue place, slot) without reporting anything: the
+ * request is going away. */
+void sl_proxy_abandon(sl_proxy_t *p);
+
+/* Tries to start queued requests of this worker (after a slot was released here, or on the poll timer). */
+void sl_proxy_dispatch_waiters(sl_gw_worker_t *w);
+
+/* Restarts upstream reads paused for backpressure once the client took enough (from the generator's proceed). */
+void sl_proxy_resume_reads(sl_proxy_t *p);
+
+/* respond.c --------------------------------------------------------------------------------------------------- */
+
+/* Answers with the gateway's own JSON error in the route's protocol shape (openai when no route matched) and
+ * records status and failure. Retry-After is added to 503 overloaded answers. Only before a response started. */
+void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code,
+                            const char *message);
+
+/* Copies the upstream response head into req->res (hop-by-hop and framing fields dropped, the gateway's own
+ * headers added) and starts the streamed response. */
+void sl_proxy_start_stream(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_header_t *headers,
+                           size_t num_headers);
+
+/* Sends what the upstream delivered and the client can take now: never an empty IN_PROGRESS send, one send at a
+ * time, FINAL (or ERROR) once the upstream side is over and everything went out. */
+void sl_proxy_flush(sl_proxy_t *p);
+
+/* The generator callbacks of a streamed response. */
+void sl_proxy_on_proceed(h2o_generator_t *self, h2o_req_t *req);
+void sl_proxy_on_stop(h2o_generator_t *self, h2o_req_t *req);
+
+/* Registers on pc the output filter that turns h2o's own 413 answers into the JSON error (startup). */
+void sl_proxy_register_filters(h2o_pathconf_t *pc);
+
+/* The reason phrase of a status the gateway sends (static). */
+const char *sl_proxy_reason(int status);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * upstream.c - one upstream attempt of a proxied request: slot, connect, head, body, deadlines, retry.
+ *
+ * Deadlines. h2o 2.2.5's client has ONE io_timeout per client context, used for connect, the head and every gap
+ * between reads. Ours is a 24 h backstop; each attempt links its own entries instead: `timer` for the current
+ * phase (queue_timeout, connect, first_byte, then idle or stream_idle re-armed on every read) and `total_timer`.
+ * They fire from the event loop, outside the client's callbacks, so they may call h2o_http1client_cancel()
+ * (inside a callback that would be a use-after-free: there we return NULL / -1 instead and let the client free
+ * itself).
+ *
+ * Classification. Each failure is classified once, where it is seen, into en_sl_failure_t; failure.c maps it to a
+ * status. A failure before any response byte on a reused keep-alive connection (the upstream closed it as we sent)
+ * is retried once on a fresh connection, keeping the slot, and counts against neither the endpoint nor the client.
+ *
+ * Backpressure. The client never stops reading on its own: when SL_GW_HIGH_WATER bytes wait in its socket buffer
+ * (the client downstream is slower), reads stop until the buffer drains below half of it; the idle deadline is
+ * suspended meanwhile (the upstream is not idle, we are not reading).
+ */
+#include "gateway/proxy.h"
+#include "backends/pool.h"
+#include "common/clock.h"
+#include "gateway/failure.h"
+#include "gateway/gw.h"
+#include "gateway/worker.h"
+#include "stats/hist.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+static void connect_attempt(sl_proxy_t *p, int fresh);
+
+static void link_timer(sl_proxy_t *p, h2o_timeout_entry_t *e, uint32_t ms)
+{
+    h2o_timeout_unlink(e);
+    if (ms != 0)
+        h2o_timeout_link(p->w->ctx->loop, sl_gw_worker_timeout(p->w, ms), e);
+}
+
+static void schedule_dispatch(sl_gw_worker_t *w)
+{
+    if (h2o_linklist_is_empty(&w->waiters))
+        return;
+    h2o_timeout_unlink(&w->queue_poll);
+    h2o_timeout_link(w->ctx->loop, &w->ctx->zero_timeout, &w->queue_poll);
+}
+
+/* Gives the slot back; observe: report the outcome to the endpoint's passive ejection. */
+static void release_slot(sl_proxy_t *p, int observe, int failed)
+{
+    if (!p->holds_slot)
+        return;
+    p->holds_slot = 0;
+    sl_pool_release(p->endpoint);
+    if (observe && sl_pool_observe(p->endpoint, failed, p->backend->conf->outlier.consecutive_failures))
+        sl_gw_wake_control(p->w->gw);
+    schedule_dispatch(p->w);
+}
+
+static void dequeue(sl_proxy_t *p)
+{
+    if (!h2o_linklist_is_linked(&p->waiter))
+        return;
+    h2o_linklist_unlink(&p->waiter);
+    --p->w->queued[p->backend->id];
+    h2o_timeout_unlink(&p->timer);
+}
+
+/* Cancels h2o's client from outside its callbacks, keeping the body bytes it had not handed over yet. */
+static void cancel_client(sl_proxy_t *p)
+{
+    if (p->client == NULL)
+        return;
+    if (p->phase == SL_PROXY_BODY) {
+        h2o_buffer_t *t = p->tail;
+        p->tail = p->client->sock->input;
+        p->client->sock->input = t;
+        p->input_seen = 0;
+    }
+    h2o_http1client_cancel(p->client);
+    p->client = NULL;
+}
+
+void sl_proxy_abandon(sl_proxy_t *p)
+{
+    if (p->in_client_cb) {
+        /* only reachable if h2o tore the request down from inside one of our client callbacks; the callback
+         * sees cancel_in_cb and returns NULL / -1, which makes the client free itself */
+        p->cancel_in_cb = 1;
+        p->client = NULL;
+    }
+    cancel_client(p);
+    dequeue(p);
+    h2o_timeout_unlink(&p->timer);
+    h2o_timeout_unlink(&p->total_timer);
+    release_slot(p, 0, 0);
+    if (p->phase != SL_PROXY_IDLE)
+        p->phase = SL_PROXY_DONE;
+    p->upstream_done = 1;
+}
+
+static void attempt_succeeded(sl_proxy_t *p)
+{
+    uint64_t now = sl_clock_now_us();
+    h2o_timeout_unlink(&p->timer);
+    h2o_timeout_unlink(&p->total_timer);
+    release_slot(p, 1, 0);
+    p->phase = SL_PROXY_DONE;
+    p->t_up_end_us = now;
+    sl_gw_shard_t *s = sl_gw_worker_shard(p->w);
+    sl_hist_record(&s->backends[p->backend->id].upstream, now - p->t_attempt_us);
+}
+
+static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
+{
+    sl_gw_shard_t *s = sl_gw_worker_shard(p->w);
+    h2o_timeout_unlink(&p->timer);
+    if (f == SL_FAILURE_RESET && p->reused && !p->got_bytes && !p->fresh_retry_done && !p->responded) {
+        p->fresh_retry_done = 1;
+        SL_GW_ADD(s->backends[p->backend->id].retries, 1);
+        connect_attempt(p, 1);
+        return;
+    }
+    h2o_timeout_unlink(&p->total_timer);
+    SL_GW_ADD(s->backends[p->backend->id].failures[f], 1);
+    p->failure = f;
+    release_slot(p, f != SL_FAILURE_OVERLOADED && f != SL_FAILURE_NO_ENDPOINT && f != SL_FAILURE_CLIENT_ABORT, 1);
+    p->phase = SL_PROXY_DONE;
+    p->t_up_end_us = sl_clock_now_us();
+    if (!p->responded) {
+        sl_proxy_respond_error(p, sl_gw_failure_status(f), f, sl_gw_failure_code(f), sl_gw_failure_message(f));
+        return;
+    }
+    /* mid-stream: what already arrived still goes out, then the response ends broken (HTTP/1: the connection
+     * closes without the last chunk; HTTP/2: RST_STREAM) */
+    p->upstream_done = 1;
+    p->upstream_error = 1;
+    if (p->sending.bytes_inflight == 0)
+        sl_proxy_flush(p);
+}
+
+/* errstr of a failed read: a timeout of h2o's backstop, a broken connection, or a response h2o could not parse */
+static enum en_sl_failure_t classify(const char *errstr, enum en_sl_failure_t timeout_kind)
+{
+    if (strcmp(errstr, "I/O timeout") == 0)
+        return timeout_kind;
+    if (strncmp(errstr, "I/O error", 9) == 0)
+        return SL_FAILURE_RESET;
+    return SL_FAILURE_MALFORMED;
+}
+
+static void pause_reads(sl_proxy_t *p)
+{
+    p->saved_read_cb = p->client->sock->_cb.read; /* the client's private body reader */
+    h2o_socket_read_stop(p->client->sock);
+    p->paused = 1;
+    h2o_timeout_unlink(&p->timer);
+}
+
+void sl_proxy_resume_reads(sl_proxy_t *p)
+{
+    if (!p->paused || p->client == NULL || p->client->sock->input->size >= SL_GW_HIGH_WATER / 2)
+        return;
+    h2o_socket_read_start(p->client->sock, p->saved_read_cb);
+    p->paused = 0;
+    link_timer(p, &p->timer, p->idle_ms);
+}
+
+static int on_body(h2o_http1client_t *client, const char *errstr)
+{
+    sl_proxy_t *p = client->data;
+    h2o_buffer_t *in = client->sock->input;
+    p->in_client_cb = 1;
+    if (in->size > p->input_seen) {
+        uint64_t now = sl_clock_now_us();
+        if (p->t_first_byte_us == 0) {
+            p->t_first_byte_us = now;
+        } else if (p->is_stream) {
+            sl_gw_shard_t *s = sl_gw_worker_shard(p->w);
+            sl_hist_record(&s->routes[p->route->id].tpot, now - p->t_last_chunk_us);
+        }
+        p->t_last_chunk_us = now;
+        sl_gw_usage_feed(&p->usage, in->bytes + p->input_seen, in->size - p->input_seen);
+        p->input_seen = in->size;
+    }
+    if (errstr != NULL) {
+        /* the client's last call: keep the bytes not sent yet, it frees its socket buffer after we return */
+        h2o_buffer_t *t = p->tail;
+        p->tail = client->sock->input;
+        client->sock->input = t;
+        p->input_seen = 0;
+        p->client = NULL;
+        if (errstr == h2o_http1client_error_is_eos) {
+            attempt_succeeded(p);
+            p->upstream_done = 1;
+            if (p->sending.bytes_inflight == 0)
+                sl_proxy_flush(p);
+        } else {
+            attempt_failed(p, classify(errstr, SL_FAILURE_IDLE_TIMEOUT));
+        }
+        p->in_client_cb = 0;
+        return 0;
+    }
+    link_timer(p, &p->timer, p->idle_ms);
+    if (!p->paused && in->size >= SL_GW_HIGH_WATER)
+        pause_reads(p);
+    if (p->sending.bytes_inflight == 0)
+        sl_proxy_flush(p);
+    p->in_client_cb = 0;
+    return p->cancel_in_cb ? -1 : 0;
+}
+
+static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
+                                       h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers, int rlen)
+{
+    sl_proxy_t *p = client->data;
+    h2o_timeout_unlink(&p->timer);
+    if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
+        p->client = NULL;
+        attempt_failed(p, classify(errstr, SL_FAILURE_FIRST_BYTE_TIMEOUT));
+        return NULL;
+    }
+    p->got_bytes = 1;
+    p->t_head_us = sl_clock_now_us();
+    p->up_status = status;
+    if (status >= 500) {
+        p->client = NULL; /* returning NULL closes the connection: the body of a failed answer is not read */
+        attempt_failed(p, SL_FAILURE_UPSTREAM_5XX);
+        return NULL;
+    }
+    p->in_client_cb = 1;
+    sl_proxy_start_stream(p, status, msg, headers, num_headers);
+    p->in_client_cb = 0;
+    p->overhead_us += sl_clock_now_us() - p->t_head_us;
+    if (errstr == h2o_http1client_error_is_eos) { /* no body: HEAD, 204, 304 */
+        p->client = NULL;
+        attempt_succeeded(p);
+        p->upstream_done = 1;
+        sl_proxy_flush(p);
+        return NULL;
+    }
+    if (p->cancel_in_cb)
+        return NULL;
+    p->phase = SL_PROXY_BODY;
+    const sl_conf_timeouts_t *t = &p->backend->conf->timeouts;
+    p->idle_ms = p->is_stream ? t->stream_idle_ms : t->idle_ms;
+    link_timer(p, &p->timer, p->idle_ms);
+    return on_body;
+}
+
+static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr, h2o_iovec_t **reqbufs,
+                                          size_t *reqbufcnt, int *method_is_head)
+{
+    sl_proxy_t *p = client->data;
+    h2o_timeout_unlink(&p->timer);
+    if (errstr != NULL) {
+        p->client = NULL;
+        attempt_failed(p, strcmp(errstr, "connection timeout") == 0 ? SL_FAILURE_CONNECT_TIMEOUT
+                                                                    : SL_FAILURE_CONNECT_REFUSED);
+        return NULL;
+    }
+    /* a pooled socket is handed over synchronously, inside h2o_http1client_connect_with_pool; a new connection
+     * completes later, from the event loop */
+    p->reused = p->in_connect;
+    p->phase = SL_PROXY_WAITING_HEAD;
+    *reqbufs = p->reqbufs;
+    *reqbufcnt = p->num_reqbufs;
+    *method_is_head = p->is_head;
+    link_timer(p, &p->timer, p->backend->conf->timeouts.first_byte_ms);
+    return on_head;
+}
+
+static void on_timer(h2o_timeout_entry_t *entry)
+{
+    sl_proxy_t *p = H2O_STRUCT_FROM_MEMBER(sl_proxy_t, timer, entry);
+    enum en_sl_failure_t f;
+    switch (p->phase) {
+    case SL_PROXY_QUEUED:
+        dequeue(p);
+        attempt_failed(p, SL_FAILURE_OVERLOADED);
+        return;
+    case SL_PROXY_CONNECTING:
+        f = SL_FAILURE_CONNECT_TIMEOUT;
+        break;
+    case SL_PROXY_WAITING_HEAD:
+        f = SL_FAILURE_FIRST_BYTE_TIMEOUT;
+        break;
+    case SL_PROXY_BODY:
+        f = SL_FAILURE_IDLE_TIMEOUT;
+        break;
+    default:
+        return;
+    }
+    cancel_client(p);
+    attempt_failed(p, f);
+}
+
+static void on_total_timer(h2o_timeout_entry_t *entry)
+{
+    sl_proxy_t *p = H2O_STRUCT_FROM_MEMBER(sl_proxy_t, total_timer, entry);
+    if (p->phase == SL_PROXY_DONE || p->phase == SL_PROXY_IDLE)
+        return;
+    cancel_client(p);
+    attempt_failed(p, SL_FAILURE_TOTAL_TIMEOUT);
+}
+
+static void connect_attempt(sl_proxy_t *p, int fresh)
+{
+    sl_gw_worker_t *w = p->w;
+    const sl_conf_timeouts_t *t = &p->backend->conf->timeouts;
+    p->phase = SL_PROXY_CONNECTING;
+    ++p->attempts;
+    p->reused = 0;
+    p->got_bytes = 0;
+    p->t_attempt_us = sl_clock_now_us();
+    p->timer.cb = on_timer;
+    p->total_timer.cb = on_total_timer;
+    link_timer(p, &p->timer, t->connect_ms);
+    link_timer(p, &p->total_timer, t->total_ms);
+    p->in_connect = 1;
+    const sl_conf_addr_t *a = &p->endpoint->addr;
+    if (fresh && a->family == AF_INET) {
+        /* h2o connects directly (no resolver) to an IPv4 literal, on a connection of its own that never joins
+         * the pool */
+        char host[INET_ADDRSTRLEN];
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->sa;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        h2o_http1client_connect(&p->client, p, &w->client_ctx, h2o_iovec_init(host, strlen(host)),
+                                ntohs(sin->sin_port), 0, on_connect);
+    } else {
+        h2o_http1client_connect_with_pool(&p->client, p, &w->client_ctx, sl_gw_worker_pool(w, p->endpoint),
+                                          on_connect);
+    }
+    p->in_connect = 0;
+}
+
+static int pick(sl_proxy_t *p)
+{
+    const sl_gw_backend_rt_t *b = p->backend;
+    sl_pool_endpoint_t *e;
+    int r = sl_pool_pick(b->endpoints, b->num_endpoints, b->conf->max_concurrency, sl_gw_worker_rand(p->w), &e);
+    if (r == SL_POOL_PICKED) {
+        p->endpoint = e;
+        p->holds_slot = 1;
+    }
+    return r;
+}
+
+static void enqueue(sl_proxy_t *p)
+{
+    sl_gw_worker_t *w = p->w;
+    p->phase = SL_PROXY_QUEUED;
+    h2o_linklist_insert(&w->waiters, &p->waiter);
+    ++w->queued[p->backend->id];
+    p->timer.cb = on_timer;
+    link_timer(p, &p->timer, p->backend->conf->queue_timeout_ms);
+    if (!h2o_timeout_is_linked(&w->queue_poll))
+        h2o_timeout_link(w->ctx->loop, sl_gw_worker_timeout(w, SL_GW_QUEUE_POLL_MS), &w->queue_poll);
+}
+
+void sl_proxy_start_tier(sl_proxy_t *p)
+{
+    const sl_conf_tier_t *tier = p->route->conf->tiers + p->tier;
+    const sl_gw_backend_rt_t *b = p->gen->backends + tier->backend->index;
+    p->backend = b;
+    if (p->reqbufs_for != b && sl_proxy_build_request(p, b) != 0)
+        return;
+    if (p->t_dispatch_us == 0)
+        p->t_dispatch_us = sl_clock_now_us();
+    switch (pick(p)) {
+    case SL_POOL_PICKED:
+        connect_attempt(p, 0);
+        break;
+    case SL_POOL_FULL:
+        if (b->conf->max_queue != 0 && p->w->queued[b->id] < b->conf->max_queue)
+            enqueue(p);
+        else
+            attempt_failed(p, SL_FAILURE_OVERLOADED);
+        break;
+    default:
+        attempt_failed(p, SL_FAILURE_NO_ENDPOINT);
+        break;
+    }
+}
+
+void sl_proxy_dispatch_waiters(sl_gw_worker_t *w)
+{
+    h2o_linklist_t *node = w->waiters.next;
+    while (node != &w->waiters) {
+        sl_proxy_t *p = H2O_STRUCT_FROM_MEMBER(sl_proxy_t, waiter, node);
+        node = node->next;
+        int r = pick(p);
+        if (r == SL_POOL_FULL)
+            continue; /* FIFO per backend: later waiters of another backend may still go */
+        dequeue(p);
+        if (r == SL_POOL_PICKED)
+            connect_attempt(p, 0);
+        else
+            attempt_failed(p, SL_FAILURE_NO_ENDPOINT);
+    }
+}
+
+void sl_proxy_on_queue_poll(h2o_timeout_entry_t *entry)
+{
+    sl_gw_worker_t *w = H2O_STRUCT_FROM_MEMBER(sl_gw_worker_t, queue_poll, entry);
+    sl_proxy_dispatch_waiters(w);
+    if (!h2o_linklist_is_empty(&w->waiters) && !h2o_timeout_is_linked(&w->queue_poll))
+        h2o_timeout_link(w->ctx->loop, sl_gw_worker_timeout(w, SL_GW_QUEUE_POLL_MS), &w->queue_poll);
+}
