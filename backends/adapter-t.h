@@ -39,39 +39,39 @@ typedef struct st_sl_adapter_body_t {
 } sl_adapter_body_t;
 
 enum en_sl_adapter_kind_t {
-    SL_ADAPTER_KIND_OTHER = 0,    /* not a request shape the adapter knows; passed through with the model rewrite */
-    SL_ADAPTER_KIND_CHAT,         /* openai /v1/chat/completions: "messages" */
-    SL_ADAPTER_KIND_COMPLETIONS,  /* openai /v1/completions (legacy): "prompt" */
-    SL_ADAPTER_KIND_INFER,        /* kserve v2 /v2/models/<m>/infer: "inputs" */
-    SL_ADAPTER_KIND_JSON,         /* protocol http: any JSON object */
+    SL_ADAPTER_KIND_OTHER = 0,   /* not a request shape the adapter knows; passed through with the model rewrite */
+    SL_ADAPTER_KIND_CHAT,        /* openai /v1/chat/completions: "messages" */
+    SL_ADAPTER_KIND_COMPLETIONS, /* openai /v1/completions (legacy): "prompt" */
+    SL_ADAPTER_KIND_INFER,       /* kserve v2 /v2/models/<m>/infer: "inputs" */
+    SL_ADAPTER_KIND_JSON,        /* protocol http: any JSON object */
 };
 
 /* What the client asked for, found once per request by the route's adapter (inspect). Spans borrow the body. */
 typedef struct st_sl_adapter_request_t {
     enum en_sl_adapter_kind_t kind;
-    sl_json_span_t root;   /* the body's root value; type SL_JSON_INVALID when no body was inspected */
-    sl_json_span_t model;  /* top-level "model" when it is a string, else type SL_JSON_INVALID */
-    int stream;            /* "stream": true */
-    int logprobs;          /* the client asked for token logprobs (chat "logprobs": true; completions a number) */
-    uint32_t top_logprobs; /* alternatives per token the client asked for (chat top_logprobs; completions logprobs) */
-    int usage;             /* a stream whose client asked for the usage chunk (stream_options.include_usage) */
-    uint32_t num_messages; /* chat: entries of "messages" */
-    uint64_t prompt_bytes; /* bytes of prompt text (unescaped UTF-8), see the adapter's file for what counts */
+    sl_json_span_t root;    /* the body's root value; type SL_JSON_INVALID when no body was inspected */
+    sl_json_span_t model;   /* top-level "model" when it is a string, else type SL_JSON_INVALID */
+    int stream;             /* "stream": true */
+    int logprobs;           /* the client asked for token logprobs (chat "logprobs": true; completions a number) */
+    uint32_t top_logprobs;  /* alternatives per token the client asked for (chat top_logprobs; completions logprobs) */
+    int usage;              /* a stream whose client asked for the usage chunk (stream_options.include_usage) */
+    uint32_t num_messages;  /* chat: entries of "messages" */
+    uint64_t prompt_bytes;  /* bytes of prompt text (unescaped UTF-8), see the adapter's file for what counts */
     uint64_t prompt_tokens; /* estimate: ceil(prompt_bytes / 4), the usual 4-bytes-per-token rule of thumb */
 } sl_adapter_request_t;
 
 /* What the upstream request must carry beyond the client's own request. */
 typedef struct st_sl_adapter_want_t {
-    const char *model;        /* upstream model to write into "model"; NULL keeps the client's (backend->model) */
+    const char *model;              /* upstream model to write into "model"; NULL keeps the client's (backend->model) */
     const sl_conf_signal_t *signal; /* the tier's accept signal (asks for the logprobs it needs); NULL = none */
 } sl_adapter_want_t;
 
 /* Result of extracting one signal. A value is reported only with SL_SIGNAL_VALUE; the two other states carry a
  * static reason and never a number (no 0, no NaN stand-ins). */
 enum en_sl_signal_state_t {
-    SL_SIGNAL_VALUE = 0,      /* value holds a finite number */
-    SL_SIGNAL_MISSING,        /* the answer has no such signal (not asked, not returned, no such field/header) */
-    SL_SIGNAL_UNPARSABLE,     /* the field exists but is not a usable number (text, out of range, not a prob.) */
+    SL_SIGNAL_VALUE = 0,  /* value holds a finite number */
+    SL_SIGNAL_MISSING,    /* the answer has no such signal (not asked, not returned, no such field/header) */
+    SL_SIGNAL_UNPARSABLE, /* the field exists but is not a usable number (text, out of range, not a prob.) */
 };
 
 typedef struct st_sl_signal_t {
@@ -82,9 +82,9 @@ typedef struct st_sl_signal_t {
 
 /* A decoded full (non-streamed) answer. Spans borrow the answer body. */
 typedef struct st_sl_adapter_answer_t {
-    int status;               /* HTTP status of the upstream answer */
-    sl_json_span_t root;      /* the body's root value; SL_JSON_INVALID when the body is not JSON (non-2xx only) */
-    int has_usage;            /* usage found (openai "usage") */
+    int status;          /* HTTP status of the upstream answer */
+    sl_json_span_t root; /* the body's root value; SL_JSON_INVALID when the body is not JSON (non-2xx only) */
+    int has_usage;       /* usage found (openai "usage") */
     uint64_t prompt_tokens;
     uint64_t completion_tokens;
     sl_json_span_t prediction; /* openai: choices[0].message.content / choices[0].text; http: the value at
@@ -102,27 +102,27 @@ enum en_sl_adapter_event_t {
 /* One decoded stream event. */
 typedef struct st_sl_adapter_event_t {
     enum en_sl_adapter_event_t kind;
-    uint32_t tokens;  /* output tokens carried by this event (logprob entries, else 1 per non-empty text delta) */
-    int has_content;  /* the event carries answer text (time to first token is measured on the first one) */
+    uint32_t tokens; /* output tokens carried by this event (logprob entries, else 1 per non-empty text delta) */
+    int has_content; /* the event carries answer text (time to first token is measured on the first one) */
 } sl_adapter_event_t;
 
 /* Signal state of a stream, accumulated event by event: fixed size, no pointer into past events. */
 typedef struct st_sl_adapter_stream_t {
     uint64_t events;
-    uint64_t output_tokens;      /* summed sl_adapter_event_t.tokens */
+    uint64_t output_tokens; /* summed sl_adapter_event_t.tokens */
     int has_usage;
-    uint64_t prompt_tokens;      /* from the usage chunk */
+    uint64_t prompt_tokens; /* from the usage chunk */
     uint64_t completion_tokens;
-    uint64_t logprob_count;      /* content tokens of choice 0 that carried a logprob */
+    uint64_t logprob_count; /* content tokens of choice 0 that carried a logprob */
     double logprob_sum;
     double logprob_min;
-    int logprob_bad;             /* a logprob was present but not a finite number */
-    int first_seen;              /* first content token of choice 0 seen: first_top[] is final */
-    uint32_t first_top_n;        /* alternatives kept for the first token (at most 2) */
-    double first_top[2];         /* their logprobs, best first */
-    double first_logprob;        /* the first token's own logprob */
-    int done;                    /* [DONE] seen */
-    int failed;                  /* an error event was seen */
+    int logprob_bad;      /* a logprob was present but not a finite number */
+    int first_seen;       /* first content token of choice 0 seen: first_top[] is final */
+    uint32_t first_top_n; /* alternatives kept for the first token (at most 2) */
+    double first_top[2];  /* their logprobs, best first */
+    double first_logprob; /* the first token's own logprob */
+    int done;             /* [DONE] seen */
+    int failed;           /* an error event was seen */
 } sl_adapter_stream_t;
 
 /* An error to send to the client, in the protocol's own shape. Strings are borrowed; code may be NULL. */
@@ -149,11 +149,9 @@ struct st_sl_adapter_t {
                   const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out);
     /* Writes the upstream request target from the client's (path[0..len), query included): protocols that name the
      * model in the path (kserve_v2) put `model` there (NULL: unchanged). *out is one piece. */
-    int (*encode_path)(const char *path, size_t len, const char *model, const sl_adapter_alloc_t *alloc,
-                       sl_json_piece_t *out);
+    int (*encode_path)(const char *path, size_t len, const char *model, const sl_adapter_alloc_t *alloc, sl_json_piece_t *out);
     /* Decodes a whole answer (status, body) into *out. */
-    int (*decode)(const sl_conf_backend_t *backend, int status, const char *body, size_t len,
-                  sl_adapter_answer_t *out);
+    int (*decode)(const sl_conf_backend_t *backend, int status, const char *body, size_t len, sl_adapter_answer_t *out);
     /* Extracts a protocol-specific signal (logprob_*, top_prob, margin) from a decoded answer. json:/header:
      * signals are handled by sl_adapter_signal() for every protocol and never reach this callback. */
     void (*signal)(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans, enum en_sl_signal_kind_t kind,

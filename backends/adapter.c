@@ -59,8 +59,7 @@ void sl_adapter_body_borrow(const sl_adapter_alloc_t *alloc, const char *bytes, 
     sl_adapter_body_pieces(alloc, &piece, 1, out);
 }
 
-void sl_adapter_body_pieces(const sl_adapter_alloc_t *alloc, const sl_json_piece_t *pieces, size_t n,
-                            sl_adapter_body_t *out)
+void sl_adapter_body_pieces(const sl_adapter_alloc_t *alloc, const sl_json_piece_t *pieces, size_t n, sl_adapter_body_t *out)
 {
     sl_json_piece_t *copy = sl_adapter_alloc(alloc, (n != 0 ? n : 1) * sizeof(*copy));
     memcpy(copy, pieces, n * sizeof(*copy));
@@ -178,8 +177,8 @@ void sl_adapter_signal(const sl_adapter_t *a, const sl_conf_backend_t *backend, 
     }
 }
 
-void sl_adapter_stream_signal(const sl_adapter_t *a, const sl_adapter_stream_t *state,
-                              const sl_adapter_headers_t *headers, const sl_conf_signal_t *sig, sl_signal_t *out)
+void sl_adapter_stream_signal(const sl_adapter_t *a, const sl_adapter_stream_t *state, const sl_adapter_headers_t *headers,
+                              const sl_conf_signal_t *sig, sl_signal_t *out)
 {
     if (sig == NULL || sig->kind == SL_SIGNAL_NONE) {
         sl_signal_set_missing(out, "no signal configured");

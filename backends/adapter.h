@@ -55,8 +55,8 @@ void sl_adapter_signal(const sl_adapter_t *a, const sl_conf_backend_t *backend, 
                        const sl_adapter_headers_t *headers, const sl_conf_signal_t *sig, sl_signal_t *out);
 
 /* Same for an accumulated stream. json: signals are MISSING on streams (no single document to point into). */
-void sl_adapter_stream_signal(const sl_adapter_t *a, const sl_adapter_stream_t *state,
-                              const sl_adapter_headers_t *headers, const sl_conf_signal_t *sig, sl_signal_t *out);
+void sl_adapter_stream_signal(const sl_adapter_t *a, const sl_adapter_stream_t *state, const sl_adapter_headers_t *headers,
+                              const sl_conf_signal_t *sig, sl_signal_t *out);
 
 /* Initializes caller-owned stream state (no teardown). */
 void sl_adapter_stream_init(sl_adapter_stream_t *state);
@@ -76,8 +76,7 @@ static inline void *sl_adapter_alloc(const sl_adapter_alloc_t *a, size_t n)
 void sl_adapter_body_borrow(const sl_adapter_alloc_t *alloc, const char *bytes, size_t len, sl_adapter_body_t *out);
 
 /* out = a copy of pieces[0..n) (the array is copied into alloc memory; the bytes stay borrowed). */
-void sl_adapter_body_pieces(const sl_adapter_alloc_t *alloc, const sl_json_piece_t *pieces, size_t n,
-                            sl_adapter_body_t *out);
+void sl_adapter_body_pieces(const sl_adapter_alloc_t *alloc, const sl_json_piece_t *pieces, size_t n, sl_adapter_body_t *out);
 
 /* encode_path of protocols whose model is not in the path: *out = the client's path, borrowed. Returns SL_OK. */
 int sl_adapter_path_unchanged(const char *path, size_t len, const char *model, const sl_adapter_alloc_t *alloc,

@@ -54,8 +54,7 @@ static int http_encode(const char *body, size_t len, const sl_adapter_request_t 
     return SL_OK;
 }
 
-static int http_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len,
-                       sl_adapter_answer_t *out)
+static int http_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len, sl_adapter_answer_t *out)
 {
     sl_adapter_answer_t a;
     memset(&a, 0, sizeof(a));
@@ -71,15 +70,13 @@ static int http_decode(const sl_conf_backend_t *backend, int status, const char 
     }
     sl_json_span_t conf;
     if (ok && backend != NULL && backend->confidence_pointer != NULL &&
-        sl_json_find_pointer(&a.root, backend->confidence_pointer, strlen(backend->confidence_pointer), &conf) ==
-            SL_OK &&
+        sl_json_find_pointer(&a.root, backend->confidence_pointer, strlen(backend->confidence_pointer), &conf) == SL_OK &&
         conf.type == SL_JSON_ARRAY) {
         sl_signal_t sig;
         sl_adapter_class_signal(&conf, 0, SL_SIGNAL_TOP_PROB, &sig, &a.prediction_class);
     }
     if (ok && backend != NULL && backend->prediction_pointer != NULL &&
-        sl_json_find_pointer(&a.root, backend->prediction_pointer, strlen(backend->prediction_pointer),
-                             &a.prediction) != SL_OK)
+        sl_json_find_pointer(&a.root, backend->prediction_pointer, strlen(backend->prediction_pointer), &a.prediction) != SL_OK)
         a.prediction.type = SL_JSON_INVALID;
     *out = a;
     return SL_OK;
@@ -138,8 +135,8 @@ static int http_strip(const char *body, size_t len, const sl_adapter_request_t *
     return SL_OK;
 }
 
-static int http_strip_event(const char *data, size_t len, const sl_adapter_request_t *req,
-                            const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out, int *drop)
+static int http_strip_event(const char *data, size_t len, const sl_adapter_request_t *req, const sl_adapter_alloc_t *alloc,
+                            sl_adapter_body_t *out, int *drop)
 {
     sl_adapter_body_borrow(alloc, data, len, out);
     *drop = 0;

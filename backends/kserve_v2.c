@@ -73,8 +73,8 @@ static int kserve_encode_path(const char *path, size_t len, const char *model, c
     size_t w = plen;
     for (size_t i = 0; i != mlen; ++i) {
         unsigned char c = (unsigned char)model[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+            c == '~') {
             buf[w++] = (char)c;
         } else {
             buf[w++] = '%';
@@ -101,8 +101,7 @@ static int find_probs(const sl_conf_backend_t *backend, const sl_json_span_t *ro
         return SL_ENOENT;
     while (sl_json_iter_next(&it, NULL, &o) == SL_OK) {
         if (o.type != SL_JSON_OBJECT || sl_json_find_key(&o, "datatype", 8, &dt) != SL_OK ||
-            !(sl_json_string_eq(&dt, "FP32", 4) || sl_json_string_eq(&dt, "FP64", 4) ||
-              sl_json_string_eq(&dt, "FP16", 4)))
+            !(sl_json_string_eq(&dt, "FP32", 4) || sl_json_string_eq(&dt, "FP64", 4) || sl_json_string_eq(&dt, "FP16", 4)))
             continue;
         if (sl_json_find_key(&o, "data", 4, data) != SL_OK)
             return SL_ENOENT;
@@ -121,8 +120,7 @@ static int find_probs(const sl_conf_backend_t *backend, const sl_json_span_t *ro
     return SL_ENOENT;
 }
 
-static int kserve_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len,
-                         sl_adapter_answer_t *out)
+static int kserve_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len, sl_adapter_answer_t *out)
 {
     sl_adapter_answer_t a;
     memset(&a, 0, sizeof(a));
@@ -145,15 +143,14 @@ static int kserve_decode(const sl_conf_backend_t *backend, int status, const cha
         sl_adapter_class_signal(&a.prediction, row, SL_SIGNAL_TOP_PROB, &sig, &a.prediction_class);
     }
     if (ok && backend != NULL && backend->prediction_pointer != NULL &&
-        sl_json_find_pointer(&a.root, backend->prediction_pointer, strlen(backend->prediction_pointer),
-                             &a.prediction) != SL_OK)
+        sl_json_find_pointer(&a.root, backend->prediction_pointer, strlen(backend->prediction_pointer), &a.prediction) != SL_OK)
         a.prediction.type = SL_JSON_INVALID;
     *out = a;
     return SL_OK;
 }
 
-static void kserve_signal(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans,
-                          enum en_sl_signal_kind_t kind, sl_signal_t *out)
+static void kserve_signal(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans, enum en_sl_signal_kind_t kind,
+                          sl_signal_t *out)
 {
     sl_json_span_t data;
     size_t row;
@@ -202,8 +199,8 @@ static int kserve_strip(const char *body, size_t len, const sl_adapter_request_t
     return SL_OK;
 }
 
-static int kserve_strip_event(const char *data, size_t len, const sl_adapter_request_t *req,
-                              const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out, int *drop)
+static int kserve_strip_event(const char *data, size_t len, const sl_adapter_request_t *req, const sl_adapter_alloc_t *alloc,
+                              sl_adapter_body_t *out, int *drop)
 {
     sl_adapter_body_borrow(alloc, data, len, out);
     *drop = 0;

@@ -24,13 +24,11 @@
  *    the first content token (top_logprobs).
  * Stripping sets "logprobs" of every choice to null, which is what the API answers when none were asked.
  */
-#include "backends/adapter.h"
+#include "backends/openai_internal.h"
 #include "common/status.h"
 
 #include <math.h>
 #include <string.h>
-
-#define KEY_IS(k, lit) sl_json_string_eq((k), (lit), sizeof(lit) - 1)
 
 /* Prompt bytes of a completions "prompt": strings count their bytes, token ids 4 bytes each. */
 static uint64_t prompt_bytes(const sl_json_span_t *prompt)
@@ -60,8 +58,7 @@ static uint64_t message_bytes(const sl_json_span_t *msg)
     if (sl_json_iter_init(&it, &content) != SL_OK || content.type != SL_JSON_ARRAY)
         return 0;
     while (sl_json_iter_next(&it, NULL, &part) == SL_OK)
-        if (part.type == SL_JSON_OBJECT && sl_json_find_key(&part, "text", 4, &text) == SL_OK &&
-            text.type == SL_JSON_STRING)
+        if (part.type == SL_JSON_OBJECT && sl_json_find_key(&part, "text", 4, &text) == SL_OK && text.type == SL_JSON_STRING)
             total += sl_json_string_len(&text);
     return total;
 }
@@ -81,14 +78,14 @@ static int openai_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
     int ret;
     /* one pass over the top level; the first occurrence of a key wins, as in every lookup of json_scan */
     while ((ret = sl_json_iter_next(&it, &k, &v)) == SL_OK) {
-        sl_json_span_t *slot = KEY_IS(&k, "model")          ? &r.model
-                               : KEY_IS(&k, "messages")     ? &messages
-                               : KEY_IS(&k, "prompt")       ? &prompt
-                               : KEY_IS(&k, "logprobs")     ? &logprobs
-                               : KEY_IS(&k, "top_logprobs") ? &top
+        sl_json_span_t *slot = KEY_IS(&k, "model")            ? &r.model
+                               : KEY_IS(&k, "messages")       ? &messages
+                               : KEY_IS(&k, "prompt")         ? &prompt
+                               : KEY_IS(&k, "logprobs")       ? &logprobs
+                               : KEY_IS(&k, "top_logprobs")   ? &top
                                : KEY_IS(&k, "stream_options") ? &options
-                               : KEY_IS(&k, "stream")       ? &stream
-                                                            : NULL;
+                               : KEY_IS(&k, "stream")         ? &stream
+                                                              : NULL;
         if (slot != NULL && slot->p == NULL)
             *slot = v;
     }
@@ -117,8 +114,8 @@ static int openai_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
         }
     }
     sl_json_span_t inc;
-    r.usage = r.stream && options.type == SL_JSON_OBJECT &&
-              sl_json_find_key(&options, "include_usage", 13, &inc) == SL_OK && inc.type == SL_JSON_TRUE;
+    r.usage = r.stream && options.type == SL_JSON_OBJECT && sl_json_find_key(&options, "include_usage", 13, &inc) == SL_OK &&
+              inc.type == SL_JSON_TRUE;
     r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
     *out = r;
     return SL_OK;
@@ -201,7 +198,7 @@ static int first_choice(const sl_json_span_t *root, sl_json_span_t *choice)
     return found ? SL_OK : SL_ENOENT;
 }
 
-static void read_usage(const sl_json_span_t *root, int *has, uint64_t *prompt, uint64_t *completion)
+void sl_openai__read_usage(const sl_json_span_t *root, int *has, uint64_t *prompt, uint64_t *completion)
 {
     sl_json_span_t usage, a, b;
     uint64_t pa, cb;
@@ -214,8 +211,7 @@ static void read_usage(const sl_json_span_t *root, int *has, uint64_t *prompt, u
     }
 }
 
-static int openai_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len,
-                         sl_adapter_answer_t *out)
+static int openai_decode(const sl_conf_backend_t *backend, int status, const char *body, size_t len, sl_adapter_answer_t *out)
 {
     sl_adapter_answer_t a;
     memset(&a, 0, sizeof(a));
@@ -229,7 +225,7 @@ static int openai_decode(const sl_conf_backend_t *backend, int status, const cha
         *out = a;
         return SL_OK;
     }
-    read_usage(&a.root, &a.has_usage, &a.prompt_tokens, &a.completion_tokens);
+    sl_openai__read_usage(&a.root, &a.has_usage, &a.prompt_tokens, &a.completion_tokens);
     sl_json_span_t choice, msg;
     if (first_choice(&a.root, &choice) == SL_OK) {
         if (sl_json_find_key(&choice, "message", 7, &msg) == SL_OK && msg.type == SL_JSON_OBJECT)
@@ -240,17 +236,6 @@ static int openai_decode(const sl_conf_backend_t *backend, int status, const cha
     *out = a;
     return SL_OK;
 }
-
-/* Accumulator shared by whole answers and streams. */
-typedef struct st_logprob_acc_t {
-    uint64_t count;
-    double sum, min;
-    int bad;
-    int first_seen;
-    double first;
-    uint32_t top_n;
-    double top[2];
-} logprob_acc_t;
 
 static void acc_top(logprob_acc_t *acc, double lp)
 {
@@ -302,7 +287,7 @@ static int acc_token(logprob_acc_t *acc, const sl_json_span_t *v)
 }
 
 /* Walks the logprobs object of one choice; returns the tokens it carried. */
-static uint32_t acc_logprobs(logprob_acc_t *acc, const sl_json_span_t *logprobs)
+uint32_t sl_openai__acc_logprobs(logprob_acc_t *acc, const sl_json_span_t *logprobs)
 {
     sl_json_span_t content, tok, lp, alts;
     sl_json_iter_t it;
@@ -328,8 +313,8 @@ static uint32_t acc_logprobs(logprob_acc_t *acc, const sl_json_span_t *logprobs)
         return 0;
     sl_json_span_t tops = {NULL, 0, SL_JSON_INVALID};
     sl_json_iter_t tit;
-    int has_tops = sl_json_find_key(logprobs, "top_logprobs", 12, &tops) == SL_OK &&
-                   sl_json_iter_init(&tit, &tops) == SL_OK && tops.type == SL_JSON_ARRAY;
+    int has_tops = sl_json_find_key(logprobs, "top_logprobs", 12, &tops) == SL_OK && sl_json_iter_init(&tit, &tops) == SL_OK &&
+                   tops.type == SL_JSON_ARRAY;
     while (sl_json_iter_next(&it, NULL, &tok) == SL_OK) {
         ++tokens;
         int first = !acc->first_seen;
@@ -341,7 +326,7 @@ static uint32_t acc_logprobs(logprob_acc_t *acc, const sl_json_span_t *logprobs)
     return tokens;
 }
 
-static void acc_signal(const logprob_acc_t *acc, enum en_sl_signal_kind_t kind, sl_signal_t *out)
+void sl_openai__acc_signal(const logprob_acc_t *acc, enum en_sl_signal_kind_t kind, sl_signal_t *out)
 {
     if (acc->bad) {
         sl_signal_set_unparsable(out, "a token logprob is not a number");
@@ -373,8 +358,8 @@ static void acc_signal(const logprob_acc_t *acc, enum en_sl_signal_kind_t kind, 
     }
 }
 
-static void openai_signal(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans,
-                          enum en_sl_signal_kind_t kind, sl_signal_t *out)
+static void openai_signal(const sl_conf_backend_t *backend, const sl_adapter_answer_t *ans, enum en_sl_signal_kind_t kind,
+                          sl_signal_t *out)
 {
     sl_json_span_t choice, logprobs;
     logprob_acc_t acc;
@@ -387,216 +372,8 @@ static void openai_signal(const sl_conf_backend_t *backend, const sl_adapter_ans
         sl_signal_set_missing(out, "answer has no token logprobs");
         return;
     }
-    acc_logprobs(&acc, &logprobs);
-    acc_signal(&acc, kind, out);
-}
-
-static void acc_load(logprob_acc_t *acc, const sl_adapter_stream_t *st)
-{
-    acc->count = st->logprob_count;
-    acc->sum = st->logprob_sum;
-    acc->min = st->logprob_min;
-    acc->bad = st->logprob_bad;
-    acc->first_seen = st->first_seen;
-    acc->first = st->first_logprob;
-    acc->top_n = st->first_top_n;
-    acc->top[0] = st->first_top[0];
-    acc->top[1] = st->first_top[1];
-}
-
-static void acc_store(const logprob_acc_t *acc, sl_adapter_stream_t *st)
-{
-    st->logprob_count = acc->count;
-    st->logprob_sum = acc->sum;
-    st->logprob_min = acc->min;
-    st->logprob_bad = acc->bad;
-    st->first_seen = acc->first_seen;
-    st->first_logprob = acc->first;
-    st->first_top_n = acc->top_n;
-    st->first_top[0] = acc->top[0];
-    st->first_top[1] = acc->top[1];
-}
-
-/* Whether a choice of a chunk carries answer text (or a tool call, a refusal, reasoning). */
-static int choice_has_content(const sl_json_span_t *choice)
-{
-    static const char *const keys[] = {"content", "reasoning_content", "refusal", "tool_calls"};
-    sl_json_span_t delta, v;
-    if (sl_json_find_key(choice, "delta", 5, &delta) != SL_OK || delta.type != SL_JSON_OBJECT)
-        return sl_json_find_key(choice, "text", 4, &v) == SL_OK && v.type == SL_JSON_STRING && v.len > 2;
-    for (size_t i = 0; i != sizeof(keys) / sizeof(keys[0]); ++i) {
-        if (sl_json_find_key(&delta, keys[i], strlen(keys[i]), &v) != SL_OK)
-            continue;
-        sl_json_iter_t it;
-        sl_json_span_t first;
-        if ((v.type == SL_JSON_STRING && v.len > 2) ||
-            (v.type == SL_JSON_ARRAY && sl_json_iter_init(&it, &v) == SL_OK && sl_json_iter_next(&it, NULL, &first) == SL_OK))
-            return 1;
-    }
-    return 0;
-}
-
-static int openai_decode_event(const char *data, size_t len, sl_adapter_stream_t *st, sl_adapter_event_t *out)
-{
-    sl_adapter_event_t ev = {SL_ADAPTER_EVENT_CHUNK, 0, 0};
-    sl_json_span_t root, choices, c, idx, logprobs, err;
-    while (len != 0 && (data[len - 1] == ' ' || data[len - 1] == '\n' || data[len - 1] == '\r'))
-        --len;
-    while (len != 0 && (data[0] == ' ' || data[0] == '\n' || data[0] == '\r'))
-        ++data, --len;
-    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        ev.kind = SL_ADAPTER_EVENT_DONE;
-        st->done = 1;
-        st->events++;
-        *out = ev;
-        return SL_OK;
-    }
-    if (sl_json_parse(data, len, &root) != SL_OK || root.type != SL_JSON_OBJECT)
-        return SL_EPROTO;
-    st->events++;
-    if (sl_json_find_key(&root, "error", 5, &err) == SL_OK && err.type != SL_JSON_NULL) {
-        ev.kind = SL_ADAPTER_EVENT_ERROR;
-        st->failed = 1;
-        *out = ev;
-        return SL_OK;
-    }
-    read_usage(&root, &st->has_usage, &st->prompt_tokens, &st->completion_tokens);
-    size_t num_choices = 0;
-    sl_json_iter_t it;
-    if (sl_json_find_key(&root, "choices", 7, &choices) == SL_OK && sl_json_iter_init(&it, &choices) == SL_OK &&
-        choices.type == SL_JSON_ARRAY) {
-        logprob_acc_t acc;
-        acc_load(&acc, st);
-        while (sl_json_iter_next(&it, NULL, &c) == SL_OK) {
-            ++num_choices;
-            if (c.type != SL_JSON_OBJECT)
-                continue;
-            uint64_t i = 0;
-            if (sl_json_find_key(&c, "index", 5, &idx) == SL_OK)
-                sl_json_get_uint64(&idx, &i);
-            int content = choice_has_content(&c);
-            uint32_t tokens = 0;
-            if (sl_json_find_key(&c, "logprobs", 8, &logprobs) == SL_OK && logprobs.type == SL_JSON_OBJECT) {
-                logprob_acc_t other;
-                memset(&other, 0, sizeof(other));
-                tokens = acc_logprobs(i == 0 ? &acc : &other, &logprobs);
-            }
-            if (tokens == 0 && content)
-                tokens = 1;
-            ev.tokens += tokens;
-            ev.has_content |= content;
-        }
-        acc_store(&acc, st);
-    }
-    if (num_choices == 0 && st->has_usage && sl_json_find_key(&root, "usage", 5, &c) == SL_OK &&
-        c.type == SL_JSON_OBJECT)
-        ev.kind = SL_ADAPTER_EVENT_USAGE;
-    st->output_tokens += ev.tokens;
-    *out = ev;
-    return SL_OK;
-}
-
-static void openai_stream_signal(const sl_adapter_stream_t *st, enum en_sl_signal_kind_t kind, sl_signal_t *out)
-{
-    logprob_acc_t acc;
-    acc_load(&acc, st);
-    acc_signal(&acc, kind, out);
-}
-
-/* Collects, in document order, the spans to replace with null: every non-null "logprobs" of every choice (when
- * logprobs), and the top-level non-null "usage" (when usage). Counts when spans is NULL. *choices_seen gets the
- * number of choices. */
-static size_t collect_strip(const sl_json_span_t *root, int logprobs, int usage, sl_json_span_t *spans,
-                            size_t *choices_seen)
-{
-    sl_json_iter_t it, cit, mit;
-    sl_json_span_t k, v, c, mk, mv;
-    size_t n = 0;
-    *choices_seen = 0;
-    sl_json_iter_init(&it, root);
-    while (sl_json_iter_next(&it, &k, &v) == SL_OK) {
-        if (usage && v.type != SL_JSON_NULL && KEY_IS(&k, "usage")) {
-            if (spans != NULL)
-                spans[n] = v;
-            ++n;
-        } else if (v.type == SL_JSON_ARRAY && KEY_IS(&k, "choices")) {
-            sl_json_iter_init(&cit, &v);
-            while (sl_json_iter_next(&cit, NULL, &c) == SL_OK) {
-                ++*choices_seen;
-                if (!logprobs || sl_json_iter_init(&mit, &c) != SL_OK || c.type != SL_JSON_OBJECT)
-                    continue;
-                while (sl_json_iter_next(&mit, &mk, &mv) == SL_OK) {
-                    if (mv.type != SL_JSON_NULL && KEY_IS(&mk, "logprobs")) {
-                        if (spans != NULL)
-                            spans[n] = mv;
-                        ++n;
-                    }
-                }
-            }
-        }
-    }
-    return n;
-}
-
-static int strip_common(const char *body, size_t len, int logprobs, int usage, const sl_adapter_alloc_t *alloc,
-                        sl_adapter_body_t *out, int *drop)
-{
-    sl_json_span_t root;
-    size_t choices;
-    if (sl_json_parse(body, len, &root) != SL_OK || root.type != SL_JSON_OBJECT)
-        return SL_EPROTO;
-    *drop = 0;
-    size_t n = collect_strip(&root, logprobs, usage, NULL, &choices);
-    if (usage && choices == 0 && n != 0) { /* the usage chunk only a stream that asked for it gets */
-        *drop = 1;
-        sl_adapter_body_borrow(alloc, body, 0, out);
-        return SL_OK;
-    }
-    if (n == 0) {
-        sl_adapter_body_borrow(alloc, body, len, out);
-        return SL_OK;
-    }
-    sl_json_span_t *spans = sl_adapter_alloc(alloc, n * sizeof(*spans));
-    collect_strip(&root, logprobs, usage, spans, &choices);
-    sl_json_piece_t *pieces = sl_adapter_alloc(alloc, (2 * n + 1) * sizeof(*pieces));
-    size_t np = 0;
-    const char *cursor = body;
-    for (size_t i = 0; i != n; ++i) {
-        pieces[np++] = (sl_json_piece_t){cursor, (size_t)(spans[i].p - cursor)};
-        pieces[np++] = (sl_json_piece_t){"null", 4};
-        cursor = spans[i].p + spans[i].len;
-    }
-    pieces[np++] = (sl_json_piece_t){cursor, (size_t)(body + len - cursor)};
-    out->pieces = pieces;
-    out->num_pieces = np;
-    out->len = sl_json_pieces_len(pieces, np);
-    return SL_OK;
-}
-
-static int openai_strip(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_alloc_t *alloc,
-                        sl_adapter_body_t *out)
-{
-    int drop;
-    if (req->logprobs) {
-        sl_adapter_body_borrow(alloc, body, len, out);
-        return SL_OK;
-    }
-    return strip_common(body, len, 1, 0, alloc, out, &drop);
-}
-
-static int openai_strip_event(const char *data, size_t len, const sl_adapter_request_t *req,
-                              const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out, int *drop)
-{
-    const char *p = data;
-    size_t n = len;
-    while (n != 0 && (p[0] == ' ' || p[0] == '\n' || p[0] == '\r'))
-        ++p, --n;
-    if ((req->logprobs && req->usage) || (n >= 6 && memcmp(p, "[DONE]", 6) == 0)) {
-        sl_adapter_body_borrow(alloc, data, len, out);
-        *drop = 0;
-        return SL_OK;
-    }
-    return strip_common(data, len, !req->logprobs, !req->usage, alloc, out, drop);
+    sl_openai__acc_logprobs(&acc, &logprobs);
+    sl_openai__acc_signal(&acc, kind, out);
 }
 
 static int openai_format_error(const sl_adapter_error_t *err, const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
@@ -625,9 +402,9 @@ const sl_adapter_t sl_adapter_openai = {
     .encode_path = sl_adapter_path_unchanged,
     .decode = openai_decode,
     .signal = openai_signal,
-    .decode_event = openai_decode_event,
-    .stream_signal = openai_stream_signal,
-    .strip = openai_strip,
-    .strip_event = openai_strip_event,
+    .decode_event = sl_openai__decode_event,
+    .stream_signal = sl_openai__stream_signal,
+    .strip = sl_openai__strip,
+    .strip_event = sl_openai__strip_event,
     .format_error = openai_format_error,
 };

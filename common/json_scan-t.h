@@ -7,11 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_JSON_MAX_DEPTH 64        /* arrays/objects open at once */
-#define SL_JSON_MAX_NUMBER_LEN 256  /* longest number text sl_json_get_double() converts (SL_ERANGE beyond) */
-#define SL_JSON_MAX_TOKEN_LEN 256   /* longest decoded JSON pointer reference token (SL_EINVAL beyond) */
-#define SL_JSON_MAX_EDITS 8         /* fields one sl_json_edit_object() call may set */
-#define SL_JSON_REWRITE_PIECES 7    /* pieces sl_json_rewrite_string() may produce */
+#define SL_JSON_MAX_DEPTH 64       /* arrays/objects open at once */
+#define SL_JSON_MAX_NUMBER_LEN 256 /* longest number text sl_json_get_double() converts (SL_ERANGE beyond) */
+#define SL_JSON_MAX_TOKEN_LEN 256  /* longest decoded JSON pointer reference token (SL_EINVAL beyond) */
+#define SL_JSON_MAX_EDITS 8        /* fields one sl_json_edit_object() call may set */
+#define SL_JSON_REWRITE_PIECES 7   /* pieces sl_json_rewrite_string() may produce */
 
 enum en_sl_json_type_t {
     SL_JSON_INVALID = 0,

@@ -1,18 +1,16 @@
 /*
- * json_scan.c - the JSON scanner: validation, lookup and value reading over borrowed bytes. See json_scan.h.
+ * json_scan.c - the JSON scanner: validation, iteration and lookup over borrowed bytes. See json_scan.h.
  *
  * One iterative routine, scan_value(), walks a value of any depth with a fixed stack of SL_JSON_MAX_DEPTH closing
  * brackets (64 bytes on the C stack): there is no recursion, so hostile nesting costs neither stack nor time beyond
  * one pass. Every lookup is a loop over scan_value(), so it validates each byte it steps over and stops at the
  * first match; a document that went through sl_json_parse() once can then be queried any number of times.
- * Strings are validated as UTF-8 while scanned; decoding (escapes to UTF-8) happens only when a caller reads or
- * compares a string, one code point at a time, with no buffer of its own.
+ * Strings are validated as UTF-8 while scanned; decoding them (escapes to UTF-8) happens only when a caller reads
+ * or compares one (json_scan_read.c).
  */
-#include "common/json_scan.h"
+#include "common/json_scan_internal.h"
 #include "common/status.h"
 
-#include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 static inline const char *skip_ws(const char *p, const char *end)
@@ -47,7 +45,7 @@ static long hex4(const char *p)
 }
 
 /* Length of the valid UTF-8 sequence starting with the non-ASCII byte at p, or 0 (RFC 3629 table). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+size_t sl_json__utf8_len(const unsigned char *p, const unsigned char *end)
 {
     unsigned char c = p[0];
     size_t n;
@@ -78,7 +76,7 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
 
 /* Decodes one \u escape (p at the 'u'), pairing surrogates. Returns the byte after it and the code point in *cp, or
  * NULL when invalid (bad hex, lone or reversed surrogate). */
-static const char *decode_u(const char *p, const char *end, unsigned long *cp)
+const char *sl_json__decode_u(const char *p, const char *end, unsigned long *cp)
 {
     if (end - p < 5)
         return NULL;
@@ -132,12 +130,19 @@ static const char *scan_string(const char *p, const char *end)
             if (end - p < 2)
                 return NULL;
             switch (p[1]) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
                 p += 2;
                 break;
             case 'u': {
                 unsigned long cp;
-                if ((p = decode_u(p + 1, end, &cp)) == NULL)
+                if ((p = sl_json__decode_u(p + 1, end, &cp)) == NULL)
                     return NULL;
                 break;
             }
@@ -146,7 +151,7 @@ static const char *scan_string(const char *p, const char *end)
             }
             continue;
         }
-        size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+        size_t n = sl_json__utf8_len((const unsigned char *)p, (const unsigned char *)end);
         if (n == 0)
             return NULL;
         p += n;
@@ -154,7 +159,7 @@ static const char *scan_string(const char *p, const char *end)
 }
 
 /* Scans a number (p at '-' or a digit); returns the byte after it or NULL. */
-static const char *scan_number(const char *p, const char *end)
+const char *sl_json__scan_number(const char *p, const char *end)
 {
     if (*p == '-' && ++p == end)
         return NULL;
@@ -247,7 +252,7 @@ value:
         p += 4;
         goto after_value;
     default:
-        if (type_of(*p) != SL_JSON_NUMBER || (p = scan_number(p, end)) == NULL)
+        if (type_of(*p) != SL_JSON_NUMBER || (p = sl_json__scan_number(p, end)) == NULL)
             return SL_ESYNTAX;
         goto after_value;
     }
@@ -366,150 +371,6 @@ syntax:
     return SL_ESYNTAX;
 }
 
-/* Decodes one unit of string content at p (not the closing quote) into up to 4 UTF-8 bytes. Returns the byte after
- * it, or NULL on an invalid escape. Raw bytes are passed through one at a time. */
-static const char *decode_unit(const char *p, const char *end, unsigned char out[4], size_t *n)
-{
-    if (*p != '\\') {
-        if ((unsigned char)*p < 0x20)
-            return NULL;
-        out[0] = (unsigned char)*p;
-        *n = 1;
-        return p + 1;
-    }
-    if (end - p < 2)
-        return NULL;
-    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-    const char *e = p[1] != '\0' ? strchr(from, p[1]) : NULL;
-    if (e != NULL && p[1] != 'u') {
-        out[0] = (unsigned char)to[e - from];
-        *n = 1;
-        return p + 2;
-    }
-    if (p[1] != 'u')
-        return NULL;
-    unsigned long cp;
-    if ((p = decode_u(p + 1, end, &cp)) == NULL)
-        return NULL;
-    if (cp < 0x80) {
-        out[0] = (unsigned char)cp;
-        *n = 1;
-    } else if (cp < 0x800) {
-        out[0] = (unsigned char)(0xc0 | (cp >> 6));
-        out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        *n = 2;
-    } else if (cp < 0x10000) {
-        out[0] = (unsigned char)(0xe0 | (cp >> 12));
-        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        *n = 3;
-    } else {
-        out[0] = (unsigned char)(0xf0 | (cp >> 18));
-        out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-        out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-        *n = 4;
-    }
-    return p;
-}
-
-size_t sl_json_string_len(const sl_json_span_t *v)
-{
-    if (v->type != SL_JSON_STRING || v->len < 2)
-        return 0;
-    const char *p = v->p + 1, *end = v->p + v->len - 1;
-    size_t total = 0;
-    while (p != end) {
-        /* runs without escapes count as they are (the scanner already checked them) */
-        const char *esc = memchr(p, '\\', (size_t)(end - p));
-        if (esc == NULL)
-            return total + (size_t)(end - p);
-        total += (size_t)(esc - p);
-        unsigned char u[4];
-        size_t n;
-        if ((p = decode_unit(esc, end, u, &n)) == NULL)
-            return 0;
-        total += n;
-    }
-    return total;
-}
-
-int sl_json_get_string(const sl_json_span_t *v, char *buf, size_t bufsz, size_t *out_len)
-{
-    if (v->type != SL_JSON_STRING || v->len < 2)
-        return SL_EINVAL;
-    const char *p = v->p + 1, *end = v->p + v->len - 1;
-    /* decoding never lengthens the text, so a buffer larger than the raw body always fits */
-    if ((size_t)(end - p) >= bufsz) {
-        size_t need = sl_json_string_len(v);
-        if (need == 0 && end != p)
-            return SL_EINVAL;
-        if (need >= bufsz)
-            return SL_ENOMEM;
-    }
-    size_t w = 0;
-    while (p != end) {
-        const char *esc = memchr(p, '\\', (size_t)(end - p));
-        size_t run = (size_t)((esc != NULL ? esc : end) - p);
-        memcpy(buf + w, p, run);
-        w += run;
-        if ((p += run) == end)
-            break;
-        unsigned char u[4];
-        size_t n;
-        if ((p = decode_unit(p, end, u, &n)) == NULL)
-            return SL_EINVAL; /* only for a span that did not come from the scanner */
-        memcpy(buf + w, u, n);
-        w += n;
-    }
-    buf[w] = '\0';
-    if (out_len != NULL)
-        *out_len = w;
-    return SL_OK;
-}
-
-int sl_json_string_eq(const sl_json_span_t *v, const char *s, size_t n)
-{
-    if (v->type != SL_JSON_STRING || v->len < 2)
-        return 0;
-    const char *p = v->p + 1, *end = v->p + v->len - 1;
-    /* fast path: no escape in the raw text */
-    if ((size_t)(end - p) == n && memchr(p, '\\', n) == NULL)
-        return memcmp(p, s, n) == 0;
-    size_t i = 0;
-    while (p != end) {
-        unsigned char u[4];
-        size_t k;
-        if ((p = decode_unit(p, end, u, &k)) == NULL || n - i < k || memcmp(s + i, u, k) != 0)
-            return 0;
-        i += k;
-    }
-    return i == n;
-}
-
-int sl_json_is_string_body(const char *s, size_t n)
-{
-    const char *p = s, *end = s + n;
-    while (p != end) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c < 0x20)
-            return 0;
-        if (c == '\\') {
-            unsigned char u[4];
-            size_t k;
-            if ((p = decode_unit(p, end, u, &k)) == NULL)
-                return 0;
-        } else if (c >= 0x80) {
-            size_t k = utf8_len((const unsigned char *)p, (const unsigned char *)end);
-            if (k == 0)
-                return 0;
-            p += k;
-        } else
-            ++p;
-    }
-    return 1;
-}
-
 int sl_json_find_key(const sl_json_span_t *obj, const char *key, size_t key_len, sl_json_span_t *out)
 {
     if (obj->type != SL_JSON_OBJECT)
@@ -608,53 +469,6 @@ int sl_json_find_pointer(const sl_json_span_t *root, const char *ptr, size_t ptr
     return SL_OK;
 }
 
-int sl_json_get_double(const sl_json_span_t *v, double *out)
-{
-    if (v->type != SL_JSON_NUMBER || v->len == 0 || scan_number(v->p, v->p + v->len) != v->p + v->len)
-        return SL_EINVAL;
-    if (v->len > SL_JSON_MAX_NUMBER_LEN)
-        return SL_ERANGE;
-    char buf[SL_JSON_MAX_NUMBER_LEN + 1];
-    memcpy(buf, v->p, v->len);
-    buf[v->len] = '\0';
-    double d = strtod(buf, NULL); /* errno is not consulted: underflow is reported as ERANGE too, but is fine */
-    if (isinf(d))
-        return SL_ERANGE;
-    *out = d;
-    return SL_OK;
-}
-
-int sl_json_get_uint64(const sl_json_span_t *v, uint64_t *out)
-{
-    if (v->type != SL_JSON_NUMBER || v->len == 0)
-        return SL_EINVAL;
-    if (v->p[0] == '0' && v->len > 1)
-        return SL_EINVAL;
-    for (size_t i = 0; i != v->len; ++i)
-        if (v->p[i] < '0' || v->p[i] > '9')
-            return SL_EINVAL;
-    uint64_t x = 0;
-    for (size_t i = 0; i != v->len; ++i) {
-        unsigned d = (unsigned)(v->p[i] - '0');
-        if (x > (UINT64_MAX - d) / 10)
-            return SL_ERANGE;
-        x = x * 10 + d;
-    }
-    *out = x;
-    return SL_OK;
-}
-
-int sl_json_get_bool(const sl_json_span_t *v, int *out)
-{
-    if (v->type == SL_JSON_TRUE)
-        *out = 1;
-    else if (v->type == SL_JSON_FALSE)
-        *out = 0;
-    else
-        return SL_EINVAL;
-    return SL_OK;
-}
-
 int sl_json_leaf_init(sl_json_leaf_iter_t *it, const sl_json_span_t *array)
 {
     if (array->type != SL_JSON_ARRAY || array->len < 2)
@@ -669,8 +483,7 @@ int sl_json_leaf_next(sl_json_leaf_iter_t *it, sl_json_span_t *leaf)
     /* Brackets and commas carry no information for a row-major walk: the span was validated when it was scanned,
      * so skipping them cannot merge or split leaves. Only the scalars are scanned (and checked) again. */
     const char *p = it->p;
-    while (p != it->end && (*p == '[' || *p == ']' || *p == ',' || *p == ' ' || *p == '\n' || *p == '\r' ||
-                            *p == '\t'))
+    while (p != it->end && (*p == '[' || *p == ']' || *p == ',' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         ++p;
     it->p = p;
     if (p == it->end)

@@ -125,8 +125,8 @@ int sl_json_rewrite_string(const char *json, size_t len, const sl_json_span_t *r
  * needs escaping, keys repeat or num_edits is out of range; SL_EEXIST when an edited key occurs twice in obj;
  * SL_ENOMEM when cap is too small or nesting is too deep; SL_ESYNTAX on malformed input. Outputs untouched on
  * failure. */
-int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits,
-                        size_t num_edits, sl_json_piece_t *pieces, size_t cap, size_t *num_pieces);
+int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits,
+                        sl_json_piece_t *pieces, size_t cap, size_t *num_pieces);
 
 /* Writes s[0..n) escaped as the body of a JSON string (RFC 8259: quote, backslash and control characters; other
  * bytes as they are) to dst, which must hold 6 * n bytes; returns the bytes written. */

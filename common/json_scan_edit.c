@@ -31,8 +31,8 @@ int sl_json_rewrite_string(const char *json, size_t len, const sl_json_span_t *r
                            const char *value, size_t value_len, sl_json_piece_t pieces[SL_JSON_REWRITE_PIECES],
                            size_t *num_pieces)
 {
-    if (root->type != SL_JSON_OBJECT || root->p < json || root->p + root->len > json + len ||
-        !key_is_plain(key, key_len) || !sl_json_is_string_body(value, value_len))
+    if (root->type != SL_JSON_OBJECT || root->p < json || root->p + root->len > json + len || !key_is_plain(key, key_len) ||
+        !sl_json_is_string_body(value, value_len))
         return SL_EINVAL;
 
     sl_json_iter_t it;
@@ -75,8 +75,8 @@ int sl_json_rewrite_string(const char *json, size_t len, const sl_json_span_t *r
     return SL_OK;
 }
 
-int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits,
-                        size_t num_edits, sl_json_piece_t *pieces, size_t cap, size_t *num_pieces)
+int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits,
+                        sl_json_piece_t *pieces, size_t cap, size_t *num_pieces)
 {
     if (obj->type != SL_JSON_OBJECT || obj->len < 2 || obj->p < json || obj->p + obj->len > json + len ||
         num_edits > SL_JSON_MAX_EDITS)

@@ -44,10 +44,10 @@ typedef struct st_sl_plan_skip_t {
 
 typedef struct st_sl_plan_t {
     const sl_conf_route_t *route;
-    uint64_t draw;                            /* the random draw the plan was made with (variant, version) */
-    int stream;                               /* the client asked for a stream */
-    size_t num_steps;                         /* >= 1 */
-    sl_plan_step_t steps[SL_CONF_MAX_TIERS];  /* in the order to try */
+    uint64_t draw;                           /* the random draw the plan was made with (variant, version) */
+    int stream;                              /* the client asked for a stream */
+    size_t num_steps;                        /* >= 1 */
+    sl_plan_step_t steps[SL_CONF_MAX_TIERS]; /* in the order to try */
     size_t num_skipped;
     sl_plan_skip_t skipped[SL_CONF_MAX_TIERS]; /* in route order */
 } sl_plan_t;

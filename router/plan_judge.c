@@ -74,10 +74,8 @@ void sl_router_judge(const sl_plan_t *plan, size_t step, const sl_judge_input_t 
 
 const char *sl_router_reason_name(const sl_judge_t *j)
 {
-    static const char *const names[] = {"confident",      "no_rule",           "last_tier",
-                                        "streamed",       "low_confidence",    "missing_signal",
-                                        "unparsable_signal", "latency_budget", "failure",
-                                        "stream_started"};
+    static const char *const names[] = {"confident",      "no_rule",           "last_tier",      "streamed", "low_confidence",
+                                        "missing_signal", "unparsable_signal", "latency_budget", "failure",  "stream_started"};
     _Static_assert(sizeof(names) / sizeof(names[0]) == SL_REASON_COUNT, "one name per reason");
     if (j->reason == SL_REASON_FAILURE)
         return sl_conf_failure_name(j->failure);

@@ -98,10 +98,19 @@ int main(int argc, char **argv)
                                     {SL_FACT_HEADER, "x-tier", SL_CMP_EQ, 0, 0, "gold"}};
     sl_conf_cond_t medium_skip[1] = {{SL_FACT_JSON, "/metadata/lang", SL_CMP_EQ, 0, 0, "de"}};
     sl_conf_tier_t tiers[3] = {
-        {.backend = &backends[0], .has_accept = 1, .accept = {{SL_SIGNAL_LOGPROB_MEAN, NULL}, 1, 0, -0.35, 0},
-         .skip_when = small_skip, .num_skip_when = 2, .escalate_on = SL_CONF_ESCALATE_ALL, .latency_budget_ms = 800},
-        {.backend = &backends[1], .has_accept = 1, .accept = {{SL_SIGNAL_LOGPROB_MEAN, NULL}, 1, 0, -0.6, 0},
-         .skip_when = medium_skip, .num_skip_when = 1, .escalate_on = SL_CONF_ESCALATE_ALL},
+        {.backend = &backends[0],
+         .has_accept = 1,
+         .accept = {{SL_SIGNAL_LOGPROB_MEAN, NULL}, 1, 0, -0.35, 0},
+         .skip_when = small_skip,
+         .num_skip_when = 2,
+         .escalate_on = SL_CONF_ESCALATE_ALL,
+         .latency_budget_ms = 800},
+        {.backend = &backends[1],
+         .has_accept = 1,
+         .accept = {{SL_SIGNAL_LOGPROB_MEAN, NULL}, 1, 0, -0.6, 0},
+         .skip_when = medium_skip,
+         .num_skip_when = 1,
+         .escalate_on = SL_CONF_ESCALATE_ALL},
         {.backend = &backends[2], .escalate_on = SL_CONF_ESCALATE_ALL},
     };
     sl_conf_route_t route = {.name = "chat", .tiers = tiers, .num_tiers = 3};

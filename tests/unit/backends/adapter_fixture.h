@@ -70,17 +70,17 @@ static inline int fixture_python_json_ok(const char *text)
     return pclose(p);
 }
 
-#define cr_assert_signal(sig, expected)                                                                             \
-    do {                                                                                                               \
-        cr_assert_eq((sig).state, SL_SIGNAL_VALUE, "signal state %d (%s)", (int)(sig).state,                          \
-                     (sig).reason ? (sig).reason : "");                                                                \
-        cr_assert_float_eq((sig).value, (expected), 1e-12, "got %.17g want %.17g", (sig).value, (double)(expected)); \
+#define cr_assert_signal(sig, expected)                                                                                        \
+    do {                                                                                                                       \
+        cr_assert_eq((sig).state, SL_SIGNAL_VALUE, "signal state %d (%s)", (int)(sig).state,                                   \
+                     (sig).reason ? (sig).reason : "");                                                                        \
+        cr_assert_float_eq((sig).value, (expected), 1e-12, "got %.17g want %.17g", (sig).value, (double)(expected));           \
     } while (0)
 
-#define cr_assert_signal_state(sig, st, why)                                                                         \
-    do {                                                                                                               \
-        cr_assert_eq((sig).state, (st));                                                                               \
-        cr_assert_str_eq((sig).reason, (why));                                                                         \
+#define cr_assert_signal_state(sig, st, why)                                                                                   \
+    do {                                                                                                                       \
+        cr_assert_eq((sig).state, (st));                                                                                       \
+        cr_assert_str_eq((sig).reason, (why));                                                                                 \
     } while (0)
 
 #endif

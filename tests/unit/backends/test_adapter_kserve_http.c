@@ -59,8 +59,8 @@ Test(kserve, fp64_nested_batch_judges_the_first_row)
 Test(kserve, unusable_tensors)
 {
     const sl_adapter_t *k = &sl_adapter_kserve_v2;
-    sl_signal_t s = signal_of_text(k, NULL, "{\"outputs\":[{\"name\":\"y\",\"datatype\":\"INT64\",\"shape\":[1],\"data\":[3]}]}",
-                                   SL_SIGNAL_TOP_PROB);
+    sl_signal_t s = signal_of_text(
+        k, NULL, "{\"outputs\":[{\"name\":\"y\",\"datatype\":\"INT64\",\"shape\":[1],\"data\":[3]}]}", SL_SIGNAL_TOP_PROB);
     cr_assert_signal_state(s, SL_SIGNAL_MISSING, "answer has no floating-point output tensor");
     s = signal_of_text(k, NULL, "{\"outputs\":[{\"name\":\"logits\",\"datatype\":\"FP32\",\"shape\":[2],\"data\":[2.5,-1.0]}]}",
                        SL_SIGNAL_TOP_PROB);
@@ -85,8 +85,9 @@ Test(kserve, unusable_tensors)
 Test(kserve, inspect_path_and_errors)
 {
     const sl_adapter_t *k = &sl_adapter_kserve_v2;
-    const char *body = "{\"id\":\"1\",\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\",\"data\":[\"caf\\u00e9\",\"ok\"]},"
-                       "{\"name\":\"mask\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[[1,1,0]]}]}";
+    const char *body =
+        "{\"id\":\"1\",\"inputs\":[{\"name\":\"text\",\"shape\":[2],\"datatype\":\"BYTES\",\"data\":[\"caf\\u00e9\",\"ok\"]},"
+        "{\"name\":\"mask\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[[1,1,0]]}]}";
     sl_json_span_t root;
     sl_adapter_request_t req;
     cr_assert_eq(sl_json_parse(body, strlen(body), &root), SL_OK);
@@ -156,7 +157,8 @@ Test(http, confidence_and_prediction_pointers)
 Test(http, inspect_encode_and_errors)
 {
     const sl_adapter_t *h = &sl_adapter_http;
-    const char *body = "{\"model\":\"a\",\"text\":\"hello\",\"opts\":{\"lang\":\"fr\",\"n\":2},\"tags\":[\"x\",\"yz\"],\"stream\":true}";
+    const char *body =
+        "{\"model\":\"a\",\"text\":\"hello\",\"opts\":{\"lang\":\"fr\",\"n\":2},\"tags\":[\"x\",\"yz\"],\"stream\":true}";
     sl_json_span_t root;
     sl_adapter_request_t req;
     cr_assert_eq(sl_json_parse(body, strlen(body), &root), SL_OK);
@@ -169,8 +171,9 @@ Test(http, inspect_encode_and_errors)
     sl_adapter_body_t out;
     sl_adapter_want_t want = {"b", NULL};
     cr_assert_eq(h->encode(body, strlen(body), &req, &want, &fixture_alloc, &out), SL_OK);
-    cr_assert_str_eq(fixture_join(&out),
-                     "{\"model\":\"b\",\"text\":\"hello\",\"opts\":{\"lang\":\"fr\",\"n\":2},\"tags\":[\"x\",\"yz\"],\"stream\":true}");
+    cr_assert_str_eq(
+        fixture_join(&out),
+        "{\"model\":\"b\",\"text\":\"hello\",\"opts\":{\"lang\":\"fr\",\"n\":2},\"tags\":[\"x\",\"yz\"],\"stream\":true}");
     /* a body that is not an object is sent as is */
     cr_assert_eq(sl_json_parse("[1,\"ab\"]", 8, &root), SL_OK);
     cr_assert_eq(h->inspect(&root, &req), SL_OK);

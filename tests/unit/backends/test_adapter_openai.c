@@ -99,20 +99,19 @@ Test(openai, encode_rewrites_model_and_asks_what_the_signal_needs)
                      "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":true,"
                      "\"logprobs\":true,\"top_logprobs\":2,\"stream_options\":{\"include_usage\":true}}");
     /* the client's stream_options object is kept and completed */
-    cr_assert_str_eq(encode("{\"messages\":[],\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":false}}", NULL,
-                            SL_SIGNAL_NONE),
-                     "{\"messages\":[],\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":false,"
-                     "\"include_usage\":true}}");
-    cr_assert_str_eq(encode("{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":false}}", NULL,
-                            SL_SIGNAL_NONE),
-                     "{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
+    cr_assert_str_eq(
+        encode("{\"messages\":[],\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":false}}", NULL, SL_SIGNAL_NONE),
+        "{\"messages\":[],\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":false,"
+        "\"include_usage\":true}}");
+    cr_assert_str_eq(
+        encode("{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":false}}", NULL, SL_SIGNAL_NONE),
+        "{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
     /* model names are escaped, and inserted when the client sent none */
     cr_assert_str_eq(encode("{\"messages\":[]}", "m\"1", SL_SIGNAL_NONE), "{\"messages\":[],\"model\":\"m\\\"1\"}");
     /* completions ask "logprobs": n */
     cr_assert_str_eq(encode("{\"model\":\"x\",\"prompt\":[1,2,3]}", NULL, SL_SIGNAL_LOGPROB_MIN),
                      "{\"model\":\"x\",\"prompt\":[1,2,3],\"logprobs\":1}");
-    cr_assert_str_eq(encode("{\"prompt\":\"a\",\"logprobs\":0}", NULL, SL_SIGNAL_MARGIN),
-                     "{\"prompt\":\"a\",\"logprobs\":2}");
+    cr_assert_str_eq(encode("{\"prompt\":\"a\",\"logprobs\":0}", NULL, SL_SIGNAL_MARGIN), "{\"prompt\":\"a\",\"logprobs\":2}");
     cr_assert_str_eq(encode("{\"prompt\":\"a\",\"logprobs\":4}", NULL, SL_SIGNAL_MARGIN), "{\"prompt\":\"a\",\"logprobs\":4}");
 }
 
@@ -194,7 +193,10 @@ Test(openai, decode_odd_but_legal_json)
     cr_assert_eq(ans.has_usage, 1);
     cr_assert_eq(ans.prompt_tokens, 2);
     cr_assert_eq(ans.completion_tokens, 3);
-    cr_assert(sl_json_string_eq(&ans.prediction, "\xf0\x9f\x98\x80\xc3\xa7" "a va\"\\", 12));
+    cr_assert(sl_json_string_eq(&ans.prediction,
+                                "\xf0\x9f\x98\x80\xc3\xa7"
+                                "a va\"\\",
+                                12));
     cr_assert_signal(signal_of(&ans, SL_SIGNAL_LOGPROB_MEAN, NULL), -0.43333333333333335);
     cr_assert_signal(signal_of(&ans, SL_SIGNAL_LOGPROB_MIN, NULL), -1.25);
     cr_assert_signal(signal_of(&ans, SL_SIGNAL_TOP_PROB, NULL), 0.951229424500714);
@@ -310,7 +312,8 @@ Test(openai, strip_logprobs_from_a_whole_answer)
     /* every choice, and every duplicate of the key */
     const char *multi = "{\"choices\":[{\"logprobs\":{\"content\":[]},\"logprobs\":[]},{\"index\":1,\"logprobs\":null}]}";
     cr_assert_eq(A->strip(multi, strlen(multi), &client, &fixture_alloc, &out), SL_OK);
-    cr_assert_str_eq(fixture_join(&out), "{\"choices\":[{\"logprobs\":null,\"logprobs\":null},{\"index\":1,\"logprobs\":null}]}");
+    cr_assert_str_eq(fixture_join(&out),
+                     "{\"choices\":[{\"logprobs\":null,\"logprobs\":null},{\"index\":1,\"logprobs\":null}]}");
     cr_assert_eq(A->strip("nope", 4, &client, &fixture_alloc, &out), SL_EPROTO);
 }
 

@@ -45,8 +45,8 @@ Test(openai_stream, decode_accumulates_tokens_usage_and_logprobs)
         int has_content;
     } want[] = {
         {SL_ADAPTER_EVENT_CHUNK, 0, 0}, /* role chunk, empty content */
-        {SL_ADAPTER_EVENT_CHUNK, 1, 1}, {SL_ADAPTER_EVENT_CHUNK, 1, 1}, {SL_ADAPTER_EVENT_CHUNK, 1, 1},
-        {SL_ADAPTER_EVENT_CHUNK, 0, 0}, /* finish_reason chunk */
+        {SL_ADAPTER_EVENT_CHUNK, 1, 1}, {SL_ADAPTER_EVENT_CHUNK, 1, 1},
+        {SL_ADAPTER_EVENT_CHUNK, 1, 1}, {SL_ADAPTER_EVENT_CHUNK, 0, 0}, /* finish_reason chunk */
         {SL_ADAPTER_EVENT_USAGE, 0, 0}, {SL_ADAPTER_EVENT_DONE, 0, 0},
     };
     sl_adapter_stream_t st;
@@ -93,7 +93,8 @@ Test(openai_stream, stream_without_logprobs_and_error_events)
     cr_assert_eq(A->decode_event(c1, strlen(c1), &st, &ev), SL_OK);
     cr_assert_eq(ev.tokens, 1);
     cr_assert_eq(ev.has_content, 1);
-    const char *tool = "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\"}}]}}]}";
+    const char *tool =
+        "{\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\"}}]}}]}";
     cr_assert_eq(A->decode_event(tool, strlen(tool), &st, &ev), SL_OK);
     cr_assert_eq(ev.has_content, 1);
     sl_conf_signal_t sig = {SL_SIGNAL_LOGPROB_MEAN, NULL};

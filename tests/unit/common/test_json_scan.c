@@ -27,9 +27,25 @@ static int span_is(const sl_json_span_t *v, const char *text)
 Test(json_scan, valid_documents)
 {
     static const char *const ok[] = {
-        "0", "-0", "1", "-12.5e+3", "1E400", "0.0001", "123456789012345678901234567890", "true", "false", "null",
-        "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"", "\"\\u00e9\\uD83D\\uDE00\"", "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"",
-        "[]", "{}", " \t\r\n[ 1 , 2 ,[ ] ,{ } ] \n", "{\"a\":{\"b\":[1,{\"c\":null}]}}", "{\"a\":1,\"a\":2}",
+        "0",
+        "-0",
+        "1",
+        "-12.5e+3",
+        "1E400",
+        "0.0001",
+        "123456789012345678901234567890",
+        "true",
+        "false",
+        "null",
+        "\"\"",
+        "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+        "\"\\u00e9\\uD83D\\uDE00\"",
+        "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"",
+        "[]",
+        "{}",
+        " \t\r\n[ 1 , 2 ,[ ] ,{ } ] \n",
+        "{\"a\":{\"b\":[1,{\"c\":null}]}}",
+        "{\"a\":1,\"a\":2}",
         "[\"\\u0000\"]",
     };
     for (size_t i = 0; i != sizeof(ok) / sizeof(ok[0]); ++i)
@@ -39,11 +55,50 @@ Test(json_scan, valid_documents)
 Test(json_scan, invalid_documents)
 {
     static const char *const bad[] = {
-        "", " ", "01", "-", "1.", ".5", "+1", "1e", "1e+", "0x1", "NaN", "Infinity", "tru", "True", "nul",
-        "\"abc", "\"a\nb\"", "\"\\x\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\uD83D\"", "\"\\uDE00\"",
-        "\"\\uD83D\\u0041\"", "\"\xc3\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xff\"",
-        "[1,]", "[,1]", "[1 2]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{a:1}", "{\"a\" 1}", "[1]]", "{}x", "1 2",
-        "[1", "{\"a\":[1,2}", "{\"a\":1", "[\"a\",", "// c\n1",
+        "",
+        " ",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "+1",
+        "1e",
+        "1e+",
+        "0x1",
+        "NaN",
+        "Infinity",
+        "tru",
+        "True",
+        "nul",
+        "\"abc",
+        "\"a\nb\"",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\u12G4\"",
+        "\"\\uD83D\"",
+        "\"\\uDE00\"",
+        "\"\\uD83D\\u0041\"",
+        "\"\xc3\"",
+        "\"\xc0\xaf\"",
+        "\"\xed\xa0\x80\"",
+        "\"\xf4\x90\x80\x80\"",
+        "\"\xff\"",
+        "[1,]",
+        "[,1]",
+        "[1 2]",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1,}",
+        "{a:1}",
+        "{\"a\" 1}",
+        "[1]]",
+        "{}x",
+        "1 2",
+        "[1",
+        "{\"a\":[1,2}",
+        "{\"a\":1",
+        "[\"a\",",
+        "// c\n1",
     };
     for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i)
         cr_expect_eq(parse(bad[i]), SL_ESYNTAX, "expected invalid #%zu: %s", i, bad[i]);
@@ -162,8 +217,9 @@ Test(json_scan, iterate_object_and_array)
 
 Test(json_scan, pointer_resolution)
 {
-    sl_json_span_t r = root_of("{\"outputs\":[{\"name\":\"probs\",\"data\":[0.1,0.7,0.2]},{\"name\":\"x\",\"data\":[[1,2],[3,4]]}],"
-                               "\"a/b\":{\"m~n\":5},\"\":{\"\":6},\"10\":7}"),
+    sl_json_span_t r = root_of(
+                       "{\"outputs\":[{\"name\":\"probs\",\"data\":[0.1,0.7,0.2]},{\"name\":\"x\",\"data\":[[1,2],[3,4]]}],"
+                       "\"a/b\":{\"m~n\":5},\"\":{\"\":6},\"10\":7}"),
                    v;
     cr_assert_eq(sl_json_find_pointer(&r, "", 0, &v), SL_OK);
     cr_assert_eq(v.p, r.p);
@@ -403,7 +459,7 @@ Test(json_scan_edit, edit_object_refusals)
     const char *one = "{}";
     r = root_of(one);
     cr_assert_eq(sl_json_edit_object(one, 2, &r, e, 2, p, SL_JSON_EDIT_PIECES(2), &n), SL_EINVAL); /* same key */
-    cr_assert_eq(sl_json_edit_object(one, 2, &r, e, 1, p, 5, &n), SL_ENOMEM); /* needs 6 pieces */
+    cr_assert_eq(sl_json_edit_object(one, 2, &r, e, 1, p, 5, &n), SL_ENOMEM);                      /* needs 6 pieces */
     cr_assert_eq(n, 9);
     cr_assert_eq(sl_json_edit_object(one, 2, &r, e, 1, p, 6, &n), SL_OK);
     cr_assert_eq(n, 6);
@@ -458,8 +514,20 @@ Test(json_scan, special_bytes_at_every_offset_of_long_strings)
         const char *insert;
         int valid;
     } cases[] = {
-        {"\x01", 0}, {"\x1f", 0}, {"\x7f", 1}, {" ", 1}, {"\xc3\xa9", 1}, {"\xc3", 0}, {"\\n", 1}, {"\\q", 0},
-        {"\\u00e9", 1}, {"\\ud800", 0}, {"\"", 0}, {"\xe2\x82\xac", 1}, {"\xf0\x9f\x98\x80", 1}, {"\x80", 0},
+        {"\x01", 0},
+        {"\x1f", 0},
+        {"\x7f", 1},
+        {" ", 1},
+        {"\xc3\xa9", 1},
+        {"\xc3", 0},
+        {"\\n", 1},
+        {"\\q", 0},
+        {"\\u00e9", 1},
+        {"\\ud800", 0},
+        {"\"", 0},
+        {"\xe2\x82\xac", 1},
+        {"\xf0\x9f\x98\x80", 1},
+        {"\x80", 0},
     };
     for (size_t c = 0; c != sizeof(cases) / sizeof(cases[0]); ++c) {
         for (size_t at = 0; at != 24; ++at) {

@@ -49,8 +49,8 @@ static const char *header_get(void *ctx, const char *name, size_t name_len, size
 
 static sl_facts_t facts_of(const char *const *headers, const char *body, uint64_t prompt_tokens)
 {
-    sl_router_facts_t http = {.path = "/v1/chat/completions", .path_len = 20, .header = header_get,
-                              .header_ctx = (void *)headers};
+    sl_router_facts_t http = {
+        .path = "/v1/chat/completions", .path_len = 20, .header = header_get, .header_ctx = (void *)headers};
     sl_facts_t f;
     sl_facts_init(&f, &http);
     if (body != NULL) {

@@ -57,12 +57,12 @@ static sl_signal_t value(double v)
     return (sl_signal_t){SL_SIGNAL_VALUE, v, NULL};
 }
 
-#define cr_assert_judge(j, v, r, f)                                                                                 \
-    do {                                                                                                               \
-        sl_judge_t j_ = (j);                                                                                           \
-        cr_assert_eq(j_.verdict, (v), "verdict %s", sl_router_verdict_name(j_.verdict));                              \
-        cr_assert_eq(j_.reason, (r), "reason %s", sl_router_reason_name(&j_));                                        \
-        cr_assert_eq(j_.failure, (f));                                                                                 \
+#define cr_assert_judge(j, v, r, f)                                                                                            \
+    do {                                                                                                                       \
+        sl_judge_t j_ = (j);                                                                                                   \
+        cr_assert_eq(j_.verdict, (v), "verdict %s", sl_router_verdict_name(j_.verdict));                                       \
+        cr_assert_eq(j_.reason, (r), "reason %s", sl_router_reason_name(&j_));                                                 \
+        cr_assert_eq(j_.failure, (f));                                                                                         \
     } while (0)
 
 Test(judge, thresholds_are_inclusive_at_the_boundary)
@@ -87,12 +87,9 @@ Test(judge, missing_and_unparsable_signals_are_not_confident)
 {
     sl_signal_t missing = {SL_SIGNAL_MISSING, 0, "answer has no token logprobs"};
     sl_signal_t bad = {SL_SIGNAL_UNPARSABLE, 0, "a token logprob is not a number"};
-    cr_assert_judge(judge(0, SL_FAILURE_NONE, &missing, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_MISSING_SIGNAL,
-                    SL_FAILURE_NONE);
-    cr_assert_judge(judge(0, SL_FAILURE_NONE, NULL, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_MISSING_SIGNAL,
-                    SL_FAILURE_NONE);
-    cr_assert_judge(judge(0, SL_FAILURE_NONE, &bad, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_UNPARSABLE_SIGNAL,
-                    SL_FAILURE_NONE);
+    cr_assert_judge(judge(0, SL_FAILURE_NONE, &missing, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_MISSING_SIGNAL, SL_FAILURE_NONE);
+    cr_assert_judge(judge(0, SL_FAILURE_NONE, NULL, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_MISSING_SIGNAL, SL_FAILURE_NONE);
+    cr_assert_judge(judge(0, SL_FAILURE_NONE, &bad, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_UNPARSABLE_SIGNAL, SL_FAILURE_NONE);
     sl_signal_t nan_value = value(NAN), inf_value = value(INFINITY);
     cr_assert_judge(judge(0, SL_FAILURE_NONE, &nan_value, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_UNPARSABLE_SIGNAL,
                     SL_FAILURE_NONE);
@@ -119,8 +116,7 @@ Test(judge, every_failure_kind)
     }
     /* client_abort fails even when a tier lists it */
     tiers[0].escalate_on = ~0u;
-    cr_assert_judge(judge(0, SL_FAILURE_CLIENT_ABORT, NULL, 0, 0), SL_VERDICT_FAIL, SL_REASON_FAILURE,
-                    SL_FAILURE_CLIENT_ABORT);
+    cr_assert_judge(judge(0, SL_FAILURE_CLIENT_ABORT, NULL, 0, 0), SL_VERDICT_FAIL, SL_REASON_FAILURE, SL_FAILURE_CLIENT_ABORT);
     tiers[0].escalate_on = 0;
     cr_assert_judge(judge(0, SL_FAILURE_RESET, NULL, 0, 0), SL_VERDICT_FAIL, SL_REASON_FAILURE, SL_FAILURE_RESET);
 }
@@ -129,15 +125,13 @@ Test(judge, the_last_answer_is_always_returned)
 {
     sl_signal_t low = value(-5), missing = {SL_SIGNAL_MISSING, 0, "x"};
     cr_assert_judge(judge(2, SL_FAILURE_NONE, &low, 0, 0), SL_VERDICT_ACCEPT, SL_REASON_LAST_TIER, SL_FAILURE_NONE);
-    cr_assert_judge(judge(2, SL_FAILURE_NONE, &missing, 0, 0), SL_VERDICT_ACCEPT, SL_REASON_LAST_TIER,
-                    SL_FAILURE_NONE);
+    cr_assert_judge(judge(2, SL_FAILURE_NONE, &missing, 0, 0), SL_VERDICT_ACCEPT, SL_REASON_LAST_TIER, SL_FAILURE_NONE);
 }
 
 Test(judge, latency_budget)
 {
     sl_signal_t good = value(0);
-    cr_assert_judge(judge(0, SL_FAILURE_NONE, &good, 1, 0), SL_VERDICT_ESCALATE, SL_REASON_LATENCY_BUDGET,
-                    SL_FAILURE_NONE);
+    cr_assert_judge(judge(0, SL_FAILURE_NONE, &good, 1, 0), SL_VERDICT_ESCALATE, SL_REASON_LATENCY_BUDGET, SL_FAILURE_NONE);
     cr_assert_judge(judge(0, SL_FAILURE_FIRST_BYTE_TIMEOUT, NULL, 1, 0), SL_VERDICT_ESCALATE, SL_REASON_LATENCY_BUDGET,
                     SL_FAILURE_NONE);
     cr_assert_judge(judge(2, SL_FAILURE_NONE, NULL, 1, 0), SL_VERDICT_FAIL, SL_REASON_LATENCY_BUDGET, SL_FAILURE_NONE);
@@ -164,15 +158,13 @@ Test(judge, rules_without_accept_and_streams)
     f.body.stream = 1;
     cr_assert_eq(sl_router_plan(&route, &f, 7, &plan), SL_OK);
     cr_assert_eq(plan.steps[0].mode, SL_PLAN_STREAM_BUFFERED);
-    cr_assert_judge(judge(0, SL_FAILURE_NONE, &low, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_LOW_CONFIDENCE,
-                    SL_FAILURE_NONE);
+    cr_assert_judge(judge(0, SL_FAILURE_NONE, &low, 0, 0), SL_VERDICT_ESCALATE, SL_REASON_LOW_CONFIDENCE, SL_FAILURE_NONE);
 }
 
 Test(judge, names)
 {
-    static const char *const want[] = {"confident",         "no_rule",        "last_tier", "streamed",
-                                       "low_confidence",    "missing_signal", "unparsable_signal",
-                                       "latency_budget",    NULL,             "stream_started"};
+    static const char *const want[] = {"confident",      "no_rule",           "last_tier",      "streamed", "low_confidence",
+                                       "missing_signal", "unparsable_signal", "latency_budget", NULL,       "stream_started"};
     for (int r = 0; r != SL_REASON_COUNT; ++r) {
         sl_judge_t j = {SL_VERDICT_ESCALATE, (enum en_sl_reason_t)r, SL_FAILURE_UPSTREAM_5XX};
         cr_assert_str_eq(sl_router_reason_name(&j), want[r] != NULL ? want[r] : "upstream_5xx");
