@@ -79,13 +79,22 @@ static int p_token_file(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field,
     char buf[MAX_TOKEN_BYTES + 1];
     if (sl_conf_p_path(ctx, node, field, key) != SL_OK)
         return SL_ECONFIG;
-    int fd = open(admin->token_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
+    /* O_NONBLOCK and the regular-file check: a FIFO or a device named here must not block or flood the load */
+    int fd = open(admin->token_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         sl_conf_error(ctx, node, "cannot read %s: %s", admin->token_file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return SL_ECONFIG;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        sl_conf_error(ctx, node, "cannot read %s: not a regular file", admin->token_file);
+        close(fd);
         return SL_ECONFIG;
     }
     size_t len = 0;
-    ssize_t n;
+    ssize_t n = 0;
     while (len < sizeof(buf) && ((n = read(fd, buf + len, sizeof(buf) - len)) > 0 || (n < 0 && errno == EINTR)))
         len += n > 0 ? (size_t)n : 0;
     int read_errno = n < 0 ? errno : 0;

@@ -181,7 +181,7 @@ const char *sl_conf_describe(const sl_ynode_t *node, char *buf, size_t bufsz)
 
 int sl_conf_expect(sl_conf_ctx_t *ctx, const sl_ynode_t *node, enum en_sl_ynode_kind_t kind)
 {
-    static const char *const wanted[] = {"a string", "null", "a mapping", "a sequence", "an alias"};
+    static const char *const wanted[] = {"a single value", "null", "a mapping", "a sequence", "an alias"};
     char buf[256];
     if (node->kind == kind)
         return SL_OK;

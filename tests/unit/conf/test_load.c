@@ -423,6 +423,9 @@ Test(load, admin_token_is_read_relative_to_the_config, .init = make_tmpdir, .fin
     char path[256];
     snprintf(path, sizeof(path), "%s/tok", tmpdir);
     cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    cr_assert_str_eq(load_tmp(&c, NULL), "/sluice.yaml:1:45: admin.token_file: cannot read /tok: not a regular file");
+    cr_assert_eq(rmdir(path), 0);
     cr_assert_str_eq(load_tmp(&c, NULL),
                      "/sluice.yaml:1:45: admin.token_file: cannot read /tok: No such file or directory");
     cr_assert_null(c);
