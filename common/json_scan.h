@@ -17,7 +17,8 @@
  * parser that keeps the last one would then see a value sluice never looked at.
  *
  * Any thread; the functions keep no state. Every pointer in a span or piece is borrowed from the caller's document
- * (or points to static storage) and is valid as long as that document is.
+ * (or points to static storage) and is valid as long as that document is. Functions that read a span expect one
+ * this scanner produced (sl_json_parse, sl_json_scan, lookups, iterators): its bytes are then known to be valid.
  */
 #ifndef SL_COMMON_JSON_SCAN_H
 #define SL_COMMON_JSON_SCAN_H

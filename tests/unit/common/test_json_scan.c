@@ -2,6 +2,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json_scan.h"
@@ -551,4 +552,35 @@ Test(json_scan, special_bytes_at_every_offset_of_long_strings)
             }
         }
     }
+}
+
+/* Mutated documents: whatever the bytes, the scanner answers one of its codes, stays inside the buffer (ASan
+ * checks), and an accepted document's root span parses again to itself. */
+Test(json_scan, random_mutations_stay_in_bounds)
+{
+    const char *seed = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9 \\ud83d\\ude00\"}],"
+                       "\"n\":[1,-2.5e3,true,false,null,{}],\"s\":\"caf\xc3\xa9\"}";
+    size_t n = strlen(seed);
+    uint64_t x = 88172645463325252u;
+    size_t accepted = 0;
+    for (int round = 0; round != 20000; ++round) {
+        char *doc = malloc(n); /* exact size: a read past the end is an ASan error */
+        memcpy(doc, seed, n);
+        for (int k = 0; k != 1 + round % 3; ++k) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            doc[x % n] = (char)(x >> 32);
+        }
+        sl_json_span_t r;
+        int ret = sl_json_parse(doc, n, &r);
+        cr_assert(ret == SL_OK || ret == SL_ESYNTAX, "round %d: %d", round, ret);
+        if (ret == SL_OK) {
+            ++accepted;
+            cr_assert(r.p >= doc && r.p + r.len <= doc + n);
+            sl_json_span_t again;
+            cr_assert_eq(sl_json_parse(r.p, r.len, &again), SL_OK);
+            cr_assert_eq(again.len, r.len);
+        }
+        free(doc);
+    }
+    cr_assert_gt(accepted, 0); /* some mutations land inside strings and stay valid */
 }
