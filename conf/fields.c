@@ -298,5 +298,5 @@ int sl_conf_p_addr_list(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field,
 
 int sl_conf_p_block(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
-    return sl_conf_walk(ctx, node, key->arg, field);
+    return sl_conf_walk(ctx, node, key->sub, field);
 }

@@ -153,7 +153,7 @@ static const sl_conf_key_t server_keys[] = {
      .max = 3600000},
     {"shutdown_timeout", sl_conf_p_duration, offsetof(sl_conf_server_t, shutdown_timeout_ms), .def = "30s",
      .max = 3600000},
-    {"tls", sl_conf_p_block, 0, .arg = &tls_block},
+    {"tls", sl_conf_p_block, 0, .sub = &tls_block},
     {"access_log", p_access_log, offsetof(sl_conf_server_t, access_log)},
     {NULL}};
 static const sl_conf_block_t server_block = {server_keys, NULL};
@@ -210,11 +210,13 @@ static int check_root(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint
 }
 
 static const sl_conf_key_t root_keys[] = {
-    {"server", sl_conf_p_block, offsetof(sl_conf_t, server), .arg = &server_block},
-    {"admin", sl_conf_p_block, offsetof(sl_conf_t, admin), .arg = &admin_block},
+    {"server", sl_conf_p_block, offsetof(sl_conf_t, server), .sub = &server_block},
+    {"admin", sl_conf_p_block, offsetof(sl_conf_t, admin), .sub = &admin_block},
     {"state_dir", sl_conf_p_path, offsetof(sl_conf_t, state_dir)},
-    {"backends", sl_conf_p_backends, offsetof(sl_conf_t, backends), .required = 1},
-    {"routes", sl_conf_p_routes, offsetof(sl_conf_t, routes), .required = 1, .pass = 1},
+    {"backends", sl_conf_p_backends, offsetof(sl_conf_t, backends), .required = 1, .sub = &sl_conf_backend_block,
+     .sub_path = ".<name>"},
+    {"routes", sl_conf_p_routes, offsetof(sl_conf_t, routes), .required = 1, .pass = 1, .sub = &sl_conf_route_block,
+     .sub_path = "[]"},
     {NULL}};
 const sl_conf_block_t sl_conf_root_block = {root_keys, check_root};
 

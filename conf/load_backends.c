@@ -142,14 +142,14 @@ static const sl_conf_key_t backend_keys[] = {
     {"max_queue", sl_conf_p_u32, offsetof(sl_conf_backend_t, max_queue), .def = "0", .max = 100000},
     {"queue_timeout", sl_conf_p_duration, offsetof(sl_conf_backend_t, queue_timeout_ms), .def = "1s", .min = 1,
      .max = 10 * 60000},
-    {"timeouts", sl_conf_p_block, offsetof(sl_conf_backend_t, timeouts), .arg = &timeouts_block},
-    {"cost", sl_conf_p_block, offsetof(sl_conf_backend_t, cost), .arg = &cost_block},
-    {"health", sl_conf_p_block, offsetof(sl_conf_backend_t, health), .arg = &health_block},
-    {"outlier", sl_conf_p_block, offsetof(sl_conf_backend_t, outlier), .arg = &outlier_block},
+    {"timeouts", sl_conf_p_block, offsetof(sl_conf_backend_t, timeouts), .sub = &timeouts_block},
+    {"cost", sl_conf_p_block, offsetof(sl_conf_backend_t, cost), .sub = &cost_block},
+    {"health", sl_conf_p_block, offsetof(sl_conf_backend_t, health), .sub = &health_block},
+    {"outlier", sl_conf_p_block, offsetof(sl_conf_backend_t, outlier), .sub = &outlier_block},
     {"prediction", sl_conf_p_json_ptr, offsetof(sl_conf_backend_t, prediction_pointer), .max = 1024},
     {"confidence", sl_conf_p_json_ptr, offsetof(sl_conf_backend_t, confidence_pointer), .max = 1024},
     {NULL}};
-static const sl_conf_block_t backend_block = {backend_keys, check_backend};
+const sl_conf_block_t sl_conf_backend_block = {backend_keys, check_backend};
 
 int sl_conf_p_backends(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
@@ -188,8 +188,8 @@ int sl_conf_p_backends(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, 
             sl_conf_backend_t *b = &conf->backends[conf->num_backends];
             b->name = sl_arena_strdup(ctx->arena, k->text);
             b->index = conf->num_backends++;
-            sl_conf_apply_defaults(ctx, &backend_block, b);
-            if (sl_conf_walk(ctx, v, &backend_block, b) != SL_OK)
+            sl_conf_apply_defaults(ctx, key->sub, b);
+            if (sl_conf_walk(ctx, v, key->sub, b) != SL_OK)
                 rc = SL_ECONFIG;
         }
         sl_conf_path_pop(ctx, saved);

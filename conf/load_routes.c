@@ -179,8 +179,8 @@ static int p_window(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
 static int check_slo(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint64_t seen);
 static const sl_conf_key_t slo_keys[] = {
     {"availability", p_availability, offsetof(sl_conf_slo_t, availability)},
-    {"latency", sl_conf_p_block, offsetof(sl_conf_slo_t, latency), .arg = &objective_block},
-    {"ttft", sl_conf_p_block, offsetof(sl_conf_slo_t, ttft), .arg = &objective_block},
+    {"latency", sl_conf_p_block, offsetof(sl_conf_slo_t, latency), .sub = &objective_block},
+    {"ttft", sl_conf_p_block, offsetof(sl_conf_slo_t, ttft), .sub = &objective_block},
     {"window", p_window, offsetof(sl_conf_slo_t, window_s), .def = "28d"},
     {NULL}};
 static const sl_conf_block_t slo_block = {slo_keys, check_slo};
@@ -207,11 +207,12 @@ static int check_route(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uin
 
 static const sl_conf_key_t route_keys[] = {
     {"name", p_route_name, offsetof(sl_conf_route_t, name), .required = 1},
-    {"match", sl_conf_p_block, offsetof(sl_conf_route_t, match), .arg = &match_block},
-    {"cascade", sl_conf_p_cascade, offsetof(sl_conf_route_t, tiers), .required = 1},
-    {"slo", sl_conf_p_block, offsetof(sl_conf_route_t, slo), .arg = &slo_block},
+    {"match", sl_conf_p_block, offsetof(sl_conf_route_t, match), .sub = &match_block},
+    {"cascade", sl_conf_p_cascade, offsetof(sl_conf_route_t, tiers), .required = 1, .sub = &sl_conf_tier_block,
+     .sub_path = "[]"},
+    {"slo", sl_conf_p_block, offsetof(sl_conf_route_t, slo), .sub = &slo_block},
     {NULL}};
-static const sl_conf_block_t route_block = {route_keys, check_route};
+const sl_conf_block_t sl_conf_route_block = {route_keys, check_route};
 
 int sl_conf_p_routes(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
@@ -233,8 +234,8 @@ int sl_conf_p_routes(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, co
     for (size_t i = 0; i != node->num_items; ++i) {
         size_t saved = sl_conf_path_push_index(ctx, i);
         routes[i].index = i;
-        sl_conf_apply_defaults(ctx, &route_block, &routes[i]);
-        if (sl_conf_walk(ctx, node->items[i], &route_block, &routes[i]) != SL_OK)
+        sl_conf_apply_defaults(ctx, key->sub, &routes[i]);
+        if (sl_conf_walk(ctx, node->items[i], key->sub, &routes[i]) != SL_OK)
             rc = SL_ECONFIG;
         /* duplicate names: compare with the earlier routes whose name parsed */
         const sl_ynode_t *nn = sl_conf_map_get(node->items[i], "name");

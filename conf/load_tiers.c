@@ -136,7 +136,7 @@ static int check_accept(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, ui
 static int p_accept(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     sl_conf_tier_t *tier = (sl_conf_tier_t *)((char *)field - key->offset);
-    if (sl_conf_walk(ctx, node, &accept_block, field) != SL_OK)
+    if (sl_conf_walk(ctx, node, key->sub, field) != SL_OK)
         return SL_ECONFIG;
     tier->has_accept = 1;
     return SL_OK;
@@ -403,13 +403,13 @@ static int check_tier(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint
 
 static const sl_conf_key_t tier_keys[] = {
     {"backend", p_tier_backend, offsetof(sl_conf_tier_t, backend), .required = 1},
-    {"accept", p_accept, offsetof(sl_conf_tier_t, accept)},
+    {"accept", p_accept, offsetof(sl_conf_tier_t, accept), .sub = &accept_block},
     {"skip_when", p_skip_when, offsetof(sl_conf_tier_t, skip_when)},
     {"escalate_on", p_escalate_on, offsetof(sl_conf_tier_t, escalate_on), .def = "all"},
     {"latency_budget", sl_conf_p_duration, offsetof(sl_conf_tier_t, latency_budget_ms), .def = "0", .max = HOUR_MS},
     {"buffer_streams", sl_conf_p_bool, offsetof(sl_conf_tier_t, buffer_streams), .def = "false"},
     {NULL}};
-static const sl_conf_block_t tier_block = {tier_keys, check_tier};
+const sl_conf_block_t sl_conf_tier_block = {tier_keys, check_tier};
 
 int sl_conf_p_cascade(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
@@ -428,8 +428,8 @@ int sl_conf_p_cascade(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, c
     sl_conf_tier_t *tiers = sl_arena_alloc(ctx->arena, node->num_items * sizeof(*tiers));
     for (size_t i = 0; i != node->num_items; ++i) {
         size_t saved = sl_conf_path_push_index(ctx, i);
-        sl_conf_apply_defaults(ctx, &tier_block, &tiers[i]);
-        if (sl_conf_walk(ctx, node->items[i], &tier_block, &tiers[i]) != SL_OK)
+        sl_conf_apply_defaults(ctx, key->sub, &tiers[i]);
+        if (sl_conf_walk(ctx, node->items[i], key->sub, &tiers[i]) != SL_OK)
             rc = SL_ECONFIG;
         sl_conf_path_pop(ctx, saved);
     }

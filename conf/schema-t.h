@@ -33,6 +33,7 @@ struct st_sl_ynode_t {
 
 typedef struct st_sl_conf_ctx_t sl_conf_ctx_t;
 typedef struct st_sl_conf_key_t sl_conf_key_t;
+typedef struct st_sl_conf_block_t sl_conf_block_t;
 
 /* Parses node into field (the key's offset in the object being filled). Reports errors through ctx and returns
  * SL_OK or SL_ECONFIG; field may be partly written on error (the load fails as a whole). */
@@ -47,17 +48,19 @@ struct st_sl_conf_key_t {
     const char *def;     /* default, written as in a file and parsed by parse; NULL = zero / nested defaults */
     int64_t min, max;    /* integers; durations in ms; sizes in bytes; string lengths; list lengths */
     double fmin, fmax;   /* numbers; percentages as fractions */
-    const void *arg;     /* nested block (sl_conf_block_t) or enum names (NULL-terminated) */
+    const void *arg;     /* enum names (NULL-terminated) */
     size_t count_offset; /* lists: where the number of items goes (size_t) */
+    const sl_conf_block_t *sub; /* the block of the value: a nested mapping, or each entry of a map or list */
+    const char *sub_path;       /* how entries appear in key paths: NULL (nested mapping), ".<name>" or "[]" */
     int pass;            /* 0, or 1 for keys that need their siblings parsed first (routes need backends) */
 };
 
 /* A mapping block: its keys and an optional check across them once all are parsed. In check, bit i of seen is
  * set when keys[i] appeared in the file. */
-typedef struct st_sl_conf_block_t {
+struct st_sl_conf_block_t {
     const sl_conf_key_t *keys; /* terminated by an entry whose name is NULL; at most 64 keys */
     int (*check)(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint64_t seen);
-} sl_conf_block_t;
+};
 
 typedef struct st_sl_conf_pending_t {
     uint32_t line, col;

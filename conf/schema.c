@@ -259,7 +259,7 @@ void sl_conf_apply_defaults(sl_conf_ctx_t *ctx, const sl_conf_block_t *block, vo
             assert(r == SL_OK);
             (void)r;
         } else if (k->parse == sl_conf_p_block) {
-            sl_conf_apply_defaults(ctx, k->arg, field);
+            sl_conf_apply_defaults(ctx, k->sub, field);
         }
     }
 }

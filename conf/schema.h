@@ -95,8 +95,12 @@ const char *sl_conf_scalar(sl_conf_ctx_t *ctx, const sl_ynode_t *node);
 /* Checks a backend or route name: 1 to 64 of [A-Za-z0-9_.-]. */
 int sl_conf_check_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *what);
 
-/* The root block (load.c) and the parsers of load_backends.c, load_tiers.c and load_routes.c. */
+/* The blocks (load.c, load_backends.c, load_tiers.c, load_routes.c) and the parsers of their lists. The tables can
+ * be walked from sl_conf_root_block through each key's sub block (tests check docs/CONFIG.md against them). */
 extern const sl_conf_block_t sl_conf_root_block;
+extern const sl_conf_block_t sl_conf_backend_block;
+extern const sl_conf_block_t sl_conf_route_block;
+extern const sl_conf_block_t sl_conf_tier_block;
 int sl_conf_p_backends(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_cascade(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_routes(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
