@@ -148,8 +148,7 @@ int sl_conf_p_size(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
         return SL_ECONFIG;
     }
     if (r != SL_OK || v < (uint64_t)key->min || v > (uint64_t)key->max) {
-        sl_conf_error(ctx, node, "must be between %s and %s, got %s",
-                      sl_conf_format_size((uint64_t)key->min, lo, sizeof(lo)),
+        sl_conf_error(ctx, node, "must be between %s and %s, got %s", sl_conf_format_size((uint64_t)key->min, lo, sizeof(lo)),
                       sl_conf_format_size((uint64_t)key->max, hi, sizeof(hi)), bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
@@ -220,14 +219,12 @@ int sl_conf_p_enum(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
     if (sl_conf_parse_enum(text, names, (int *)field, &suggestion) == SL_OK)
         return SL_OK;
     if (suggestion != NULL) {
-        sl_conf_error(ctx, node, "invalid value %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)),
-                      suggestion);
+        sl_conf_error(ctx, node, "invalid value %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)), suggestion);
     } else {
         size_t o = 0;
         for (size_t i = 0; names[i] != NULL && o < sizeof(list); ++i)
             o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i != 0 ? ", " : "", names[i]);
-        sl_conf_error(ctx, node, "invalid value %s; expected one of: %s", sl_conf_quote(text, buf, sizeof(buf)),
-                      list);
+        sl_conf_error(ctx, node, "invalid value %s; expected one of: %s", sl_conf_quote(text, buf, sizeof(buf)), list);
     }
     return SL_ECONFIG;
 }
@@ -269,8 +266,7 @@ int sl_conf_p_addr_list(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field,
         if (n == 0)
             sl_conf_error(ctx, node, "needs at least %" PRId64 " address%s", key->min, key->min == 1 ? "" : "es");
         else
-            sl_conf_error(ctx, node, "must list between %" PRId64 " and %" PRId64 " addresses, got %zu", key->min,
-                          key->max, n);
+            sl_conf_error(ctx, node, "must list between %" PRId64 " and %" PRId64 " addresses, got %zu", key->min, key->max, n);
         return SL_ECONFIG;
     }
     sl_conf_addr_t *addrs = sl_arena_alloc(ctx->arena, n * sizeof(*addrs));

@@ -137,22 +137,19 @@ static int is_loopback(const sl_conf_addr_t *a)
     return 0;
 }
 
-static const sl_conf_key_t tls_keys[] = {
-    {"cert", p_readable_path, offsetof(sl_conf_server_t, tls_cert_file), .required = 1},
-    {"key", p_readable_path, offsetof(sl_conf_server_t, tls_key_file), .required = 1},
-    {NULL}};
+static const sl_conf_key_t tls_keys[] = {{"cert", p_readable_path, offsetof(sl_conf_server_t, tls_cert_file), .required = 1},
+                                         {"key", p_readable_path, offsetof(sl_conf_server_t, tls_key_file), .required = 1},
+                                         {NULL}};
 static const sl_conf_block_t tls_block = {tls_keys, NULL};
 
 static const sl_conf_key_t server_keys[] = {
     {"listen", sl_conf_p_addr_list, offsetof(sl_conf_server_t, listen), .def = "127.0.0.1:8080", .min = 1,
      .max = SL_CONF_MAX_LISTEN, .fmin = 1, .count_offset = offsetof(sl_conf_server_t, num_listen)},
     {"threads", p_threads, offsetof(sl_conf_server_t, threads), .def = "auto", .min = 1, .max = 64},
-    {"max_body", sl_conf_p_size, offsetof(sl_conf_server_t, max_body_bytes), .def = "8MiB", .min = 1,
-     .max = (int64_t)1 << 30},
+    {"max_body", sl_conf_p_size, offsetof(sl_conf_server_t, max_body_bytes), .def = "8MiB", .min = 1, .max = (int64_t)1 << 30},
     {"header_timeout", sl_conf_p_duration, offsetof(sl_conf_server_t, header_timeout_ms), .def = "10s", .min = 1,
      .max = 3600000},
-    {"shutdown_timeout", sl_conf_p_duration, offsetof(sl_conf_server_t, shutdown_timeout_ms), .def = "30s",
-     .max = 3600000},
+    {"shutdown_timeout", sl_conf_p_duration, offsetof(sl_conf_server_t, shutdown_timeout_ms), .def = "30s", .max = 3600000},
     {"tls", sl_conf_p_block, 0, .sub = &tls_block},
     {"access_log", p_access_log, offsetof(sl_conf_server_t, access_log)},
     {NULL}};
@@ -209,15 +206,14 @@ static int check_root(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint
     return SL_OK;
 }
 
-static const sl_conf_key_t root_keys[] = {
-    {"server", sl_conf_p_block, offsetof(sl_conf_t, server), .sub = &server_block},
-    {"admin", sl_conf_p_block, offsetof(sl_conf_t, admin), .sub = &admin_block},
-    {"state_dir", sl_conf_p_path, offsetof(sl_conf_t, state_dir)},
-    {"backends", sl_conf_p_backends, offsetof(sl_conf_t, backends), .required = 1, .sub = &sl_conf_backend_block,
-     .sub_path = ".<name>"},
-    {"routes", sl_conf_p_routes, offsetof(sl_conf_t, routes), .required = 1, .pass = 1, .sub = &sl_conf_route_block,
-     .sub_path = "[]"},
-    {NULL}};
+static const sl_conf_key_t root_keys[] = {{"server", sl_conf_p_block, offsetof(sl_conf_t, server), .sub = &server_block},
+                                          {"admin", sl_conf_p_block, offsetof(sl_conf_t, admin), .sub = &admin_block},
+                                          {"state_dir", sl_conf_p_path, offsetof(sl_conf_t, state_dir)},
+                                          {"backends", sl_conf_p_backends, offsetof(sl_conf_t, backends), .required = 1,
+                                           .sub = &sl_conf_backend_block, .sub_path = ".<name>"},
+                                          {"routes", sl_conf_p_routes, offsetof(sl_conf_t, routes), .required = 1, .pass = 1,
+                                           .sub = &sl_conf_route_block, .sub_path = "[]"},
+                                          {NULL}};
 const sl_conf_block_t sl_conf_root_block = {root_keys, check_root};
 
 static void conf_dispose(sl_snapshot_t *snap)
@@ -227,8 +223,7 @@ static void conf_dispose(sl_snapshot_t *snap)
     sl_free(conf);
 }
 
-static int load(const char *name, const char *base_dir, const char *yaml, size_t len, sl_conf_t **out,
-                sl_conf_errors_t *errs)
+static int load(const char *name, const char *base_dir, const char *yaml, size_t len, sl_conf_t **out, sl_conf_errors_t *errs)
 {
     sl_conf_t *conf = sl_calloc(1, sizeof(*conf));
     sl_conf_ctx_t ctx;
@@ -294,8 +289,7 @@ int sl_conf_load_file(const char *path, sl_conf_t **out, sl_conf_errors_t *errs)
         return SL_EIO;
     }
     if ((uint64_t)st.st_size > SL_CONF_MAX_FILE_BYTES) {
-        sl_conf_errors_addf(errs, "%s:1:1: the file is larger than %u MiB", path,
-                            (unsigned)(SL_CONF_MAX_FILE_BYTES >> 20));
+        sl_conf_errors_addf(errs, "%s:1:1: the file is larger than %u MiB", path, (unsigned)(SL_CONF_MAX_FILE_BYTES >> 20));
         close(fd);
         return SL_ECONFIG;
     }

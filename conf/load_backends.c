@@ -45,10 +45,8 @@ static const sl_conf_block_t timeouts_block = {timeouts_keys, NULL};
 
 static const sl_conf_key_t cost_keys[] = {
     {"per_request", sl_conf_p_number, offsetof(sl_conf_cost_t, per_request), .def = "0", .fmax = 1e6},
-    {"per_1k_input_tokens", sl_conf_p_number, offsetof(sl_conf_cost_t, per_1k_input_tokens), .def = "0",
-     .fmax = 1e6},
-    {"per_1k_output_tokens", sl_conf_p_number, offsetof(sl_conf_cost_t, per_1k_output_tokens), .def = "0",
-     .fmax = 1e6},
+    {"per_1k_input_tokens", sl_conf_p_number, offsetof(sl_conf_cost_t, per_1k_input_tokens), .def = "0", .fmax = 1e6},
+    {"per_1k_output_tokens", sl_conf_p_number, offsetof(sl_conf_cost_t, per_1k_output_tokens), .def = "0", .fmax = 1e6},
     {NULL}};
 static const sl_conf_block_t cost_block = {cost_keys, NULL};
 
@@ -71,13 +69,10 @@ static int check_health(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, ui
 static const sl_conf_key_t health_keys[] = {
     {"enabled", sl_conf_p_bool, offsetof(sl_conf_health_t, enabled), .def = "true"},
     {"path", sl_conf_p_http_path, offsetof(sl_conf_health_t, path), .max = 1024},
-    {"interval", sl_conf_p_duration, offsetof(sl_conf_health_t, interval_ms), .def = "5s", .min = 100,
-     .max = HOUR_MS},
+    {"interval", sl_conf_p_duration, offsetof(sl_conf_health_t, interval_ms), .def = "5s", .min = 100, .max = HOUR_MS},
     {"timeout", sl_conf_p_duration, offsetof(sl_conf_health_t, timeout_ms), .def = "1s", .min = 1, .max = HOUR_MS},
-    {"healthy_threshold", sl_conf_p_u32, offsetof(sl_conf_health_t, healthy_threshold), .def = "2", .min = 1,
-     .max = 100},
-    {"unhealthy_threshold", sl_conf_p_u32, offsetof(sl_conf_health_t, unhealthy_threshold), .def = "3", .min = 1,
-     .max = 100},
+    {"healthy_threshold", sl_conf_p_u32, offsetof(sl_conf_health_t, healthy_threshold), .def = "2", .min = 1, .max = 100},
+    {"unhealthy_threshold", sl_conf_p_u32, offsetof(sl_conf_health_t, unhealthy_threshold), .def = "3", .min = 1, .max = 100},
     {NULL}};
 static const sl_conf_block_t health_block = {health_keys, check_health};
 
@@ -98,14 +93,10 @@ static int check_outlier(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, u
 }
 
 static const sl_conf_key_t outlier_keys[] = {
-    {"consecutive_failures", sl_conf_p_u32, offsetof(sl_conf_outlier_t, consecutive_failures), .def = "5",
-     .max = 1000},
-    {"base_ejection", sl_conf_p_duration, offsetof(sl_conf_outlier_t, base_ejection_ms), .def = "10s", .min = 1,
-     .max = DAY_MS},
-    {"max_ejection", sl_conf_p_duration, offsetof(sl_conf_outlier_t, max_ejection_ms), .def = "5m", .min = 1,
-     .max = DAY_MS},
-    {"max_ejected_percent", p_whole_percent, offsetof(sl_conf_outlier_t, max_ejected_percent), .def = "50%",
-     .fmax = 1},
+    {"consecutive_failures", sl_conf_p_u32, offsetof(sl_conf_outlier_t, consecutive_failures), .def = "5", .max = 1000},
+    {"base_ejection", sl_conf_p_duration, offsetof(sl_conf_outlier_t, base_ejection_ms), .def = "10s", .min = 1, .max = DAY_MS},
+    {"max_ejection", sl_conf_p_duration, offsetof(sl_conf_outlier_t, max_ejection_ms), .def = "5m", .min = 1, .max = DAY_MS},
+    {"max_ejected_percent", p_whole_percent, offsetof(sl_conf_outlier_t, max_ejected_percent), .def = "50%", .fmax = 1},
     {NULL}};
 static const sl_conf_block_t outlier_block = {outlier_keys, check_outlier};
 
@@ -120,8 +111,7 @@ static int check_backend(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, u
             if (n == NULL)
                 continue;
             size_t saved = sl_conf_path_push_key(ctx, http_only[i]);
-            sl_conf_error(ctx, n, "only valid with protocol http (this backend speaks %s)",
-                          sl_conf_protocol_name(b->protocol));
+            sl_conf_error(ctx, n, "only valid with protocol http (this backend speaks %s)", sl_conf_protocol_name(b->protocol));
             sl_conf_path_pop(ctx, saved);
             rc = SL_ECONFIG;
         }

@@ -105,12 +105,11 @@ static int p_headers(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, co
     return rc;
 }
 
-static const sl_conf_key_t match_keys[] = {
-    {"path", sl_conf_p_http_path, offsetof(sl_conf_match_t, path_prefix), .max = 1024},
-    {"host", p_host, offsetof(sl_conf_match_t, host)},
-    {"headers", p_headers, offsetof(sl_conf_match_t, headers)},
-    {"model", sl_conf_p_string, offsetof(sl_conf_match_t, model), .min = 1, .max = 256},
-    {NULL}};
+static const sl_conf_key_t match_keys[] = {{"path", sl_conf_p_http_path, offsetof(sl_conf_match_t, path_prefix), .max = 1024},
+                                           {"host", p_host, offsetof(sl_conf_match_t, host)},
+                                           {"headers", p_headers, offsetof(sl_conf_match_t, headers)},
+                                           {"model", sl_conf_p_string, offsetof(sl_conf_match_t, model), .min = 1, .max = 256},
+                                           {NULL}};
 static const sl_conf_block_t match_block = {match_keys, NULL};
 
 /* A target share of good requests, strictly between 0% and 100%, into an objective's target. */
@@ -145,8 +144,7 @@ static int check_objective(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj,
 }
 
 static const sl_conf_key_t objective_keys[] = {
-    {"threshold", sl_conf_p_duration, offsetof(sl_conf_objective_t, threshold_ms), .required = 1, .min = 1,
-     .max = HOUR_MS},
+    {"threshold", sl_conf_p_duration, offsetof(sl_conf_objective_t, threshold_ms), .required = 1, .min = 1, .max = HOUR_MS},
     {"target", p_target, offsetof(sl_conf_objective_t, target), .required = 1},
     {NULL}};
 static const sl_conf_block_t objective_block = {objective_keys, check_objective};
@@ -205,13 +203,12 @@ static int check_route(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uin
     return SL_OK;
 }
 
-static const sl_conf_key_t route_keys[] = {
-    {"name", p_route_name, offsetof(sl_conf_route_t, name), .required = 1},
-    {"match", sl_conf_p_block, offsetof(sl_conf_route_t, match), .sub = &match_block},
-    {"cascade", sl_conf_p_cascade, offsetof(sl_conf_route_t, tiers), .required = 1, .sub = &sl_conf_tier_block,
-     .sub_path = "[]"},
-    {"slo", sl_conf_p_block, offsetof(sl_conf_route_t, slo), .sub = &slo_block},
-    {NULL}};
+static const sl_conf_key_t route_keys[] = {{"name", p_route_name, offsetof(sl_conf_route_t, name), .required = 1},
+                                           {"match", sl_conf_p_block, offsetof(sl_conf_route_t, match), .sub = &match_block},
+                                           {"cascade", sl_conf_p_cascade, offsetof(sl_conf_route_t, tiers), .required = 1,
+                                            .sub = &sl_conf_tier_block, .sub_path = "[]"},
+                                           {"slo", sl_conf_p_block, offsetof(sl_conf_route_t, slo), .sub = &slo_block},
+                                           {NULL}};
 const sl_conf_block_t sl_conf_route_block = {route_keys, check_route};
 
 int sl_conf_p_routes(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
@@ -225,8 +222,7 @@ int sl_conf_p_routes(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, co
         return SL_ECONFIG;
     }
     if (node->num_items > SL_CONF_MAX_ROUTES) {
-        sl_conf_error(ctx, node, "too many routes (%zu; the limit is %u)", node->num_items,
-                      (unsigned)SL_CONF_MAX_ROUTES);
+        sl_conf_error(ctx, node, "too many routes (%zu; the limit is %u)", node->num_items, (unsigned)SL_CONF_MAX_ROUTES);
         return SL_ECONFIG;
     }
     sl_conf_route_t *routes = sl_arena_alloc(ctx->arena, node->num_items * sizeof(*routes));

@@ -73,8 +73,7 @@ static int p_signal(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
         return SL_OK;
     }
     if (suggestion != NULL)
-        sl_conf_error(ctx, node, "unknown signal %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)),
-                      suggestion);
+        sl_conf_error(ctx, node, "unknown signal %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)), suggestion);
     else
         sl_conf_error(ctx, node,
                       "unknown signal %s; expected logprob_mean, logprob_min, top_prob, margin, json:<pointer> or "
@@ -92,8 +91,7 @@ static const sl_conf_key_t accept_keys[] = {
 static const sl_conf_block_t accept_block = {accept_keys, check_accept};
 
 /* Reports a bound outside what the signal can take (a log-probability is <= 0, a probability is in [0, 1]). */
-static int check_bound(sl_conf_ctx_t *ctx, const sl_ynode_t *map, const char *name, const sl_conf_accept_t *a,
-                       double v)
+static int check_bound(sl_conf_ctx_t *ctx, const sl_ynode_t *map, const char *name, const sl_conf_accept_t *a, double v)
 {
     const sl_ynode_t *n = sl_conf_map_get(map, name);
     const char *what = sl_conf_signal_name(a->signal.kind);
@@ -161,8 +159,7 @@ static int parse_fact(sl_conf_ctx_t *ctx, const sl_ynode_t *k, sl_conf_cond_t *c
     }
     const char *suggestion = sl_str_suggest(k->text, facts);
     if (suggestion != NULL)
-        sl_conf_error(ctx, k, "unknown fact %s (did you mean \"%s\"?)", sl_conf_quote(k->text, buf, sizeof(buf)),
-                      suggestion);
+        sl_conf_error(ctx, k, "unknown fact %s (did you mean \"%s\"?)", sl_conf_quote(k->text, buf, sizeof(buf)), suggestion);
     else
         sl_conf_error(ctx, k, "unknown fact %s; expected prompt_tokens, header:<name> or json:<pointer>",
                       sl_conf_quote(k->text, buf, sizeof(buf)));
@@ -231,9 +228,10 @@ static int parse_cond_map(sl_conf_ctx_t *ctx, const sl_ynode_t *map, sl_conf_con
             rc = SL_ECONFIG;
         } else if (v->num_items != 2) {
             /* {gt: 100, lt: 1000} reads like a range but conditions are alternatives: refuse the ambiguity */
-            sl_conf_error(ctx, v, v->num_items == 0 ? "needs a comparison: gt, ge, lt, le, eq, ne or exists"
-                                                    : "one comparison per condition; list several conditions as a "
-                                                      "sequence (any of them skips the tier)");
+            sl_conf_error(ctx, v,
+                          v->num_items == 0 ? "needs a comparison: gt, ge, lt, le, eq, ne or exists"
+                                            : "one comparison per condition; list several conditions as a "
+                                              "sequence (any of them skips the tier)");
             rc = SL_ECONFIG;
         } else {
             const sl_ynode_t *op = v->items[0];
@@ -242,8 +240,7 @@ static int parse_cond_map(sl_conf_ctx_t *ctx, const sl_ynode_t *map, sl_conf_con
             } else {
                 size_t saved2 = sl_conf_path_push_key(ctx, op->text);
                 if (*n == SL_CONF_MAX_CONDS) {
-                    sl_conf_error(ctx, op, "too many conditions (the limit is %u per tier)",
-                                  (unsigned)SL_CONF_MAX_CONDS);
+                    sl_conf_error(ctx, op, "too many conditions (the limit is %u per tier)", (unsigned)SL_CONF_MAX_CONDS);
                     rc = SL_ECONFIG;
                 } else {
                     conds[*n] = proto;
@@ -395,8 +392,8 @@ static int check_tier(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint
         return SL_OK;
     size_t saved = sl_conf_path_push_key(ctx, "accept.signal");
     sl_conf_error(ctx, sl_conf_map_get(sl_conf_map_get(map, "accept"), "signal"),
-                  "%s needs a backend with %s (backend \"%s\" speaks %s)", sl_conf_signal_name(t->accept.signal.kind),
-                  need, b->name, sl_conf_protocol_name(b->protocol));
+                  "%s needs a backend with %s (backend \"%s\" speaks %s)", sl_conf_signal_name(t->accept.signal.kind), need,
+                  b->name, sl_conf_protocol_name(b->protocol));
     sl_conf_path_pop(ctx, saved);
     return SL_ECONFIG;
 }

@@ -45,14 +45,14 @@ struct st_sl_conf_key_t {
     sl_conf_parse_cb parse;
     size_t offset;
     int required;
-    const char *def;     /* default, written as in a file and parsed by parse; NULL = zero / nested defaults */
-    int64_t min, max;    /* integers; durations in ms; sizes in bytes; string lengths; list lengths */
-    double fmin, fmax;   /* numbers; percentages as fractions */
-    const void *arg;     /* enum names (NULL-terminated) */
-    size_t count_offset; /* lists: where the number of items goes (size_t) */
+    const char *def;            /* default, written as in a file and parsed by parse; NULL = zero / nested defaults */
+    int64_t min, max;           /* integers; durations in ms; sizes in bytes; string lengths; list lengths */
+    double fmin, fmax;          /* numbers; percentages as fractions */
+    const void *arg;            /* enum names (NULL-terminated) */
+    size_t count_offset;        /* lists: where the number of items goes (size_t) */
     const sl_conf_block_t *sub; /* the block of the value: a nested mapping, or each entry of a map or list */
     const char *sub_path;       /* how entries appear in key paths: NULL (nested mapping), ".<name>" or "[]" */
-    int pass;            /* 0, or 1 for keys that need their siblings parsed first (routes need backends) */
+    int pass;                   /* 0, or 1 for keys that need their siblings parsed first (routes need backends) */
 };
 
 /* A mapping block: its keys and an optional check across them once all are parsed. In check, bit i of seen is

@@ -113,8 +113,8 @@ void sl_conf_error_at(sl_conf_ctx_t *ctx, uint32_t line, uint32_t col, const cha
 size_t sl_conf_path_push_key(sl_conf_ctx_t *ctx, const char *key)
 {
     size_t saved = ctx->path_len;
-    int n = snprintf(ctx->path + ctx->path_len, sizeof(ctx->path) - ctx->path_len, "%s%.64s",
-                     ctx->path_len != 0 ? "." : "", key);
+    int n =
+        snprintf(ctx->path + ctx->path_len, sizeof(ctx->path) - ctx->path_len, "%s%.64s", ctx->path_len != 0 ? "." : "", key);
     if (n > 0)
         ctx->path_len += (size_t)n < sizeof(ctx->path) - ctx->path_len ? (size_t)n : sizeof(ctx->path) - 1 - ctx->path_len;
     return saved;

@@ -18,8 +18,7 @@ void sl_conf_ctx_dispose(sl_conf_ctx_t *ctx);
 void sl_conf_ctx_flush_errors(sl_conf_ctx_t *ctx, sl_conf_errors_t *errs);
 
 /* Records "file:line:col: key.path: message" for node under the current key path (no path part when empty). */
-void sl_conf_error(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void sl_conf_error(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same at an explicit position, without a key path. */
 void sl_conf_error_at(sl_conf_ctx_t *ctx, uint32_t line, uint32_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -10,10 +10,10 @@
 
 typedef struct st_sl_snapshot_t sl_snapshot_t;
 struct st_sl_snapshot_t {
-    _Atomic uint32_t refs;                  /* counted holders: the slot, and each worker that holds it */
-    void (*dispose)(sl_snapshot_t *self);   /* frees the snapshot; runs on the thread that drops the last ref */
-    uint64_t retire_epoch;                  /* set when the slot stops pointing at it */
-    sl_snapshot_t *next_retired;            /* the slot's list of retired snapshots, control thread only */
+    _Atomic uint32_t refs;                /* counted holders: the slot, and each worker that holds it */
+    void (*dispose)(sl_snapshot_t *self); /* frees the snapshot; runs on the thread that drops the last ref */
+    uint64_t retire_epoch;                /* set when the slot stops pointing at it */
+    sl_snapshot_t *next_retired;          /* the slot's list of retired snapshots, control thread only */
 };
 
 /* One reader per worker thread (conf/snapshot.h). Caller-owned storage; written by its worker, except

@@ -63,8 +63,7 @@ static uint64_t pow10u(unsigned n)
 }
 
 /* value = mant * unit / 10^frac, exact; SL_EINVAL (*err = inexact_msg) when not whole, SL_ERANGE above MAX_EXACT. */
-static int scale_exact(uint64_t mant, unsigned frac, uint64_t unit, uint64_t *out, const char **err,
-                       const char *inexact_msg)
+static int scale_exact(uint64_t mant, unsigned frac, uint64_t unit, uint64_t *out, const char **err, const char *inexact_msg)
 {
     uint64_t div = pow10u(frac), v;
     /* reduce the fraction first so that "1.000000000000000001d" does not overflow needlessly */

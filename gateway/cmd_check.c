@@ -77,15 +77,15 @@ static void print_backend(FILE *fp, const sl_conf_backend_t *b)
             dur(t->connect_ms, b1, sizeof(b1)), dur(t->first_byte_ms, b2, sizeof(b2)), dur(t->idle_ms, b3, sizeof(b3)),
             dur(t->stream_idle_ms, b4, sizeof(b4)), dur(t->total_ms, b5, sizeof(b5)));
     if (b->health.path != NULL)
-        fprintf(fp, "               health %s every %s (timeout %s, up %" PRIu32 ", down %" PRIu32 ")",
-                b->health.path, dur(b->health.interval_ms, b1, sizeof(b1)), dur(b->health.timeout_ms, b2, sizeof(b2)),
+        fprintf(fp, "               health %s every %s (timeout %s, up %" PRIu32 ", down %" PRIu32 ")", b->health.path,
+                dur(b->health.interval_ms, b1, sizeof(b1)), dur(b->health.timeout_ms, b2, sizeof(b2)),
                 b->health.healthy_threshold, b->health.unhealthy_threshold);
     else
         fprintf(fp, "               health off");
     if (b->outlier.consecutive_failures != 0)
-        fprintf(fp, "; eject after %" PRIu32 " failures for %s..%s, at most %" PRIu32 "%%\n",
-                b->outlier.consecutive_failures, dur(b->outlier.base_ejection_ms, b1, sizeof(b1)),
-                dur(b->outlier.max_ejection_ms, b2, sizeof(b2)), b->outlier.max_ejected_percent);
+        fprintf(fp, "; eject after %" PRIu32 " failures for %s..%s, at most %" PRIu32 "%%\n", b->outlier.consecutive_failures,
+                dur(b->outlier.base_ejection_ms, b1, sizeof(b1)), dur(b->outlier.max_ejection_ms, b2, sizeof(b2)),
+                b->outlier.max_ejected_percent);
     else
         fprintf(fp, "; passive ejection off\n");
     if (b->cost.per_request != 0 || b->cost.per_1k_input_tokens != 0 || b->cost.per_1k_output_tokens != 0)
@@ -125,9 +125,10 @@ static void print_tier(FILE *fp, size_t i, const sl_conf_tier_t *t)
     fprintf(fp, "\n");
     for (size_t j = 0; j != t->num_skip_when; ++j) {
         const sl_conf_cond_t *c = &t->skip_when[j];
-        fprintf(fp, "            skip when %s%s%s %s", c->fact == SL_FACT_PROMPT_TOKENS ? "prompt_tokens"
-                                                       : c->fact == SL_FACT_HEADER      ? "header:"
-                                                                                        : "json:",
+        fprintf(fp, "            skip when %s%s%s %s",
+                c->fact == SL_FACT_PROMPT_TOKENS ? "prompt_tokens"
+                : c->fact == SL_FACT_HEADER      ? "header:"
+                                                 : "json:",
                 c->arg != NULL ? c->arg : "", "", ops[c->cmp]);
         if (c->cmp != SL_CMP_EXISTS) {
             if (c->is_number)
@@ -175,8 +176,7 @@ static void print_route(FILE *fp, const sl_conf_route_t *r)
         if (r->slo.availability.enabled)
             fprintf(fp, "; availability %g%%", r->slo.availability.target * 100);
         if (r->slo.latency.enabled)
-            fprintf(fp, "; latency %g%% <= %s", r->slo.latency.target * 100,
-                    dur(r->slo.latency.threshold_ms, b2, sizeof(b2)));
+            fprintf(fp, "; latency %g%% <= %s", r->slo.latency.target * 100, dur(r->slo.latency.threshold_ms, b2, sizeof(b2)));
         if (r->slo.ttft.enabled)
             fprintf(fp, "; ttft %g%% <= %s", r->slo.ttft.target * 100, dur(r->slo.ttft.threshold_ms, b2, sizeof(b2)));
         fprintf(fp, "\n");

@@ -395,8 +395,8 @@ static const char *load_tmp(sl_conf_t **out, int *rc_out)
     return msg;
 }
 
-#define TOKEN_CONFIG                                                                                                   \
-    "admin: {listen: \"0.0.0.0:9901\", token_file: tok}\n"                                                            \
+#define TOKEN_CONFIG                                                                                                           \
+    "admin: {listen: \"0.0.0.0:9901\", token_file: tok}\n"                                                                     \
     "backends: {b: {protocol: openai, endpoints: 127.0.0.1:1}}\nroutes: [{name: r, cascade: [{backend: b}]}]\n"
 
 Test(load, admin_token_is_read_relative_to_the_config, .init = make_tmpdir, .fini = remove_tmpdir)
@@ -418,16 +418,14 @@ Test(load, admin_token_is_read_relative_to_the_config, .init = make_tmpdir, .fin
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     write_file("tok", big);
-    cr_assert_str_eq(load_tmp(&c, NULL),
-                     "/sluice.yaml:1:45: admin.token_file: /tok: the token is longer than 4096 bytes");
+    cr_assert_str_eq(load_tmp(&c, NULL), "/sluice.yaml:1:45: admin.token_file: /tok: the token is longer than 4096 bytes");
     char path[256];
     snprintf(path, sizeof(path), "%s/tok", tmpdir);
     cr_assert_eq(unlink(path), 0);
     cr_assert_eq(mkdir(path, 0700), 0);
     cr_assert_str_eq(load_tmp(&c, NULL), "/sluice.yaml:1:45: admin.token_file: cannot read /tok: not a regular file");
     cr_assert_eq(rmdir(path), 0);
-    cr_assert_str_eq(load_tmp(&c, NULL),
-                     "/sluice.yaml:1:45: admin.token_file: cannot read /tok: No such file or directory");
+    cr_assert_str_eq(load_tmp(&c, NULL), "/sluice.yaml:1:45: admin.token_file: cannot read /tok: No such file or directory");
     cr_assert_null(c);
 }
 

@@ -45,7 +45,7 @@ Test(units, durations)
     dur_ok("0ms", 0);
     dur_ok("007s", 7000);
     dur_ok("90d", 7776000000ull);
-    dur_ok("104249991d", 9007199222400000ull); /* just under 2^53 ms */
+    dur_ok("104249991d", 9007199222400000ull);         /* just under 2^53 ms */
     dur_ok("9007199254740992ms", 9007199254740992ull); /* 2^53 ms exactly */
 }
 
@@ -208,8 +208,7 @@ Test(units, integers)
     cr_assert_eq(sl_conf_parse_int("9223372036854775808", INT64_MIN, INT64_MAX, &v, &err), SL_ERANGE);
     cr_assert_eq(sl_conf_parse_int("-9223372036854775809", INT64_MIN, INT64_MAX, &v, &err), SL_ERANGE);
     cr_assert_eq(sl_conf_parse_int("99999999999999999999999", INT64_MIN, INT64_MAX, &v, &err), SL_ERANGE);
-    static const char *const bad[] = {"", "-", "1.0", "1e3", "0x10", " 1", "1 ", "+1", "12a", "99999999999999999999x",
-                                      NULL};
+    static const char *const bad[] = {"", "-", "1.0", "1e3", "0x10", " 1", "1 ", "+1", "12a", "99999999999999999999x", NULL};
     for (size_t i = 0; bad[i] != NULL; ++i) {
         cr_expect_eq(sl_conf_parse_int(bad[i], INT64_MIN, INT64_MAX, &v, &err), SL_EINVAL, "%s", bad[i]);
         cr_expect_str_eq(err, "must be an integer");
