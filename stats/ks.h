@@ -2,7 +2,7 @@
  * ks.h - the two-sample Kolmogorov-Smirnov test (two-sided), for drift of a numeric feature or of a prediction
  * score against a reference sample, and for the canary's confidence distribution.
  *
- * Control thread; deterministic. The exact p-value allocates one column of n_y + 1 doubles per call.
+ * Control thread; deterministic. The exact p-value allocates one column of min(n_x, n_y) + 1 doubles per call.
  */
 #ifndef SL_STATS_KS_H
 #define SL_STATS_KS_H
