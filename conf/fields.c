@@ -8,6 +8,7 @@
 #include "conf/schema.h"
 #include "common/status.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -295,4 +296,30 @@ int sl_conf_p_addr_list(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field,
 int sl_conf_p_block(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     return sl_conf_walk(ctx, node, key->sub, field);
+}
+
+const char *sl_conf_header_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *name)
+{
+    char buf[256];
+    size_t len = strlen(name);
+    if (len == 0 || len > 128 ||
+        strspn(name, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != len) {
+        sl_conf_error(ctx, node, "invalid header name %s", sl_conf_quote(name, buf, sizeof(buf)));
+        return NULL;
+    }
+    char *lower = sl_arena_strdup(ctx->arena, name);
+    for (char *p = lower; *p != '\0'; ++p)
+        *p = (char)tolower((unsigned char)*p);
+    return lower;
+}
+
+const char *sl_conf_json_pointer(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *ptr)
+{
+    char buf[256];
+    const char *err;
+    if (sl_conf_check_json_pointer(ptr, &err) != SL_OK) {
+        sl_conf_error(ctx, node, "invalid JSON pointer %s: %s", sl_conf_quote(ptr, buf, sizeof(buf)), err);
+        return NULL;
+    }
+    return sl_arena_strdup(ctx->arena, ptr);
 }

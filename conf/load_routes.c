@@ -55,7 +55,6 @@ static int p_host(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const
 static int p_headers(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     sl_conf_match_t *m = (sl_conf_match_t *)((char *)field - key->offset);
-    char buf[256];
     int rc = SL_OK;
     if (sl_conf_expect(ctx, node, SL_YNODE_MAP) != SL_OK)
         return SL_ECONFIG;
@@ -74,12 +73,11 @@ static int p_headers(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, co
             continue;
         }
         size_t saved = sl_conf_path_push_key(ctx, k->text);
-        size_t len = k->len, dup = 0;
+        size_t dup = 0;
         while (dup != n && strcasecmp(name_nodes[dup]->text, k->text) != 0)
             ++dup;
-        if (len == 0 || len > 128 ||
-            strspn(k->text, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != len) {
-            sl_conf_error(ctx, k, "invalid header name %s", sl_conf_quote(k->text, buf, sizeof(buf)));
+        const char *lower = sl_conf_header_name(ctx, k, k->text);
+        if (lower == NULL) {
             rc = SL_ECONFIG;
         } else if (dup != n) {
             sl_conf_error(ctx, k, "duplicate header (first defined at %u:%u)", (unsigned)name_nodes[dup]->line,
@@ -91,9 +89,6 @@ static int p_headers(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, co
             sl_conf_error(ctx, v, "must be at most 4096 bytes long, got %zu", v->len);
             rc = SL_ECONFIG;
         } else {
-            char *lower = sl_arena_strdup(ctx->arena, k->text);
-            for (char *p = lower; *p != '\0'; ++p)
-                *p = (char)tolower((unsigned char)*p);
             h[n].name = lower;
             h[n].value = v->kind == SL_YNODE_NULL ? NULL : sl_arena_strdup(ctx->arena, v->text);
             name_nodes[n++] = k;

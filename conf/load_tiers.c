@@ -1,7 +1,7 @@
 /*
  * load_tiers.c - a route's `cascade`: the list of tiers, each naming a backend, with its accept rule (which
- * answers are confident enough to return), its pre-routing skip rules, the failures that escalate to the next tier,
- * a latency budget and stream buffering.
+ * answers are confident enough to return), its pre-routing skip rules (load_conditions.c), the failures that
+ * escalate to the next tier, a latency budget and stream buffering.
  *
  * Tiers are parsed after every backend (the root table parses routes in a second pass), so a tier resolves its
  * backend by name at once and can check that its accept signal is one that backend's protocol can produce. A tier
@@ -13,7 +13,6 @@
 #include "common/str.h"
 #include "conf/schema.h"
 
-#include <ctype.h>
 #include <float.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,33 +21,6 @@
 #define HOUR_MS 3600000
 
 static const char *const builtin_signals[] = {"logprob_mean", "logprob_min", "top_prob", "margin", NULL};
-
-/* An HTTP header name (RFC 9110 token), lower-cased into the arena. */
-static const char *header_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *name)
-{
-    char buf[256];
-    size_t len = strlen(name);
-    if (len == 0 || len > 128 ||
-        strspn(name, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != len) {
-        sl_conf_error(ctx, node, "invalid header name %s", sl_conf_quote(name, buf, sizeof(buf)));
-        return NULL;
-    }
-    char *lower = sl_arena_strdup(ctx->arena, name);
-    for (char *p = lower; *p != '\0'; ++p)
-        *p = (char)tolower((unsigned char)*p);
-    return lower;
-}
-
-static const char *json_pointer(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *ptr)
-{
-    char buf[256];
-    const char *err;
-    if (sl_conf_check_json_pointer(ptr, &err) != SL_OK) {
-        sl_conf_error(ctx, node, "invalid JSON pointer %s: %s", sl_conf_quote(ptr, buf, sizeof(buf)), err);
-        return NULL;
-    }
-    return sl_arena_strdup(ctx->arena, ptr);
-}
 
 /* signal: logprob_mean | logprob_min | top_prob | margin | json:<pointer> | header:<name> */
 static int p_signal(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
@@ -61,11 +33,11 @@ static int p_signal(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
         return SL_ECONFIG;
     if (strncmp(text, "json:", 5) == 0) {
         sig->kind = SL_SIGNAL_JSON;
-        return (sig->arg = json_pointer(ctx, node, text + 5)) != NULL ? SL_OK : SL_ECONFIG;
+        return (sig->arg = sl_conf_json_pointer(ctx, node, text + 5)) != NULL ? SL_OK : SL_ECONFIG;
     }
     if (strncmp(text, "header:", 7) == 0) {
         sig->kind = SL_SIGNAL_HEADER;
-        return (sig->arg = header_name(ctx, node, text + 7)) != NULL ? SL_OK : SL_ECONFIG;
+        return (sig->arg = sl_conf_header_name(ctx, node, text + 7)) != NULL ? SL_OK : SL_ECONFIG;
     }
     if (sl_conf_parse_enum(text, builtin_signals, &idx, &suggestion) == SL_OK) {
         sig->kind = (enum en_sl_signal_kind_t)(SL_SIGNAL_LOGPROB_MEAN + idx);
@@ -137,155 +109,6 @@ static int p_accept(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
     if (sl_conf_walk(ctx, node, key->sub, field) != SL_OK)
         return SL_ECONFIG;
     tier->has_accept = 1;
-    return SL_OK;
-}
-
-/* The fact a skip_when key names: prompt_tokens, header:<name> or json:<pointer>. */
-static int parse_fact(sl_conf_ctx_t *ctx, const sl_ynode_t *k, sl_conf_cond_t *c)
-{
-    static const char *const facts[] = {"prompt_tokens", NULL};
-    char buf[256];
-    if (strcmp(k->text, "prompt_tokens") == 0) {
-        c->fact = SL_FACT_PROMPT_TOKENS;
-        return SL_OK;
-    }
-    if (strncmp(k->text, "header:", 7) == 0) {
-        c->fact = SL_FACT_HEADER;
-        return (c->arg = header_name(ctx, k, k->text + 7)) != NULL ? SL_OK : SL_ECONFIG;
-    }
-    if (strncmp(k->text, "json:", 5) == 0) {
-        c->fact = SL_FACT_JSON;
-        return (c->arg = json_pointer(ctx, k, k->text + 5)) != NULL ? SL_OK : SL_ECONFIG;
-    }
-    const char *suggestion = sl_str_suggest(k->text, facts);
-    if (suggestion != NULL)
-        sl_conf_error(ctx, k, "unknown fact %s (did you mean \"%s\"?)", sl_conf_quote(k->text, buf, sizeof(buf)), suggestion);
-    else
-        sl_conf_error(ctx, k, "unknown fact %s; expected prompt_tokens, header:<name> or json:<pointer>",
-                      sl_conf_quote(k->text, buf, sizeof(buf)));
-    return SL_ECONFIG;
-}
-
-/* One comparison "op: value" of a fact into *c (fact and arg already set). */
-static int parse_comparison(sl_conf_ctx_t *ctx, const sl_ynode_t *op, const sl_ynode_t *v, sl_conf_cond_t *c)
-{
-    static const char *const ops[] = {"gt", "ge", "lt", "le", "eq", "ne", "exists", NULL};
-    char buf[256];
-    const char *suggestion, *text, *err;
-    int idx;
-    if (sl_conf_parse_enum(op->text, ops, &idx, &suggestion) != SL_OK) {
-        if (suggestion != NULL)
-            sl_conf_error(ctx, op, "unknown comparison (did you mean \"%s\"?)", suggestion);
-        else
-            sl_conf_error(ctx, op, "unknown comparison; expected gt, ge, lt, le, eq, ne or exists");
-        return SL_ECONFIG;
-    }
-    c->cmp = (enum en_sl_cmp_t)idx;
-    if ((text = sl_conf_scalar(ctx, v)) == NULL)
-        return SL_ECONFIG;
-    if (c->cmp == SL_CMP_EXISTS) {
-        if (c->fact == SL_FACT_PROMPT_TOKENS) {
-            sl_conf_error(ctx, op, "prompt_tokens is always present; compare it with gt, ge, lt, le, eq or ne");
-            return SL_ECONFIG;
-        }
-        if (strcmp(text, "true") != 0) {
-            sl_conf_error(ctx, v, "must be true (a tier is skipped when the field is present), got %s",
-                          sl_conf_quote(text, buf, sizeof(buf)));
-            return SL_ECONFIG;
-        }
-        return SL_OK;
-    }
-    int numeric = v->plain && sl_conf_parse_number(text, &c->number, &err) == SL_OK;
-    if (!numeric && (c->cmp <= SL_CMP_LE || c->fact == SL_FACT_PROMPT_TOKENS)) {
-        sl_conf_error(ctx, v, "must be a number, got %s", sl_conf_quote(text, buf, sizeof(buf)));
-        return SL_ECONFIG;
-    }
-    c->is_number = numeric;
-    c->string = numeric ? NULL : sl_arena_strdup(ctx->arena, text);
-    return SL_OK;
-}
-
-/* One mapping of facts to their comparison (one each); appends to conds. */
-static int parse_cond_map(sl_conf_ctx_t *ctx, const sl_ynode_t *map, sl_conf_cond_t *conds, size_t *n)
-{
-    int rc = SL_OK;
-    if (sl_conf_expect(ctx, map, SL_YNODE_MAP) != SL_OK)
-        return SL_ECONFIG;
-    const sl_ynode_t **first = sl_conf_find_duplicates(ctx, map);
-    for (size_t i = 0; i + 1 < map->num_items; i += 2) {
-        const sl_ynode_t *k = map->items[i], *v = map->items[i + 1];
-        sl_conf_cond_t proto = {0};
-        if (sl_conf_expect(ctx, k, SL_YNODE_SCALAR) != SL_OK) {
-            rc = SL_ECONFIG;
-            continue;
-        }
-        size_t saved = sl_conf_path_push_key(ctx, k->text);
-        if (first[i / 2] != NULL) {
-            sl_conf_error(ctx, k, "duplicate key (first defined at %u:%u)", (unsigned)first[i / 2]->line,
-                          (unsigned)first[i / 2]->col);
-            rc = SL_ECONFIG;
-        } else if (parse_fact(ctx, k, &proto) != SL_OK || sl_conf_expect(ctx, v, SL_YNODE_MAP) != SL_OK) {
-            rc = SL_ECONFIG;
-        } else if (v->num_items != 2) {
-            /* {gt: 100, lt: 1000} reads like a range but conditions are alternatives: refuse the ambiguity */
-            sl_conf_error(ctx, v,
-                          v->num_items == 0 ? "needs a comparison: gt, ge, lt, le, eq, ne or exists"
-                                            : "one comparison per condition; list several conditions as a "
-                                              "sequence (any of them skips the tier)");
-            rc = SL_ECONFIG;
-        } else {
-            const sl_ynode_t *op = v->items[0];
-            if (sl_conf_expect(ctx, op, SL_YNODE_SCALAR) != SL_OK) {
-                rc = SL_ECONFIG;
-            } else {
-                size_t saved2 = sl_conf_path_push_key(ctx, op->text);
-                if (*n == SL_CONF_MAX_CONDS) {
-                    sl_conf_error(ctx, op, "too many conditions (the limit is %u per tier)", (unsigned)SL_CONF_MAX_CONDS);
-                    rc = SL_ECONFIG;
-                } else {
-                    conds[*n] = proto;
-                    if (parse_comparison(ctx, op, v->items[1], &conds[*n]) == SL_OK)
-                        ++*n;
-                    else
-                        rc = SL_ECONFIG;
-                }
-                sl_conf_path_pop(ctx, saved2);
-            }
-        }
-        sl_conf_path_pop(ctx, saved);
-    }
-    return rc;
-}
-
-/* skip_when: a mapping {fact: {op: value}, ...} or a sequence of such mappings; any condition skips the tier. */
-static int p_skip_when(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
-{
-    sl_conf_tier_t *tier = (sl_conf_tier_t *)((char *)field - key->offset);
-    sl_conf_cond_t conds[SL_CONF_MAX_CONDS];
-    size_t n = 0;
-    int rc = SL_OK;
-    if (node->kind == SL_YNODE_SEQ) {
-        for (size_t i = 0; i != node->num_items; ++i) {
-            size_t saved = sl_conf_path_push_index(ctx, i);
-            if (parse_cond_map(ctx, node->items[i], conds, &n) != SL_OK)
-                rc = SL_ECONFIG;
-            sl_conf_path_pop(ctx, saved);
-        }
-    } else if (node->kind == SL_YNODE_MAP) {
-        rc = parse_cond_map(ctx, node, conds, &n);
-    } else {
-        char buf[256];
-        if (node->kind == SL_YNODE_ALIAS)
-            return sl_conf_expect(ctx, node, SL_YNODE_MAP);
-        sl_conf_error(ctx, node, "expected a mapping or a sequence of mappings, got %s",
-                      sl_conf_describe(node, buf, sizeof(buf)));
-        return SL_ECONFIG;
-    }
-    if (rc != SL_OK)
-        return rc;
-    tier->skip_when = sl_arena_alloc(ctx->arena, (n != 0 ? n : 1) * sizeof(*conds));
-    memcpy(tier->skip_when, conds, n * sizeof(*conds));
-    tier->num_skip_when = n;
     return SL_OK;
 }
 
@@ -401,7 +224,7 @@ static int check_tier(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint
 static const sl_conf_key_t tier_keys[] = {
     {"backend", p_tier_backend, offsetof(sl_conf_tier_t, backend), .required = 1},
     {"accept", p_accept, offsetof(sl_conf_tier_t, accept), .sub = &accept_block},
-    {"skip_when", p_skip_when, offsetof(sl_conf_tier_t, skip_when)},
+    {"skip_when", sl_conf_p_skip_when, offsetof(sl_conf_tier_t, skip_when)},
     {"escalate_on", p_escalate_on, offsetof(sl_conf_tier_t, escalate_on), .def = "all"},
     {"latency_budget", sl_conf_p_duration, offsetof(sl_conf_tier_t, latency_budget_ms), .def = "0", .max = HOUR_MS},
     {"buffer_streams", sl_conf_p_bool, offsetof(sl_conf_tier_t, buffer_streams), .def = "false"},

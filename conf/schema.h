@@ -91,6 +91,11 @@ int sl_conf_p_block(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
 
 /* Reads a scalar as text (errors for other kinds); returns its text or NULL. */
 const char *sl_conf_scalar(sl_conf_ctx_t *ctx, const sl_ynode_t *node);
+/* An HTTP header name (RFC 9110 token, 1 to 128 bytes) copied lower-case into the snapshot's arena; NULL after
+ * recording an error at node. */
+const char *sl_conf_header_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *name);
+/* An RFC 6901 JSON pointer copied into the snapshot's arena; NULL after recording an error at node. */
+const char *sl_conf_json_pointer(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *ptr);
 /* Checks a backend or route name: 1 to 64 of [A-Za-z0-9_.-]. */
 int sl_conf_check_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *what);
 
@@ -101,6 +106,7 @@ extern const sl_conf_block_t sl_conf_backend_block;
 extern const sl_conf_block_t sl_conf_route_block;
 extern const sl_conf_block_t sl_conf_tier_block;
 int sl_conf_p_backends(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
+int sl_conf_p_skip_when(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_cascade(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_routes(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 
