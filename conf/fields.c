@@ -15,16 +15,6 @@
 
 #define DEFAULT_MAX_STRING 4096
 
-/* The value as written, escaped like sl_conf_quote but without the quotes: numbers read better bare. */
-static const char *bare(const char *text, char *buf, size_t bufsz)
-{
-    sl_conf_quote(text, buf, bufsz);
-    size_t n = strlen(buf);
-    memmove(buf, buf + 1, n - 2);
-    buf[n - 2] = '\0';
-    return buf;
-}
-
 int sl_conf_p_string(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     const char *text = sl_conf_scalar(ctx, node);
@@ -107,7 +97,7 @@ int sl_conf_p_u32(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const
     }
     if (r != SL_OK || v < key->min || v > key->max) {
         sl_conf_error(ctx, node, "must be between %" PRId64 " and %" PRId64 ", got %s", key->min, key->max,
-                      bare(text, buf, sizeof(buf)));
+                      sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(uint32_t *)field = (uint32_t)v;
@@ -129,7 +119,7 @@ int sl_conf_p_duration(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, 
     if (r != SL_OK || v < (uint64_t)key->min || v > (uint64_t)key->max) {
         sl_conf_error(ctx, node, "must be between %s and %s, got %s",
                       sl_conf_format_duration((uint64_t)key->min, lo, sizeof(lo)),
-                      sl_conf_format_duration((uint64_t)key->max, hi, sizeof(hi)), bare(text, buf, sizeof(buf)));
+                      sl_conf_format_duration((uint64_t)key->max, hi, sizeof(hi)), sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(uint32_t *)field = (uint32_t)v;
@@ -150,7 +140,7 @@ int sl_conf_p_size(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
     }
     if (r != SL_OK || v < (uint64_t)key->min || v > (uint64_t)key->max) {
         sl_conf_error(ctx, node, "must be between %s and %s, got %s", sl_conf_format_size((uint64_t)key->min, lo, sizeof(lo)),
-                      sl_conf_format_size((uint64_t)key->max, hi, sizeof(hi)), bare(text, buf, sizeof(buf)));
+                      sl_conf_format_size((uint64_t)key->max, hi, sizeof(hi)), sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(uint64_t *)field = v;
@@ -170,7 +160,7 @@ int sl_conf_p_number(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, co
         return SL_ECONFIG;
     }
     if (r != SL_OK || v < key->fmin || v > key->fmax) {
-        sl_conf_error(ctx, node, "must be between %g and %g, got %s", key->fmin, key->fmax, bare(text, buf, sizeof(buf)));
+        sl_conf_error(ctx, node, "must be between %g and %g, got %s", key->fmin, key->fmax, sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(double *)field = v;
@@ -190,7 +180,7 @@ int sl_conf_p_percent(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, c
     }
     if (v < key->fmin || v > key->fmax) {
         sl_conf_error(ctx, node, "must be between %g%% and %g%%, got %s", key->fmin * 100, key->fmax * 100,
-                      bare(text, buf, sizeof(buf)));
+                      sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(double *)field = v;

@@ -158,7 +158,7 @@ static int p_window(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
         return SL_ECONFIG;
     }
     if (r != SL_OK || v < (uint64_t)HOUR_MS || v > (uint64_t)90 * DAY_MS) {
-        sl_conf_error(ctx, node, "must be between 1h and 90d, got %s", text);
+        sl_conf_error(ctx, node, "must be between 1h and 90d, got %s", sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     if (v % 60000 != 0) {

@@ -112,11 +112,18 @@ void sl_conf_error_at(sl_conf_ctx_t *ctx, uint32_t line, uint32_t col, const cha
 
 size_t sl_conf_path_push_key(sl_conf_ctx_t *ctx, const char *key)
 {
-    size_t saved = ctx->path_len;
-    int n =
-        snprintf(ctx->path + ctx->path_len, sizeof(ctx->path) - ctx->path_len, "%s%.64s", ctx->path_len != 0 ? "." : "", key);
-    if (n > 0)
-        ctx->path_len += (size_t)n < sizeof(ctx->path) - ctx->path_len ? (size_t)n : sizeof(ctx->path) - 1 - ctx->path_len;
+    size_t saved = ctx->path_len, len = strlen(key), o = ctx->path_len;
+    if (len > 64) { /* keys in paths are shortened, never cut inside a UTF-8 sequence */
+        len = 64;
+        while (len != 0 && ((unsigned char)key[len] & 0xc0) == 0x80)
+            --len;
+    }
+    if (o != 0 && o + 1 < sizeof(ctx->path))
+        ctx->path[o++] = '.';
+    for (size_t i = 0; i != len && o + 1 < sizeof(ctx->path); ++i) /* control characters would garble a terminal */
+        ctx->path[o++] = (unsigned char)key[i] < 0x20 || key[i] == 0x7f ? '?' : key[i];
+    ctx->path[o] = '\0';
+    ctx->path_len = o;
     return saved;
 }
 
@@ -159,6 +166,15 @@ const char *sl_conf_quote(const char *text, char *buf, size_t bufsz)
     }
     buf[o++] = '"';
     buf[o] = '\0';
+    return buf;
+}
+
+const char *sl_conf_bare(const char *text, char *buf, size_t bufsz)
+{
+    sl_conf_quote(text, buf, bufsz);
+    size_t n = strlen(buf);
+    memmove(buf, buf + 1, n - 2);
+    buf[n - 2] = '\0';
     return buf;
 }
 

@@ -37,8 +37,10 @@ const char *sl_conf_describe(const sl_ynode_t *node, char *buf, size_t bufsz);
 /* Records "expected <what>, got <description>" (or the alias error) unless node is of kind; returns SL_OK when
  * it is. */
 int sl_conf_expect(sl_conf_ctx_t *ctx, const sl_ynode_t *node, enum en_sl_ynode_kind_t kind);
-/* The scalar text quoted and escaped for a message, shortened past 48 bytes. */
+/* The scalar text quoted and escaped for a message, shortened past 48 bytes; bufsz >= 200. */
 const char *sl_conf_quote(const char *text, char *buf, size_t bufsz);
+/* The same without the quotes, for values that read better bare (numbers in range errors). */
+const char *sl_conf_bare(const char *text, char *buf, size_t bufsz);
 
 /* Value of key in a mapping node, or NULL. */
 const sl_ynode_t *sl_conf_map_get(const sl_ynode_t *map, const char *key);

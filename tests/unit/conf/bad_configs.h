@@ -800,6 +800,15 @@ static const bad_case_t bad_cases[] = {
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
         {"3:41: backends.other.endpoints[0]: YAML aliases are not supported; write the value out", NULL}},
+    {"key_path_sanitized",
+        "server: {\"a\\x01b\": 1, " "\"" "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" "\": 2}\n"
+        "backends:\n"
+        "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
+        "routes:\n"
+        "  - name: chat\n"
+        "    cascade: [{backend: small}]\n",
+        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log",
+         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log", NULL}},
 };
 
 #define NUM_BAD_CASES (sizeof(bad_cases) / sizeof(bad_cases[0]))

@@ -35,7 +35,8 @@ Test(conf_bad, every_case_reports_exactly_its_errors)
         for (size_t j = 0; j != n && j != errs.count; ++j) {
             char want[1024];
             snprintf(want, sizeof(want), "bad.yaml:%s", c->expected[j]);
-            cr_expect_str_eq(sl_conf_errors_get(&errs, j), want, "%s: error %zu", c->name, j);
+            cr_expect_str_eq(sl_conf_errors_get(&errs, j), want, "%s: error %zu is\n  %s\nnot\n  %s", c->name, j,
+                             sl_conf_errors_get(&errs, j), want);
         }
         if (rc == SL_OK && out != sentinel)
             sl_conf_release(out);
