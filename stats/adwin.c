@@ -15,7 +15,7 @@
  * O(W^2) "test every split" version, which is how the tests check the cut rule.
  *
  * The per-check constants (ln(2/delta'), var_W) are computed once per check, and each boundary costs a handful of
- * multiplications, no square root and no division (see cut_exists): 1.3 s for 50 streams of 100,000 samples.
+ * multiplications, no square root and no division (see cut_exists): ~140 ns per sample at a window of 10^5.
  */
 #include "stats/adwin.h"
 
@@ -120,17 +120,17 @@ static int cut_exists(const sl_adwin_t *a)
         return 0;
     double w = (double)a->width, L = log(2 * log(w) / a->params.delta), var = a->m2 / w;
     double AW = 2 * var * L * w, BW = 2.0 / 3 * L * w;
-    double n0 = 0, s0 = 0;
-    for (uint32_t l = a->levels; l-- > 0;) {
-        const sl_adwin_bucket_t *r = a->rows_private + (size_t)l * (a->params.max_buckets + 1);
-        double size = ldexp(1, (int)l);
-        for (uint32_t i = 0; i < a->row_len_private[l]; ++i) {
+    double n0 = 0, s0 = 0, total = a->total, size = ldexp(1, (int)a->levels - 1);
+    uint32_t stride = a->params.max_buckets + 1;
+    for (uint32_t l = a->levels; l-- > 0; size *= 0.5) {
+        const sl_adwin_bucket_t *r = a->rows_private + (size_t)l * stride, *end = r + a->row_len_private[l];
+        for (; r != end; ++r) {
             n0 += size;
-            s0 += r[i].sum;
+            s0 += r->sum;
             double n1 = w - n0;
             if (n1 <= 0)
                 return 0; /* the last bucket: no newer part */
-            double D = fabs(s0 * n1 - (a->total - s0) * n0) - BW;
+            double D = fabs(s0 * n1 - (total - s0) * n0) - BW;
             if (D >= 0 && D * D >= AW * (n0 * n1))
                 return 1;
         }
