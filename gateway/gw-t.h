@@ -28,7 +28,7 @@
 #define SL_GW_LOG_BUF (64 * 1024)       /* per-worker access-log buffer */
 #define SL_GW_LOG_LINE_MAX 4096         /* one access-log line never exceeds this */
 #define SL_GW_HIGH_WATER (256 * 1024)   /* upstream bytes waiting for the client before reads pause */
-#define SL_GW_MAX_BUFFERED (16u << 20)  /* largest upstream answer held back whole (buffered attempts) */
+#define SL_GW_MAX_BUFFERED (1u << 20)   /* larger answers of known length stream instead of being held back */
 #define SL_GW_REQUEST_ID_MAX 128        /* longest x-request-id taken from a client */
 #define SL_GW_KEEPALIVE_MS 2000         /* idle upstream connections are closed after this */
 #define SL_GW_QUEUE_POLL_MS 5           /* queued requests look for a slot freed by another worker this often */

@@ -230,15 +230,17 @@ static void on_dispose(void *_p)
     sl_gw_worker_t *w = p->w;
     p->disposed = 1;
     sl_proxy_abandon(p);
+    uint64_t now = sl_clock_now_us();
+    p->t_end_us = now;
+    sl_gw_shard_t *s = sl_gw_worker_shard(w);
     if (!p->finished) {
         if (p->failure == SL_FAILURE_NONE)
             p->failure = SL_FAILURE_CLIENT_ABORT;
         p->status = 499;
+        if (p->failure == SL_FAILURE_CLIENT_ABORT && p->backend != NULL)
+            SL_GW_ADD(s->backends[p->backend->id].failures[SL_FAILURE_CLIENT_ABORT], 1);
     }
 
-    uint64_t now = sl_clock_now_us();
-    p->t_end_us = now;
-    sl_gw_shard_t *s = sl_gw_worker_shard(w);
     if (p->route != NULL) {
         const sl_gw_route_rt_t *r = p->route;
         sl_gw_series_stats_t *ss = s->series + r->series[p->tier];

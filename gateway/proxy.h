@@ -42,10 +42,17 @@ void sl_proxy_resume_reads(sl_proxy_t *p);
 void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code,
                             const char *message);
 
-/* Copies the upstream response head into req->res (hop-by-hop and framing fields dropped, the gateway's own
- * headers added) and starts the streamed response. */
-void sl_proxy_start_stream(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_header_t *headers,
-                           size_t num_headers);
+/* Copies the upstream response head into req->res (hop-by-hop and framing fields dropped, content-length into
+ * res.content_length, the gateway's own headers added, p->is_stream set for SSE and unframed answers). Nothing is
+ * sent: an attempt that fails later still answers with an error (which resets the headers). */
+void sl_proxy_set_head(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_header_t *headers, size_t num_headers);
+
+/* Starts the streamed response with the head set by sl_proxy_set_head. */
+void sl_proxy_start_stream(sl_proxy_t *p);
+
+/* Answers with the head set by sl_proxy_set_head and the whole body of a buffered attempt (taken: linked to the
+ * request's pool). */
+void sl_proxy_respond_buffered(sl_proxy_t *p, h2o_buffer_t *body);
 
 /* Sends what the upstream delivered and the client can take now: never an empty IN_PROGRESS send, one send at a
  * time, FINAL (or ERROR) once the upstream side is over and everything went out. */

@@ -78,6 +78,7 @@ void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t fail
         else
             SL_GW_ADD(s->bad_request, 1);
     }
+    memset(&req->res.headers, 0, sizeof(req->res.headers)); /* a held-back upstream head may have set some */
     req->res.status = status;
     req->res.reason = sl_proxy_reason(status);
     req->res.content_length = len; /* h2o keeps non-200 answers alive only when their length is known */
@@ -94,8 +95,7 @@ void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t fail
     h2o_send(req, &v, p->is_head ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
-void sl_proxy_start_stream(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_header_t *headers,
-                           size_t num_headers)
+void sl_proxy_set_head(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_header_t *headers, size_t num_headers)
 {
     h2o_req_t *req = p->req;
     h2o_iovec_t conn_lists[4];
@@ -141,8 +141,26 @@ void sl_proxy_start_stream(sl_proxy_t *p, int status, h2o_iovec_t reason, const 
     if (req->res.content_length == SIZE_MAX && !p->is_head)
         p->is_stream = 1; /* chunked or delimited by close: treated as a stream (stream_idle, TPOT) */
     add_own_headers(p);
-    p->status = status;
+}
+
+void sl_proxy_start_stream(sl_proxy_t *p)
+{
+    p->status = p->req->res.status;
     start_response(p, &p->super);
+}
+
+void sl_proxy_respond_buffered(sl_proxy_t *p, h2o_buffer_t *body)
+{
+    static h2o_generator_t oneshot = {NULL, NULL};
+    h2o_req_t *req = p->req;
+    h2o_buffer_link_to_pool(body, &req->pool); /* freed with the request */
+    req->res.content_length = body->size;
+    p->status = req->res.status;
+    start_response(p, &oneshot);
+    h2o_iovec_t v = h2o_iovec_init(body->bytes, body->size);
+    p->finished = 1;
+    p->bytes_out = v.len;
+    h2o_send(req, &v, v.len != 0 ? 1 : 0, H2O_SEND_STATE_FINAL);
 }
 
 void sl_proxy_flush(sl_proxy_t *p)

@@ -165,11 +165,9 @@ void sl_proxy_resume_reads(sl_proxy_t *p)
     link_timer(p, &p->timer, p->idle_ms);
 }
 
-static int on_body(h2o_http1client_t *client, const char *errstr)
+/* Times and scans the bytes that arrived since the last call. */
+static void observe_input(sl_proxy_t *p, h2o_buffer_t *in)
 {
-    sl_proxy_t *p = client->data;
-    h2o_buffer_t *in = client->sock->input;
-    p->in_client_cb = 1;
     if (in->size > p->input_seen) {
         uint64_t now = sl_clock_now_us();
         if (p->t_first_byte_us == 0) {
@@ -182,6 +180,36 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
         sl_gw_usage_feed(&p->usage, in->bytes + p->input_seen, in->size - p->input_seen);
         p->input_seen = in->size;
     }
+}
+
+/* A buffered attempt: the body stays in the client's socket buffer until the end (content-length bounded it). */
+static int on_body_buffered(h2o_http1client_t *client, const char *errstr)
+{
+    sl_proxy_t *p = client->data;
+    observe_input(p, client->sock->input);
+    if (errstr == NULL) {
+        link_timer(p, &p->timer, p->idle_ms);
+        return 0;
+    }
+    p->client = NULL;
+    if (errstr != h2o_http1client_error_is_eos) {
+        attempt_failed(p, classify(errstr, SL_FAILURE_IDLE_TIMEOUT));
+        return 0;
+    }
+    h2o_buffer_t *body = client->sock->input;
+    h2o_buffer_init(&client->sock->input, &h2o_socket_buffer_prototype); /* the client disposes the empty one */
+    p->input_seen = 0;
+    attempt_succeeded(p);
+    sl_proxy_respond_buffered(p, body);
+    return 0;
+}
+
+static int on_body(h2o_http1client_t *client, const char *errstr)
+{
+    sl_proxy_t *p = client->data;
+    h2o_buffer_t *in = client->sock->input;
+    p->in_client_cb = 1;
+    observe_input(p, in);
     if (errstr != NULL) {
         /* the client's last call: keep the bytes not sent yet, it frees its socket buffer after we return */
         h2o_buffer_t *t = p->tail;
@@ -227,8 +255,21 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         attempt_failed(p, SL_FAILURE_UPSTREAM_5XX);
         return NULL;
     }
+    sl_proxy_set_head(p, status, msg, headers, num_headers);
+    const sl_conf_timeouts_t *t = &p->backend->conf->timeouts;
+    p->idle_ms = p->is_stream ? t->stream_idle_ms : t->idle_ms;
+    if (errstr != h2o_http1client_error_is_eos && !p->is_stream && p->req->res.content_length <= SL_GW_MAX_BUFFERED) {
+        /* a whole answer of known length: hold it back, so a failure before its end still gets a clean error
+         * (and the next attempt, with the cascade) instead of a truncated answer */
+        p->mode = SL_PROXY_BUFFER;
+        p->phase = SL_PROXY_BODY;
+        p->overhead_us += sl_clock_now_us() - p->t_head_us;
+        link_timer(p, &p->timer, p->idle_ms);
+        return on_body_buffered;
+    }
+    p->mode = SL_PROXY_STREAM;
     p->in_client_cb = 1;
-    sl_proxy_start_stream(p, status, msg, headers, num_headers);
+    sl_proxy_start_stream(p);
     p->in_client_cb = 0;
     p->overhead_us += sl_clock_now_us() - p->t_head_us;
     if (errstr == h2o_http1client_error_is_eos) { /* no body: HEAD, 204, 304 */
@@ -241,8 +282,6 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     if (p->cancel_in_cb)
         return NULL;
     p->phase = SL_PROXY_BODY;
-    const sl_conf_timeouts_t *t = &p->backend->conf->timeouts;
-    p->idle_ms = p->is_stream ? t->stream_idle_ms : t->idle_ms;
     link_timer(p, &p->timer, p->idle_ms);
     return on_body;
 }
