@@ -1,5 +1,5 @@
 /*
- * test_special_fixture.h - helpers shared by the stats/ tests that read reference fixtures
+ * test_special_fixture.h - fixture loading and comparison shared by the stats/ tests that read reference values
  * (JSON files under tests/fixtures/stats, written by the scripts under tests/reference with scipy/numpy).
  *
  * Comparison rule: relative, |got - want| <= rtol * |want|, where rtol is 1e-9 unless a test says otherwise; two
