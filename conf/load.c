@@ -1,6 +1,7 @@
 /*
  * load.c - loading a config: reading the file, the top-level, `server` and `admin` blocks, the snapshot's life
- * cycle and lookups. Backends are in load_backends.c, routes in load_routes.c.
+ * cycle and lookups. Backends are in load_backends.c, routes in load_routes.c (their cascades in load_tiers.c and
+ * load_conditions.c).
  *
  * A load builds a complete sl_conf_t in a fresh arena and hands it out only when the whole file is valid; a failed
  * load frees everything it made, so a bad reload can never disturb the running config. Relative paths in the file

@@ -74,7 +74,8 @@ const char *sl_conf_resolve_path(sl_conf_ctx_t *ctx, const char *path);
  *   bool        [int]
  *   enum        [int]          one of the names in arg
  *   addr        [sl_conf_addr_t] a listen address (port 0 allowed when min == 0)
- *   addr_list   [sl_conf_addr_t *, count at count_offset] one address or a list of [min, max] distinct ones
+ *   addr_list   [sl_conf_addr_t *, count at count_offset] one address or a list of [min, max] distinct ones;
+ *               port 0 (a free port) allowed when fmin != 0
  *   block       [the nested struct] a mapping parsed with the block in arg */
 int sl_conf_p_string(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_path(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
