@@ -28,6 +28,7 @@
 #define SL_GW_LOG_BUF (64 * 1024)       /* per-worker access-log buffer */
 #define SL_GW_LOG_LINE_MAX 4096         /* one access-log line never exceeds this */
 #define SL_GW_HIGH_WATER (256 * 1024)   /* upstream bytes waiting for the client before reads pause */
+#define SL_GW_UPSTREAM_RCVBUF (256 * 1024) /* SO_RCVBUF of upstream connections (the kernel doubles it) */
 #define SL_GW_MAX_BUFFERED (1u << 20)   /* larger answers of known length stream instead of being held back */
 #define SL_GW_REQUEST_ID_MAX 128        /* longest x-request-id taken from a client */
 #define SL_GW_KEEPALIVE_MS 2000         /* idle upstream connections are closed after this */

@@ -300,6 +300,11 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
     /* a pooled socket is handed over synchronously, inside h2o_http1client_connect_with_pool; a new connection
      * completes later, from the event loop */
     p->reused = p->in_connect;
+    if (!p->reused) {
+        /* bounds what one read burst can pull in while the client is slower (backpressure, see above) */
+        int rcvbuf = SL_GW_UPSTREAM_RCVBUF;
+        setsockopt(h2o_socket_get_fd(client->sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
     p->phase = SL_PROXY_WAITING_HEAD;
     *reqbufs = p->reqbufs;
     *reqbufcnt = p->num_reqbufs;
