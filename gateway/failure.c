@@ -2,9 +2,10 @@
  * failure.c - see failure.h. Keep the switch and the table in failure.h in step.
  */
 #include "gateway/failure.h"
-#include "common/json_scan.h"
+#include "backends/adapter.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int sl_gw_failure_status(enum en_sl_failure_t failure)
@@ -94,22 +95,45 @@ const char *sl_gw_error_type(int status)
     return "upstream_error";
 }
 
+/* A bump allocator over a fixed buffer for the adapter's formatter (messages are capped, so it always fits). */
+typedef struct st_error_arena_t {
+    _Alignas(16) char mem[4096];
+    size_t used;
+} error_arena_t;
+
+static void *arena_alloc(void *ctx, size_t n)
+{
+    error_arena_t *a = ctx;
+    size_t at = (a->used + 15) & ~(size_t)15;
+    if (at + n > sizeof(a->mem))
+        abort(); /* unreachable: message 256 bytes, code 64, type 32 escape to well under 4 KiB */
+    a->used = at + n;
+    return a->mem + at;
+}
+
 size_t sl_gw_error_body(enum en_sl_protocol_t protocol, int status, const char *code, const char *message, char *buf,
                         size_t bufsz)
 {
-    char msg[256 * 6 + 1], cd[64 * 6 + 1];
-    size_t mlen = strlen(message), clen = strlen(code);
-    if (mlen > 256)
-        mlen = 256;
-    if (clen > 64)
-        clen = 64;
-    msg[sl_json_escape(message, mlen, msg)] = '\0';
-    cd[sl_json_escape(code, clen, cd)] = '\0';
-    int n;
-    if (protocol == SL_PROTOCOL_KSERVE_V2)
-        n = snprintf(buf, bufsz, "{\"error\":\"%s\"}", msg);
-    else
-        n = snprintf(buf, bufsz, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"%s\"}}", msg,
-                     sl_gw_error_type(status), cd);
-    return n < 0 ? 0 : (size_t)n;
+    char msg[257], cd[65];
+    snprintf(msg, sizeof(msg), "%s", message);
+    snprintf(cd, sizeof(cd), "%s", code);
+    error_arena_t arena;
+    arena.used = 0;
+    sl_adapter_alloc_t alloc = {arena_alloc, &arena};
+    sl_adapter_error_t err = {status, sl_gw_error_type(status), cd, msg};
+    sl_adapter_body_t body;
+    const sl_adapter_t *a = sl_adapter_get(protocol);
+    if (a == NULL)
+        a = &sl_adapter_openai;
+    a->format_error(&err, &alloc, &body);
+    size_t len = 0;
+    for (size_t i = 0; i != body.num_pieces; ++i) {
+        size_t n = body.pieces[i].len;
+        if (bufsz != 0 && len < bufsz - 1)
+            memcpy(buf + len, body.pieces[i].base, n < bufsz - 1 - len ? n : bufsz - 1 - len);
+        len += n;
+    }
+    if (bufsz != 0)
+        buf[len < bufsz - 1 ? len : bufsz - 1] = '\0';
+    return len;
 }

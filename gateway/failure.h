@@ -15,8 +15,9 @@
  *   overloaded           503     every endpoint at max_concurrency and the queue full or timed out (Retry-After)
  *   no_endpoint          503     every endpoint ejected or unhealthy
  *
- * Bodies: openai {"error":{"message":M,"type":T,"code":C}}; kserve_v2 {"error":M} (the v2 protocol's shape);
- * http {"error":{"message":M,"type":T,"code":C}} as well. Any thread, no allocation.
+ * Bodies are written by the route protocol's adapter (backends/adapter.h format_error): openai
+ * {"error":{"message":M,"type":T,"param":null,"code":C}} (OpenAI's own shape); kserve_v2 {"error":M} (the v2
+ * protocol's); http {"error":{"message":M,"code":C}}. Any thread, no allocation.
  */
 #ifndef SL_GATEWAY_FAILURE_H
 #define SL_GATEWAY_FAILURE_H

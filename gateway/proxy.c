@@ -9,6 +9,7 @@
  * it cancels anything still running, then records metrics and the access-log line, then unpins the generation.
  */
 #include "gateway/proxy.h"
+#include "backends/adapter.h"
 #include "backends/pool.h"
 #include "common/clock.h"
 #include "common/status.h"
@@ -76,24 +77,22 @@ static int parse_body(sl_proxy_t *p)
     return 0;
 }
 
-/* kserve v2 names the model in the path: /v2/models/<name>[/versions/<v>]/infer. Returns the rewritten path, or
- * the original when it has no model segment. */
-static h2o_iovec_t kserve_path(sl_proxy_t *p, const sl_gw_backend_rt_t *b)
+static void *pool_alloc(void *ctx, size_t n)
 {
-    static const char prefix[] = "/v2/models/";
+    return h2o_mem_alloc_pool((h2o_mem_pool_t *)ctx, n);
+}
+
+/* The upstream request target: protocols that name the model in the path (kserve_v2: /v2/models/<name>/...) get
+ * the backend's model there (by the adapter); a path without a model segment goes unchanged. */
+static h2o_iovec_t upstream_path(sl_proxy_t *p, const sl_gw_backend_rt_t *b)
+{
     h2o_iovec_t path = p->req->path;
-    size_t pl = sizeof(prefix) - 1;
-    if (b->conf->model == NULL || path.len <= pl || memcmp(path.base, prefix, pl) != 0)
+    const sl_adapter_t *a = sl_adapter_get(b->conf->protocol);
+    sl_adapter_alloc_t alloc = {pool_alloc, &p->req->pool};
+    sl_json_piece_t out;
+    if (a == NULL || b->conf->model == NULL || a->encode_path(path.base, path.len, b->conf->model, &alloc, &out) != 0)
         return path;
-    size_t end = pl;
-    while (end != path.len && path.base[end] != '/' && path.base[end] != '?')
-        ++end;
-    size_t mlen = strlen(b->conf->model);
-    char *buf = h2o_mem_alloc_pool(&p->req->pool, path.len - (end - pl) + mlen);
-    memcpy(buf, path.base, pl);
-    memcpy(buf + pl, b->conf->model, mlen);
-    memcpy(buf + pl + mlen, path.base + end, path.len - end);
-    return h2o_iovec_init(buf, path.len - (end - pl) + mlen);
+    return h2o_iovec_init(out.base, out.len);
 }
 
 static size_t append(char *dst, const void *src, size_t n)
@@ -194,8 +193,9 @@ int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b)
     h2o_iovec_t path = p->req->path;
     enum en_sl_protocol_t proto = b->conf->protocol;
 
+    path = upstream_path(p, b);
     if (proto == SL_PROTOCOL_KSERVE_V2) {
-        path = kserve_path(p, b);
+        /* the model is named in the path; the body is passed as it is */
     } else if (b->model_json != NULL && p->body_len != 0) {
         if (parse_body(p) != 0)
             return -1;

@@ -105,8 +105,10 @@ def error_of(body):
     """The JSON error object of an openai-shaped error answer."""
     doc = json.loads(body)
     assert set(doc) == {"error"}, doc
-    assert set(doc["error"]) == {"message", "type", "code"}, doc
-    return doc["error"]
+    assert set(doc["error"]) == {"message", "type", "param", "code"} and doc["error"]["param"] is None, doc
+    err = dict(doc["error"])
+    del err["param"]
+    return err
 
 
 class Upstream:

@@ -39,16 +39,25 @@ Test(failure, openai_error_body)
     size_t n = sl_gw_error_body(SL_PROTOCOL_OPENAI, 504, "first_byte_timeout",
                                 "the model server did not start answering in time", buf, sizeof(buf));
     const char *want = "{\"error\":{\"message\":\"the model server did not start answering in time\","
-                       "\"type\":\"timeout_error\",\"code\":\"first_byte_timeout\"}}";
+                       "\"type\":\"timeout_error\",\"param\":null,\"code\":\"first_byte_timeout\"}}";
     cr_assert_str_eq(buf, want);
     cr_assert_eq(n, strlen(want));
     sl_gw_error_body(SL_PROTOCOL_OPENAI, 413, "body_too_large", "say \"hi\"\n", buf, sizeof(buf));
     cr_assert_str_eq(buf, "{\"error\":{\"message\":\"say \\\"hi\\\"\\n\",\"type\":\"invalid_request_error\","
-                          "\"code\":\"body_too_large\"}}");
-    sl_gw_error_body(SL_PROTOCOL_HTTP, 503, "overloaded", "busy", buf, sizeof(buf));
-    cr_assert_str_eq(buf, "{\"error\":{\"message\":\"busy\",\"type\":\"overloaded_error\",\"code\":\"overloaded\"}}");
+                          "\"param\":null,\"code\":\"body_too_large\"}}");
+    sl_gw_error_body(SL_PROTOCOL_OPENAI, 503, "overloaded", "busy", buf, sizeof(buf));
+    cr_assert_str_eq(buf, "{\"error\":{\"message\":\"busy\",\"type\":\"overloaded_error\",\"param\":null,"
+                          "\"code\":\"overloaded\"}}");
     sl_gw_error_body(SL_PROTOCOL_OPENAI, 502, "reset", "x", buf, sizeof(buf));
-    cr_assert_str_eq(buf, "{\"error\":{\"message\":\"x\",\"type\":\"upstream_error\",\"code\":\"reset\"}}");
+    cr_assert_str_eq(buf, "{\"error\":{\"message\":\"x\",\"type\":\"upstream_error\",\"param\":null,"
+                          "\"code\":\"reset\"}}");
+}
+
+Test(failure, http_error_body)
+{
+    char buf[SL_GW_ERROR_BODY_MAX];
+    sl_gw_error_body(SL_PROTOCOL_HTTP, 503, "overloaded", "busy", buf, sizeof(buf));
+    cr_assert_str_eq(buf, "{\"error\":{\"message\":\"busy\",\"code\":\"overloaded\"}}");
 }
 
 Test(failure, kserve_error_body)
@@ -67,4 +76,9 @@ Test(failure, long_messages_are_capped)
     cr_assert_lt(n, sizeof(buf));
     cr_assert_eq(strlen(buf), n);
     cr_assert_eq(strstr(buf, "\",\"type\"") - strstr(buf, "mmm"), 256);
+    /* a buffer too small: the length it would need, a truncated NUL-terminated prefix */
+    char small[16];
+    size_t need = sl_gw_error_body(SL_PROTOCOL_KSERVE_V2, 502, "reset", "refused", small, sizeof(small));
+    cr_assert_eq(need, strlen("{\"error\":\"refused\"}"));
+    cr_assert_str_eq(small, "{\"error\":\"refus");
 }
