@@ -1,0 +1,96 @@
+"""What the gateway reports: /metrics passes `promtool check metrics` with nothing to say and its numbers agree
+with the traffic sent; the access log goes to a file, one JSON line per request with every documented key; TLS
+with ALPN serves HTTP/2 and HTTP/1.1."""
+import json
+import os
+import subprocess
+
+import harness
+from gw_helpers import ZERO, Gateway, backend_yaml, chat_body, config, keepalive, post, sim, wait_for
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "examples")
+KEYS = ["time", "id", "method", "path", "route", "tiers", "backend", "endpoint", "status", "upstream_status", "failure",
+        "attempts", "latency_ms", "upstream_ms", "ttft_ms", "overhead_us", "tokens_in", "tokens_out", "bytes_in",
+        "bytes_out"]
+
+
+def test_metrics_pass_promtool_and_match_the_traffic(tmp_path):
+    s = sim(*ZERO, "--output-tokens-mean", "4096", "--output-tokens-max", "4096")
+    log = tmp_path / "access.log"
+    backends = backend_yaml("small", [s.addr], model="sim-model") + backend_yaml("dead", ["127.0.0.1:1"])
+    text = config(backends, [("chat", "/v1/chat/completions", "small"), ("gone", "/gone", "dead")],
+                  server=f"access_log: {log}")
+    g = Gateway(text)
+    try:
+        c = keepalive(g.addr)
+        for i in range(6):
+            status, _, _ = post(c, "/v1/chat/completions",
+                                chat_body(max_tokens=4, stream=i % 2 == 1, stream_options={"include_usage": True}
+                                          if i % 2 == 1 else None))
+            assert status == 200
+        assert harness.request(g.addr, "GET", "/gone")[0] == 502
+        assert harness.request(g.addr, "GET", "/nothing-here")[0] == 404
+        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", f"http://{g.addr}/v1/chat/completions",
+                              "-d", json.dumps(chat_body(max_tokens=4))], capture_output=True)
+        assert out.returncode == 0 and json.loads(out.stdout)["usage"]["completion_tokens"] == 4
+        body = g.metrics()
+        check = subprocess.run(["promtool", "check", "metrics"], input=body.encode(), capture_output=True)
+        assert check.returncode == 0 and check.stdout == b"" and check.stderr == b"", check.stdout + check.stderr
+        assert g.metric("sluice_requests_total", route="chat", backend="small", code="2xx") == 7
+        assert g.metric("sluice_requests_total", route="gone", backend="dead", code="5xx") == 1
+        assert g.metric("sluice_rejected_requests_total", reason="no_route") == 1
+        assert g.metric("sluice_request_duration_seconds_count", route="chat") == 7
+        assert g.metric("sluice_ttft_seconds_count", route="chat") == 7
+        assert g.metric("sluice_upstream_duration_seconds_count", backend="small") == 7
+        assert g.metric("sluice_tokens_total", route="chat", backend="small", direction="output") == 7 * 4
+        assert g.metric("sluice_upstream_failures_total", backend="dead", kind="connect_refused") == 1
+        assert g.metric("sluice_gateway_overhead_seconds_count") == 8  # every routed request
+        assert g.metric("sluice_inflight_requests") == 0
+        assert g.metric("sluice_endpoint_inflight_requests", backend="small", endpoint=s.addr) == 0
+        assert g.metric("sluice_open_connections") >= 1  # c is still open
+        assert g.metric("process_resident_memory_bytes") > 1 << 20
+        assert g.metric("sluice_jemalloc_allocated_bytes") > 0
+        # every family has HELP and TYPE once, and no series appears twice
+        series = [l.rsplit(" ", 1)[0] for l in body.splitlines() if l and not l.startswith("#")]
+        assert len(series) == len(set(series))
+        types = [l.split()[2] for l in body.splitlines() if l.startswith("# TYPE")]
+        assert len(types) == len(set(types))
+
+        def lines():
+            with open(log) as f:
+                return [json.loads(l) for l in f]
+        wait_for(lambda: len(lines()) == 9, what="nine access-log lines in the file")
+        for line in lines():
+            assert list(line) == KEYS, list(line)
+        ok = [l for l in lines() if l["route"] == "chat"]
+        assert all(l["status"] == 200 and l["failure"] == "none" and l["tokens_out"] == 4 for l in ok)
+        assert all(l["backend"] == "small" and l["endpoint"] == s.addr and l["tiers"] == "0" for l in ok)
+        assert all(l["latency_ms"] >= l["ttft_ms"] >= 0 and l["bytes_out"] > 0 for l in ok)
+        assert len({l["id"] for l in lines()}) == 9
+        missing = [l for l in lines() if l["route"] is None]
+        assert len(missing) == 1 and missing[0]["status"] == 404 and missing[0]["path"] == "/nothing-here"
+    finally:
+        g.stop()
+        s.stop()
+
+
+def test_tls_with_alpn_serves_h2_and_http11():
+    s = sim(*ZERO)
+    cert, key = os.path.abspath(os.path.join(EXAMPLES, "example-cert.pem")), \
+        os.path.abspath(os.path.join(EXAMPLES, "example-key.pem"))
+    g = Gateway(config(backend_yaml("small", [s.addr], model="sim-model"), [("chat", "/v1/", "small")],
+                       server=f"tls: {{ cert: {cert}, key: {key} }}"))
+    try:
+        url = f"https://{g.addr}/v1/chat/completions"
+        for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
+            out = subprocess.run(["curl", "-sS", "--cacert", cert, flag, "-o", "/dev/null", "-w",
+                                  "%{http_version} %{http_code}", url, "-d", json.dumps(chat_body(max_tokens=2))],
+                                 capture_output=True)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.decode() == f"{version} 200"
+        # cleartext on the TLS port fails
+        out = subprocess.run(["curl", "-sS", "--max-time", "3", f"http://{g.addr}/v1/models"], capture_output=True)
+        assert out.returncode != 0
+    finally:
+        g.stop()
+        s.stop()
