@@ -1,0 +1,49 @@
+/*
+ * canary_seq.h - an always-valid sequential test that a canary's error rate exceeds the concurrent stable error
+ * rate, exact for the rare events errors are, usable at every control tick however many looks a rollout takes.
+ *
+ * Model. In one batch (a tick) the canary served n_t requests and the stable version n_c, concurrently; together
+ * they failed E = e_t + e_c times. If the canary's error rate is r times the stable one, each failure came from the
+ * canary with probability pi(r) = n_t r / (n_t r + n_c), so given E, e_t ~ Binomial(E, pi(r)) (exact for Poisson
+ * errors; for Bernoulli requests with r = 1 the exact law is hypergeometric, which is smaller in the convex order,
+ * so the bound below still holds). The test compares each alternative r = min_ratio x g_k (g_k on a fixed grid of
+ * SL_CANARY_SEQ_GRID ratios from 1.25 to 64) with the null boundary r = min_ratio:
+ *     log LR_k += e_t log g_k - E log(1 + w (g_k - 1)),   w = n_t min_ratio / (n_t min_ratio + n_c)
+ * and mixes them with equal weights, Lambda = (1/K) sum_k exp(log LR_k). Under H0 (r <= min_ratio) Lambda is a
+ * non-negative supermartingale over batches, so by Ville's inequality P(Lambda ever >= 1/alpha) <= alpha: the
+ * p-value exp(-max log Lambda) is valid at any stopping time, whatever the number and the sizes of the batches
+ * (Robbins 1970; Johari, Pekelis and Walsh, "Always valid inference", 2015). Conditioning on the batch totals
+ * removes the unknown stable rate exactly, with no normal approximation: a canary failing 10 of its first 20
+ * requests is rejected after a handful of them, and the false-alarm bound holds at error rates of 0.1%.
+ *
+ * O(SL_CANARY_SEQ_GRID) per batch, no allocation, deterministic.
+ */
+#ifndef SL_STATS_CANARY_SEQ_H
+#define SL_STATS_CANARY_SEQ_H
+
+#include "stats/canary_seq-t.h"
+
+/* Starts a test: no batches, p-value 1. Returns SL_OK, or SL_EINVAL (alpha outside (0, 1), min_ratio below 1 or
+ * not finite; *s untouched). */
+int sl_canary_seq_init(sl_canary_seq_t *s, const sl_canary_seq_params_t *params);
+
+/*
+ * Adds one batch of concurrent counts (errors <= requests on each version; each count below 2^53). A batch with
+ * no request on one of the versions only adds to the cumulative counts (it says nothing about the ratio). Updates
+ * the running p-value and the sticky `rejected`, and describes the test after the batch in *out (NULL allowed).
+ * Returns SL_OK, or SL_EINVAL (errors > requests, a count or a cumulative count above 2^53; nothing changed).
+ */
+int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
+                         sl_canary_seq_result_t *out);
+
+/* The test's current figures (as the last update reported them) without adding a batch. */
+void sl_canary_seq_read(const sl_canary_seq_t *s, sl_canary_seq_result_t *out);
+
+/* The grid ratios g_k (relative to min_ratio), for documentation and tests. */
+double sl_canary_seq_grid(unsigned k);
+
+/* Checks a state read back from storage: finite numbers, counts consistent, parameters valid. Returns SL_OK or
+ * SL_EINVAL. */
+int sl_canary_seq_validate(const sl_canary_seq_t *s);
+
+#endif

@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Reference values for the canary statistics of stats/canary_tail.c and stats/canary_seq.c, computed with
+scipy and with exact rational arithmetic, independently of the C code.
+
+Writes tests/fixtures/stats/canary.json. Running the script again rewrites an identical file:
+
+    /usr/bin/python3 tests/reference/canary_reference.py
+
+- binomial tails (scipy.stats.binom.sf / cdf), the two-sided exact binomial test (scipy.stats.binomtest), and the
+  hypergeometric upper tail (scipy.stats.hypergeom.sf) on a table of arguments from the body to the far tails;
+- the sequential error-rate test: scripted batches (errors and requests of both versions) and, after each, the
+  log mixture likelihood ratio and the always-valid p-value, computed here with mpmath-free exact logs of
+  Fractions: each grid term's likelihood ratio is the rational (g^e_t / (1 + w (g - 1))^E), its log taken once.
+"""
+import json
+import math
+import os
+from fractions import Fraction
+
+import scipy
+import scipy.stats as st
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "stats", "canary.json")
+
+GRID = [Fraction(5, 4), Fraction(3, 2), Fraction(2), Fraction(3), Fraction(4), Fraction(6), Fraction(8),
+        Fraction(12), Fraction(16), Fraction(24), Fraction(32), Fraction(64)]
+
+
+def log_fraction(q):
+    """log of a positive Fraction without overflow: scale numerator and denominator to floats."""
+    n, d = q.numerator, q.denominator
+    return (math.log(n) if n.bit_length() < 1000 else n.bit_length() * math.log(2) + math.log(n / (1 << n.bit_length()))) - \
+        (math.log(d) if d.bit_length() < 1000 else d.bit_length() * math.log(2) + math.log(d / (1 << d.bit_length())))
+
+
+def seq_case(name, min_ratio, alpha, batches):
+    """batches: list of (e_t, n_t, e_c, n_c). Returns the case with expected figures after each batch."""
+    r0 = Fraction(min_ratio).limit_denominator(1000)
+    log_lr = [0.0] * len(GRID)
+    # keep each grid term's LR as a product of exact rationals, per batch, and sum their logs
+    steps, best = [], 0.0
+    for (et, nt, ec, nc) in batches:
+        if nt and nc:
+            w = (nt * r0) / (nt * r0 + nc)
+            e = et + ec
+            for k, g in enumerate(GRID):
+                if e:
+                    log_lr[k] += log_fraction(g ** et / (1 + w * (g - 1)) ** e)
+            m = max(log_lr)
+            lam = m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID))
+            best = max(best, lam)
+        else:
+            m = max(log_lr)
+            lam = m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID)) if any(
+                b[1] and b[3] for b in batches[:len(steps) + 1]) else 0.0
+        steps.append({"log_lambda": lam, "p": math.exp(-best) if best > 0 else 1.0,
+                      "reject": (math.exp(-best) if best > 0 else 1.0) <= alpha})
+    return {"name": name, "min_ratio": min_ratio, "alpha": alpha, "batches": batches, "expected": steps}
+
+
+def main():
+    binom = []
+    for (x, n, p) in [(0, 10, 0.3), (3, 10, 0.3), (7, 10, 0.3), (10, 10, 0.3), (5, 1000, 0.002), (12, 1000, 0.002),
+                      (40, 1000, 0.002), (0, 1000, 0.002), (60, 1000, 0.05), (30, 1000, 0.05), (75, 1000, 0.05),
+                      (500, 1000, 0.5), (560, 1000, 0.5), (52000, 1000000, 0.05), (48900, 1000000, 0.05),
+                      (50000, 1000000, 0.05), (250, 300, 0.5), (1, 20, 0.5), (19, 20, 0.5), (1234, 25000, 0.05)]:
+        binom.append({"x": x, "n": n, "p": p, "sf": float(st.binom.sf(x - 1, n, p)) if x > 0 else 1.0,
+                      "cdf": float(st.binom.cdf(x, n, p)), "test": float(st.binomtest(x, n, p).pvalue)})
+    hyper = []
+    for (x, total, good, draws) in [(0, 50, 10, 5), (1, 50, 10, 5), (3, 50, 10, 5), (5, 50, 10, 5), (6, 50, 10, 5),
+                                    (2, 1200, 12, 200), (5, 1200, 12, 200), (12, 1200, 12, 200), (9, 1200, 12, 200),
+                                    (30, 2000, 40, 1000), (35, 2000, 40, 1000), (15, 2000, 40, 1000),
+                                    (14, 1214, 24, 214), (1, 1214, 24, 214), (150, 3000, 180, 500),
+                                    (60, 100, 80, 70), (51, 100, 80, 70), (61, 100, 80, 70)]:
+        hyper.append({"x": x, "total": total, "good": good, "draws": draws,
+                      "sf": float(st.hypergeom.sf(x - 1, total, good, draws)) if x > 0 else 1.0})
+    seq = [
+        seq_case("aa_small", 1.0, 0.001, [(0, 5, 1, 95), (1, 6, 2, 94), (0, 4, 0, 96), (0, 5, 3, 95), (1, 5, 0, 95)]),
+        seq_case("hard_failure", 1.0, 0.001, [(1, 1, 0, 19), (0, 1, 0, 19), (1, 1, 0, 19), (1, 1, 0, 19),
+                                              (0, 1, 0, 19), (1, 1, 0, 19), (1, 1, 0, 19), (1, 1, 0, 19)]),
+        seq_case("margin", 1.5, 0.0005, [(2, 100, 10, 900), (3, 100, 9, 900), (4, 100, 10, 900), (6, 100, 8, 900)]),
+        seq_case("gaps", 1.0, 0.01, [(0, 0, 3, 100), (2, 10, 0, 0), (3, 10, 1, 90), (0, 0, 0, 0), (4, 20, 2, 80)]),
+        seq_case("weights_change", 1.0, 0.001, [(0, 50, 2, 950), (2, 100, 1, 900), (5, 250, 4, 750),
+                                                (12, 500, 5, 500), (9, 500, 6, 500)]),
+        seq_case("overwhelming", 1.0, 0.001, [(300, 500, 1, 500), (400, 500, 0, 500), (450, 500, 2, 500)]),
+    ]
+    out = {"scipy": scipy.__version__, "binom": binom, "hypergeom": hyper, "seq": seq}
+    with open(OUT, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
