@@ -118,6 +118,55 @@ typedef struct st_sl_conf_cond_t {
     const char *string;
 } sl_conf_cond_t;
 
+/*
+ * Progressive delivery of a tier (`rollout`; analysis in policies/canary.h, state machine in policies/rollout.h):
+ * a canary backend receives a growing share of the tier's traffic, step by step, while its answers are compared
+ * with the concurrent stable traffic. Shares are in permille (1000 = 100%).
+ */
+enum en_sl_conf_check_t {
+    SL_CONF_CHECK_ERROR_RATE = 0, /* share of failed answers: always-valid sequential test (stats/canary_seq.h) */
+    SL_CONF_CHECK_LATENCY,        /* end-to-end latency: Mann-Whitney U with an effect floor, and a p99 ratio */
+    SL_CONF_CHECK_TTFT,           /* time to first token of streams, as latency */
+    SL_CONF_CHECK_TPOT,           /* time per output token of streams, as latency */
+    SL_CONF_CHECK_ACCEPT_RATE,    /* share of answers the tier's accept rule took (not escalated) */
+    SL_CONF_CHECK_CONFIDENCE,     /* distribution of the accept signal: two-sample Kolmogorov-Smirnov */
+    SL_CONF_CHECK_SRM,            /* sample-ratio mismatch: observed canary share against the weight */
+    SL_CONF_CHECK_COUNT
+};
+
+/* One check of a rollout. Fields a check does not use stay 0. */
+typedef struct st_sl_conf_check_t {
+    int enabled;
+    double alpha;         /* chance of a false alarm of this check over a whole rollout, however often it looks */
+    double min_effect;    /* error_rate: increase of the error rate (fraction); latency, ttft, tpot: P(canary slower)
+                             - 1/2; accept_rate: drop of the accept rate (fraction); confidence: KS distance */
+    double ratio;         /* error_rate: H0 is canary rate <= ratio x stable rate; latency, ttft, tpot: p99 ratio */
+    uint32_t min_samples; /* per version, for the checks on samples (latency, ttft, tpot, accept_rate, confidence) */
+    int hold;             /* srm: a mismatch holds the rollout at its step */
+} sl_conf_check_t;
+
+enum en_sl_conf_sticky_t {
+    SL_CONF_STICKY_NONE = 0, /* each request draws its version at random */
+    SL_CONF_STICKY_HEADER,   /* by a hash of a request header's value */
+    SL_CONF_STICKY_COOKIE,   /* by a hash of a cookie's value */
+};
+
+#define SL_CONF_MAX_ROLLOUT_STEPS 16
+
+typedef struct st_sl_conf_rollout_t {
+    int enabled;                     /* 0 when the tier has no rollout block (then every other field is 0) */
+    const sl_conf_backend_t *canary; /* borrowed from the snapshot; never the tier's own backend */
+    uint32_t steps_permille[SL_CONF_MAX_ROLLOUT_STEPS]; /* strictly increasing, in (0, 1000]; the first below 1000 */
+    size_t num_steps;
+    uint32_t interval_ms;            /* analysis interval: a step lasts at least one */
+    uint32_t min_samples;            /* canary requests a step needs before it may advance */
+    uint32_t failure_limit;          /* consecutive failed intervals of a non-critical check that roll back */
+    uint32_t critical_mask;          /* bit (1u << en_sl_conf_check_t): a failure rolls back at once */
+    enum en_sl_conf_sticky_t sticky;
+    const char *sticky_name;         /* lower-case header name, or cookie name as written; NULL when not sticky */
+    sl_conf_check_t checks[SL_CONF_CHECK_COUNT];
+} sl_conf_rollout_t;
+
 /* Failure kinds, classified once on the data path; bit i of a mask is (1u << kind). */
 enum en_sl_failure_t {
     SL_FAILURE_NONE = 0,
@@ -148,6 +197,7 @@ typedef struct st_sl_conf_tier_t {
     uint32_t escalate_on;       /* mask of en_sl_failure_t that move on to the next tier */
     uint32_t latency_budget_ms; /* abandon the tier after this long and try the next; 0 = none */
     int buffer_streams;         /* buffer a streamed answer to judge it before the client sees it */
+    sl_conf_rollout_t rollout;  /* progressive delivery; rollout.enabled is 0 without a rollout block */
 } sl_conf_tier_t;
 
 typedef struct st_sl_conf_header_match_t {

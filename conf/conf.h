@@ -58,6 +58,8 @@ const char *sl_conf_protocol_name(enum en_sl_protocol_t protocol);
 const char *sl_conf_signal_name(enum en_sl_signal_kind_t kind);
 const char *sl_conf_failure_name(enum en_sl_failure_t failure);
 const char *sl_conf_cmp_name(enum en_sl_cmp_t cmp);
+/* "error_rate", "latency", "ttft", "tpot", "accept_rate", "confidence", "srm" (conf/load_rollout.c). */
+const char *sl_conf_rollout_check_name(enum en_sl_conf_check_t check);
 
 /* Formats a duration (ms) or a size (bytes) in the largest unit that divides it exactly, as the file would write
  * it: "10m", "1500ms", "8MiB", "100B"; 0 is "0". Returns buf. Any thread. */
