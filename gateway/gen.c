@@ -82,16 +82,9 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     sl_arena_init(&gen->arena);
     gen->conf = conf;
 
-    /* the access log: the running target when the path did not change (no reopen on reload) */
-    sl_gw_gen_t *cur = sl_gw_current(gw);
-    const char *path = conf->server.access_log;
-    if (cur != NULL && ((path == NULL && cur->log->path == NULL) ||
-                        (path != NULL && cur->log->path != NULL && strcmp(path, cur->log->path) == 0))) {
-        sl_gw_log_target_retain(cur->log);
-        gen->log = cur->log;
-    } else if (sl_gw_log_target_open(path, &gen->log, err, errlen) != SL_OK) {
+    /* the access log is opened again by every generation: renaming the file then reloading rotates it */
+    if (sl_gw_log_target_open(conf->server.access_log, &gen->log, err, errlen) != SL_OK)
         goto Error;
-    }
 
     gen->backends = sl_arena_alloc(&gen->arena, (conf->num_backends + 1) * sizeof(*gen->backends));
     for (size_t i = 0; i != conf->num_backends; ++i) {

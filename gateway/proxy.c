@@ -136,8 +136,17 @@ static h2o_iovec_t build_head(sl_proxy_t *p, h2o_iovec_t path, size_t body_len)
     APPEND_LIT("\r\nconnection: keep-alive\r\n");
     if (req->entity.base != NULL || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")) ||
-        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH")))
-        len += (size_t)sprintf(buf + len, "content-length: %zu\r\n", body_len);
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"))) {
+        char digits[24];
+        size_t nd = 0, v = body_len;
+        do
+            digits[nd++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        APPEND_LIT("content-length: ");
+        while (nd != 0)
+            buf[len++] = digits[--nd];
+        APPEND_LIT("\r\n");
+    }
 
     h2o_iovec_t xff = {NULL, 0};
     for (size_t i = 0; i != req->headers.size; ++i) {

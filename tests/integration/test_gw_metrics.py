@@ -3,6 +3,7 @@ with the traffic sent; the access log goes to a file, one JSON line per request 
 with ALPN serves HTTP/2 and HTTP/1.1."""
 import json
 import os
+import signal
 import subprocess
 
 import harness
@@ -91,6 +92,25 @@ def test_tls_with_alpn_serves_h2_and_http11():
         # cleartext on the TLS port fails
         out = subprocess.run(["curl", "-sS", "--max-time", "3", f"http://{g.addr}/v1/models"], capture_output=True)
         assert out.returncode != 0
+    finally:
+        g.stop()
+        s.stop()
+
+
+def test_reload_reopens_the_access_log(tmp_path):
+    s = sim(*ZERO)
+    log = tmp_path / "access.log"
+    g = Gateway(config(backend_yaml("small", [s.addr], model="sim-model"), [("chat", "/v1/", "small")],
+                       server=f"access_log: {log}"))
+    try:
+        assert harness.post_json(g.addr, "/v1/chat/completions", chat_body(max_tokens=1))[0] == 200
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 1, what="the first line")
+        os.rename(log, tmp_path / "access.log.1")
+        g.signal(signal.SIGHUP)
+        wait_for(lambda: g.metric("sluice_config_generation") == 2, what="the reload")
+        assert harness.post_json(g.addr, "/v1/chat/completions", chat_body(max_tokens=1))[0] == 200
+        wait_for(lambda: log.exists() and len(log.read_text().splitlines()) == 1, what="a line in the new file")
+        assert len((tmp_path / "access.log.1").read_text().splitlines()) == 1
     finally:
         g.stop()
         s.stop()
