@@ -7,7 +7,8 @@ import signal
 import subprocess
 
 import harness
-from gw_helpers import ZERO, Gateway, backend_yaml, chat_body, config, keepalive, post, sim, wait_for
+from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, head_fields, keepalive, post,
+                        sim, wait_for)
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "examples")
 KEYS = ["time", "id", "method", "path", "route", "tiers", "backend", "endpoint", "status", "upstream_status", "failure",
@@ -77,9 +78,11 @@ def test_metrics_pass_promtool_and_match_the_traffic(tmp_path):
 
 def test_tls_with_alpn_serves_h2_and_http11():
     s = sim(*ZERO)
+    up = Upstream(lambda c, i, req: answer(c))
     cert, key = os.path.abspath(os.path.join(EXAMPLES, "example-cert.pem")), \
         os.path.abspath(os.path.join(EXAMPLES, "example-key.pem"))
-    g = Gateway(config(backend_yaml("small", [s.addr], model="sim-model"), [("chat", "/v1/", "small")],
+    backends = backend_yaml("small", [s.addr], model="sim-model") + backend_yaml("echo", [up.addr])
+    g = Gateway(config(backends, [("chat", "/v1/", "small"), ("echo", "/echo", "echo")],
                        server=f"tls: {{ cert: {cert}, key: {key} }}"))
     try:
         url = f"https://{g.addr}/v1/chat/completions"
@@ -89,12 +92,15 @@ def test_tls_with_alpn_serves_h2_and_http11():
                                  capture_output=True)
             assert out.returncode == 0, out.stderr
             assert out.stdout.decode() == f"{version} 200"
+        out = subprocess.run(["curl", "-sS", "--cacert", cert, f"https://{g.addr}/echo"], capture_output=True)
+        assert out.returncode == 0 and head_fields(up.requests[-1][0])["x-forwarded-proto"] == ["https"]
         # cleartext on the TLS port fails
         out = subprocess.run(["curl", "-sS", "--max-time", "3", f"http://{g.addr}/v1/models"], capture_output=True)
         assert out.returncode != 0
     finally:
         g.stop()
         s.stop()
+        up.close()
 
 
 def test_reload_reopens_the_access_log(tmp_path):
