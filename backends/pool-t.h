@@ -28,25 +28,25 @@ enum en_sl_pool_out_t {
 
 typedef struct st_sl_pool_endpoint_t {
     /* written by every worker */
-    _Alignas(64) _Atomic uint32_t inflight;    /* requests holding a slot on this endpoint, process-wide */
-    _Atomic uint32_t failure_streak;           /* consecutive failed requests; a success stores 0 */
-    _Atomic uint32_t eject_requested;          /* set by the worker whose failure reached the threshold */
+    _Alignas(64) _Atomic uint32_t inflight; /* requests holding a slot on this endpoint, process-wide */
+    _Atomic uint32_t failure_streak;        /* consecutive failed requests; a success stores 0 */
+    _Atomic uint32_t eject_requested;       /* set by the worker whose failure reached the threshold */
     /* written by the control thread, read by workers */
-    _Atomic uint32_t out;                      /* en_sl_pool_out_t mask; 0 = in rotation */
+    _Atomic uint32_t out; /* en_sl_pool_out_t mask; 0 = in rotation */
     /* control thread only */
-    uint64_t ejected_until_ms;      /* monotonic ms when the current passive ejection ends */
-    uint64_t ejections_outlier;     /* passive ejections so far */
-    uint64_t ejections_health;      /* transitions to unhealthy so far */
-    uint32_t ejection_level;        /* ejections in a row; the next one lasts base << level (capped) */
-    uint64_t returned_at_ms;        /* when it last came back in rotation (ejection level decays after this) */
+    uint64_t ejected_until_ms;          /* monotonic ms when the current passive ejection ends */
+    uint64_t ejections_outlier;         /* passive ejections so far */
+    uint64_t ejections_health;          /* transitions to unhealthy so far */
+    uint32_t ejection_level;            /* ejections in a row; the next one lasts base << level (capped) */
+    uint64_t returned_at_ms;            /* when it last came back in rotation (ejection level decays after this) */
     uint32_t hc_successes, hc_failures; /* consecutive active check results */
-    uint64_t hc_next_ms;            /* next active check due */
-    int hc_running;                 /* a check is in flight */
+    uint64_t hc_next_ms;                /* next active check due */
+    int hc_running;                     /* a check is in flight */
     /* immutable after registration */
-    uint32_t id;                    /* dense index in the registry, stable for the life of the process */
-    const char *backend;            /* owned copy of the backend name */
-    sl_conf_addr_t addr;            /* owned copy (addr.text too) */
-    void *raw;                      /* the allocation this aligned struct lives in */
+    uint32_t id;         /* dense index in the registry, stable for the life of the process */
+    const char *backend; /* owned copy of the backend name */
+    sl_conf_addr_t addr; /* owned copy (addr.text too) */
+    void *raw;           /* the allocation this aligned struct lives in */
 } sl_pool_endpoint_t;
 
 /* The process-wide registry. Registration happens on the control thread only (config load); workers read the
@@ -59,9 +59,9 @@ typedef struct st_sl_pool_registry_t {
 
 /* Result of one pick. */
 enum en_sl_pool_pick_t {
-    SL_POOL_PICKED = 0,  /* a slot was taken on *out */
-    SL_POOL_FULL,        /* endpoints are in rotation but every one is at max_concurrency */
-    SL_POOL_NONE,        /* no endpoint is in rotation */
+    SL_POOL_PICKED = 0, /* a slot was taken on *out */
+    SL_POOL_FULL,       /* endpoints are in rotation but every one is at max_concurrency */
+    SL_POOL_NONE,       /* no endpoint is in rotation */
 };
 
 #endif

@@ -25,8 +25,7 @@ void sl_pool_registry_dispose(sl_pool_registry_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-int sl_pool_registry_get(sl_pool_registry_t *r, const char *backend, const sl_conf_addr_t *addr,
-                         sl_pool_endpoint_t **out)
+int sl_pool_registry_get(sl_pool_registry_t *r, const char *backend, const sl_conf_addr_t *addr, sl_pool_endpoint_t **out)
 {
     for (size_t i = 0; i != r->num_endpoints; ++i) {
         sl_pool_endpoint_t *e = r->endpoints[i];
@@ -81,8 +80,7 @@ static sl_pool_endpoint_t *nth_in_rotation(sl_pool_endpoint_t *const *eps, size_
     return NULL;
 }
 
-int sl_pool_pick(sl_pool_endpoint_t *const *eps, size_t n, uint32_t max_concurrency, uint64_t r,
-                 sl_pool_endpoint_t **out)
+int sl_pool_pick(sl_pool_endpoint_t *const *eps, size_t n, uint32_t max_concurrency, uint64_t r, sl_pool_endpoint_t **out)
 {
     size_t avail = 0;
     for (size_t i = 0; i != n; ++i)
@@ -190,8 +188,7 @@ size_t sl_pool_update(sl_pool_endpoint_t *const *eps, size_t n, const sl_conf_ou
         sl_pool_endpoint_t *e = eps[i];
         if (atomic_load_explicit(&e->eject_requested, memory_order_acquire) == 0)
             continue;
-        if ((atomic_load_explicit(&e->out, memory_order_relaxed) & SL_POOL_OUT_EJECTED) != 0 ||
-            o->consecutive_failures == 0 ||
+        if ((atomic_load_explicit(&e->out, memory_order_relaxed) & SL_POOL_OUT_EJECTED) != 0 || o->consecutive_failures == 0 ||
             atomic_load_explicit(&e->failure_streak, memory_order_relaxed) < o->consecutive_failures) {
             /* already out, ejection disabled by a reload, or a success broke the streak meanwhile */
             atomic_store_explicit(&e->eject_requested, 0, memory_order_release);

@@ -29,8 +29,7 @@ void sl_pool_registry_dispose(sl_pool_registry_t *r);
 /* Returns the endpoint registered for (backend, addr->text), registering it first when new (state: in rotation,
  * nothing in flight). The pointer stays valid until sl_pool_registry_dispose. Returns SL_OK with *out set, or
  * SL_ENOMEM when SL_POOL_MAX_ENDPOINTS are registered (*out untouched). Control thread. */
-int sl_pool_registry_get(sl_pool_registry_t *r, const char *backend, const sl_conf_addr_t *addr,
-                         sl_pool_endpoint_t **out);
+int sl_pool_registry_get(sl_pool_registry_t *r, const char *backend, const sl_conf_addr_t *addr, sl_pool_endpoint_t **out);
 
 /* 1 when the endpoint is in rotation (neither ejected nor unhealthy). Any thread. */
 static inline int sl_pool_in_rotation(const sl_pool_endpoint_t *e)
@@ -50,8 +49,7 @@ void sl_pool_release(sl_pool_endpoint_t *e);
  * 32 bits), the one with fewer requests in flight is tried first, then the other; when both are at
  * max_concurrency, the least loaded endpoint with a free slot is taken. Returns SL_POOL_PICKED with a slot taken
  * and *out set, SL_POOL_FULL or SL_POOL_NONE (*out untouched). Worker thread. */
-int sl_pool_pick(sl_pool_endpoint_t *const *eps, size_t n, uint32_t max_concurrency, uint64_t r,
-                 sl_pool_endpoint_t **out);
+int sl_pool_pick(sl_pool_endpoint_t *const *eps, size_t n, uint32_t max_concurrency, uint64_t r, sl_pool_endpoint_t **out);
 
 /* Records the outcome of one request on e. Returns 1 when this failure made the streak reach threshold (> 0) and
  * no ejection request was pending: the caller must then wake the control thread. Worker thread. */

@@ -121,11 +121,9 @@ size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf)
     o = PUT_LIT(o, ",\"tiers\":");
     o = p->route != NULL ? put_str(o, p->tiers_tried, strlen(p->tiers_tried), 64) : PUT_LIT(o, "null");
     o = PUT_LIT(o, ",\"backend\":");
-    o = p->backend != NULL ? put_str(o, p->backend->conf->name, strlen(p->backend->conf->name), 64)
-                           : PUT_LIT(o, "null");
+    o = p->backend != NULL ? put_str(o, p->backend->conf->name, strlen(p->backend->conf->name), 64) : PUT_LIT(o, "null");
     o = PUT_LIT(o, ",\"endpoint\":");
-    o = p->endpoint != NULL ? put_str(o, p->endpoint->addr.text, strlen(p->endpoint->addr.text), 64)
-                            : PUT_LIT(o, "null");
+    o = p->endpoint != NULL ? put_str(o, p->endpoint->addr.text, strlen(p->endpoint->addr.text), 64) : PUT_LIT(o, "null");
     o = PUT_LIT(o, ",\"status\":");
     o = put_u64(o, (uint64_t)p->status);
     o = PUT_LIT(o, ",\"upstream_status\":");
@@ -138,8 +136,7 @@ size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf)
     o = PUT_LIT(o, ",\"latency_ms\":");
     o = put_ms(o, p->t_end_us - p->t_recv_us);
     o = PUT_LIT(o, ",\"upstream_ms\":");
-    o = p->t_up_end_us != 0 && p->t_attempt_us != 0 ? put_ms(o, p->t_up_end_us - p->t_attempt_us)
-                                                    : PUT_LIT(o, "null");
+    o = p->t_up_end_us != 0 && p->t_attempt_us != 0 ? put_ms(o, p->t_up_end_us - p->t_attempt_us) : PUT_LIT(o, "null");
     o = PUT_LIT(o, ",\"ttft_ms\":");
     o = p->t_first_byte_us != 0 ? put_ms(o, p->t_first_byte_us - p->t_recv_us) : PUT_LIT(o, "null");
     o = PUT_LIT(o, ",\"overhead_us\":");

@@ -48,8 +48,7 @@ void sl_gw_control_update_endpoints(sl_gw_t *gw, const sl_gw_gen_t *gen, uint64_
         for (size_t i = 0; i != n; ++i)
             if (bk->endpoints[i]->ejections_outlier != before[i])
                 SL_LOG(SL_LOG_WARN, "pool", "%s %s ejected for %llu ms after %u failures in a row", bk->conf->name,
-                       bk->endpoints[i]->addr.text,
-                       (unsigned long long)(bk->endpoints[i]->ejected_until_ms - now_ms),
+                       bk->endpoints[i]->addr.text, (unsigned long long)(bk->endpoints[i]->ejected_until_ms - now_ms),
                        bk->conf->outlier.consecutive_failures);
     }
     (void)gw;

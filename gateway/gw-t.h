@@ -25,15 +25,15 @@
 #include "stats/hist-t.h"
 
 #define SL_GW_MAX_WORKERS 64
-#define SL_GW_LOG_BUF (64 * 1024)       /* per-worker access-log buffer */
-#define SL_GW_LOG_LINE_MAX 4096         /* one access-log line never exceeds this */
-#define SL_GW_HIGH_WATER (256 * 1024)   /* upstream bytes waiting for the client before reads pause */
+#define SL_GW_LOG_BUF (64 * 1024)          /* per-worker access-log buffer */
+#define SL_GW_LOG_LINE_MAX 4096            /* one access-log line never exceeds this */
+#define SL_GW_HIGH_WATER (256 * 1024)      /* upstream bytes waiting for the client before reads pause */
 #define SL_GW_UPSTREAM_RCVBUF (256 * 1024) /* SO_RCVBUF of upstream connections (the kernel doubles it) */
-#define SL_GW_MAX_BUFFERED (1u << 20)   /* larger answers of known length stream instead of being held back */
-#define SL_GW_REQUEST_ID_MAX 128        /* longest x-request-id taken from a client */
-#define SL_GW_KEEPALIVE_MS 2000         /* idle upstream connections are closed after this */
-#define SL_GW_QUEUE_POLL_MS 5           /* queued requests look for a slot freed by another worker this often */
-#define SL_GW_MAX_TIMEOUT_CLASSES 128   /* distinct timeout durations per worker */
+#define SL_GW_MAX_BUFFERED (1u << 20)      /* larger answers of known length stream instead of being held back */
+#define SL_GW_REQUEST_ID_MAX 128           /* longest x-request-id taken from a client */
+#define SL_GW_KEEPALIVE_MS 2000            /* idle upstream connections are closed after this */
+#define SL_GW_QUEUE_POLL_MS 5              /* queued requests look for a slot freed by another worker this often */
+#define SL_GW_MAX_TIMEOUT_CLASSES 128      /* distinct timeout durations per worker */
 
 /* Status classes of the requests counter: index status / 100 (1..5); 0 holds anything else. */
 #define SL_GW_CLASSES 6
@@ -44,38 +44,38 @@ typedef struct st_sl_gw_worker_t sl_gw_worker_t;
 /* An access-log destination shared by the generations that name the same path. */
 typedef struct st_sl_gw_log_target_t {
     _Atomic uint32_t refs;
-    int fd;        /* -1 = logging off */
-    int owns_fd;   /* 0 for stderr */
-    char *path;    /* owned; NULL when off */
+    int fd;      /* -1 = logging off */
+    int owns_fd; /* 0 for stderr */
+    char *path;  /* owned; NULL when off */
 } sl_gw_log_target_t;
 
 /* One backend of a generation. */
 typedef struct st_sl_gw_backend_rt_t {
-    const sl_conf_backend_t *conf;   /* borrowed from the generation's conf */
-    uint32_t id;                     /* stable metric id (gw->names) */
-    sl_pool_endpoint_t **endpoints;  /* registry entries, parallel to conf->endpoints */
+    const sl_conf_backend_t *conf;  /* borrowed from the generation's conf */
+    uint32_t id;                    /* stable metric id (gw->names) */
+    sl_pool_endpoint_t **endpoints; /* registry entries, parallel to conf->endpoints */
     size_t num_endpoints;
-    const char *model_json;          /* conf->model escaped as a JSON string body; NULL = no rewrite */
+    const char *model_json; /* conf->model escaped as a JSON string body; NULL = no rewrite */
     size_t model_json_len;
 } sl_gw_backend_rt_t;
 
 /* One route of a generation. */
 typedef struct st_sl_gw_route_rt_t {
     const sl_conf_route_t *conf;
-    uint32_t id;                     /* stable metric id */
-    uint32_t *series;                /* [num_tiers]: stable (route, tier backend) series id */
+    uint32_t id;      /* stable metric id */
+    uint32_t *series; /* [num_tiers]: stable (route, tier backend) series id */
 } sl_gw_route_rt_t;
 
 /* What workers see: a config and everything derived from it, published as one immutable snapshot. */
 typedef struct st_sl_gw_gen_t {
-    sl_snapshot_t super;             /* first: conf/snapshot.h */
-    sl_conf_t *conf;                 /* one counted reference */
-    sl_arena_t arena;                /* owns the arrays below */
-    sl_gw_backend_rt_t *backends;    /* parallel to conf->backends */
-    sl_gw_route_rt_t *routes;        /* parallel to conf->routes */
-    int needs_model;                 /* some route matches on the JSON "model" */
+    sl_snapshot_t super;                                 /* first: conf/snapshot.h */
+    sl_conf_t *conf;                                     /* one counted reference */
+    sl_arena_t arena;                                    /* owns the arrays below */
+    sl_gw_backend_rt_t *backends;                        /* parallel to conf->backends */
+    sl_gw_route_rt_t *routes;                            /* parallel to conf->routes */
+    int needs_model;                                     /* some route matches on the JSON "model" */
     uint32_t num_series, num_route_ids, num_backend_ids; /* shard sizes this generation needs */
-    sl_gw_log_target_t *log;         /* one reference */
+    sl_gw_log_target_t *log;                             /* one reference */
 } sl_gw_gen_t;
 
 /* Counters of one (route, backend) pair: exactly one cache line. */
@@ -93,7 +93,7 @@ typedef struct st_sl_gw_route_stats_t {
 typedef struct st_sl_gw_backend_stats_t {
     sl_hist_t upstream; /* connect -> end of the upstream answer, successful attempts */
     uint64_t failures[SL_FAILURE_COUNT];
-    uint64_t retries;   /* requests sent again on a fresh connection after a stale keep-alive one failed */
+    uint64_t retries; /* requests sent again on a fresh connection after a stale keep-alive one failed */
 } sl_gw_backend_stats_t;
 
 /* A worker's metric shard, indexed by stable ids; replaced (never resized in place) when a generation needs
@@ -105,12 +105,12 @@ typedef struct st_sl_gw_shard_t {
     uint32_t num_routes;
     sl_gw_backend_stats_t *backends;
     uint32_t num_backends;
-    sl_hist_t overhead;     /* time spent in the gateway itself (µs), per request */
-    uint64_t unmatched;     /* 404: no route */
-    uint64_t too_large;     /* 413 */
-    uint64_t bad_request;   /* 400 */
-    uint64_t inflight;      /* client requests being served now (a gauge: the owner adds and subtracts) */
-    uint64_t log_dropped;   /* access-log lines lost to a failed write */
+    sl_hist_t overhead;   /* time spent in the gateway itself (µs), per request */
+    uint64_t unmatched;   /* 404: no route */
+    uint64_t too_large;   /* 413 */
+    uint64_t bad_request; /* 400 */
+    uint64_t inflight;    /* client requests being served now (a gauge: the owner adds and subtracts) */
+    uint64_t log_dropped; /* access-log lines lost to a failed write */
     struct st_sl_gw_shard_t *next_retired;
 } sl_gw_shard_t;
 
@@ -130,21 +130,21 @@ struct st_sl_gw_worker_t {
     _Alignas(64) sl_gw_t *gw;
     size_t idx;
     h2o_context_t *ctx;
-    uint64_t rng[4];                     /* xoshiro256** */
+    uint64_t rng[4]; /* xoshiro256** */
     h2o_http1client_ctx_t client_ctx;
-    h2o_timeout_t io_timeout;            /* h2o's own client timeout, a backstop: ours fire first */
+    h2o_timeout_t io_timeout; /* h2o's own client timeout, a backstop: ours fire first */
     sl_gw_timeout_class_t *timeouts[SL_GW_MAX_TIMEOUT_CLASSES];
     size_t num_timeouts;
-    h2o_socketpool_t **pools;            /* by endpoint id; NULL until first used */
+    h2o_socketpool_t **pools; /* by endpoint id; NULL until first used */
     size_t num_pools;
-    h2o_linklist_t waiters;              /* sl_proxy_t waiting for a slot, FIFO */
-    uint32_t *queued;                    /* by backend id: how many of the waiters wait for that backend */
+    h2o_linklist_t waiters; /* sl_proxy_t waiting for a slot, FIFO */
+    uint32_t *queued;       /* by backend id: how many of the waiters wait for that backend */
     size_t num_queued;
     h2o_timeout_entry_t queue_poll;
-    int in_own_start;                    /* set while the proxy calls h2o_start_response itself */
+    int in_own_start; /* set while the proxy calls h2o_start_response itself */
     char *log_buf;
     size_t log_len;
-    sl_gw_log_target_t *log_target;      /* where log_buf goes; one reference */
+    sl_gw_log_target_t *log_target; /* where log_buf goes; one reference */
     h2o_timeout_entry_t log_flush;
 };
 
@@ -157,7 +157,7 @@ typedef struct st_sl_gw_names_t {
     uint32_t num_backends, cap_backends;
     struct {
         uint32_t route, backend;
-    } *series;
+    } * series;
     uint32_t num_series, cap_series;
 } sl_gw_names_t;
 
@@ -166,48 +166,48 @@ typedef struct st_sl_gw_names_t {
 typedef struct st_sl_gw_check_t {
     sl_gw_t *gw;
     sl_pool_endpoint_t *endpoint;
-    h2o_http1client_t *client;   /* non-NULL while the check runs */
-    h2o_timeout_entry_t timer;   /* the check's own timeout */
-    h2o_iovec_t reqbuf;          /* owned */
+    h2o_http1client_t *client; /* non-NULL while the check runs */
+    h2o_timeout_entry_t timer; /* the check's own timeout */
+    h2o_iovec_t reqbuf;        /* owned */
     int status;
-    h2o_socketpool_t pool;       /* connections are "close": the pool only connects */
-    sl_conf_health_t settings;   /* copied when the check starts (path NULLed: it lives in reqbuf) */
+    h2o_socketpool_t pool;          /* connections are "close": the pool only connects */
+    sl_conf_health_t settings;      /* copied when the check starts (path NULLed: it lives in reqbuf) */
     const sl_conf_health_t *health; /* &settings */
 } sl_gw_check_t;
 
 struct st_sl_gw_t {
     /* set by main() before sl_gw_start, then read-only */
-    const char *conf_path;          /* NULL for a built-in config (demo): reloads then re-read nothing */
+    const char *conf_path; /* NULL for a built-in config (demo): reloads then re-read nothing */
     const char *ready_file;
-    sl_server_t server;             /* the data-plane workers */
-    sl_server_t control;            /* one thread: admin listener, ticks, health checks, reloads */
+    sl_server_t server;  /* the data-plane workers */
+    sl_server_t control; /* one thread: admin listener, ticks, health checks, reloads */
     h2o_globalconf_t h2o;
     h2o_globalconf_t h2o_admin;
-    void *ssl_ctx;                  /* SSL_CTX *, NULL for cleartext */
-    sl_gw_worker_t *workers;        /* [server.num_threads], cache-line aligned inside workers_raw */
+    void *ssl_ctx;           /* SSL_CTX *, NULL for cleartext */
+    sl_gw_worker_t *workers; /* [server.num_threads], cache-line aligned inside workers_raw */
     void *workers_raw;
-    sl_snapshot_slot_t slot;        /* publishes sl_gw_gen_t */
+    sl_snapshot_slot_t slot; /* publishes sl_gw_gen_t */
     uint64_t started_ms;
     /* any thread */
-    _Atomic int reload_requested;   /* SIGHUP: the control thread reloads at its next loop iteration */
-    _Atomic int eject_pending;      /* a worker asked for an ejection */
+    _Atomic int reload_requested; /* SIGHUP: the control thread reloads at its next loop iteration */
+    _Atomic int eject_pending;    /* a worker asked for an ejection */
     /* control thread only */
     h2o_loop_t *ctl_loop;
     h2o_http1client_ctx_t ctl_client_ctx;
     h2o_timeout_t ctl_io_timeout;
     sl_gw_timeout_class_t *ctl_timeouts[SL_GW_MAX_TIMEOUT_CLASSES];
     size_t ctl_num_timeouts;
-    sl_conf_t *boot_conf;           /* the config the process started with (restart-only settings), one ref */
+    sl_conf_t *boot_conf; /* the config the process started with (restart-only settings), one ref */
     sl_gw_names_t names;
     sl_pool_registry_t registry;
-    sl_gw_check_t **checks;         /* by endpoint id */
+    sl_gw_check_t **checks; /* by endpoint id */
     size_t num_checks;
     h2o_timeout_entry_t tick;
     h2o_timeout_t tick_timeout;
     unsigned tick_count;
     uint64_t generation;
     uint64_t reloads_ok, reloads_failed;
-    sl_gw_shard_t *shards_to_free;  /* retired shards popped last tick: nobody can read them any more */
+    sl_gw_shard_t *shards_to_free;                      /* retired shards popped last tick: nobody can read them any more */
     sl_conf_t *(*builtin_conf)(sl_conf_errors_t *errs); /* demo: re-creates the built-in config on reload */
 };
 

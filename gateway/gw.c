@@ -64,8 +64,7 @@ static int setup_tls(sl_gw_t *gw, const sl_conf_server_t *s, char *err, size_t e
         return SL_OK;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL || SSL_CTX_use_certificate_chain_file(ctx, s->tls_cert_file) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, s->tls_key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+        SSL_CTX_use_PrivateKey_file(ctx, s->tls_key_file, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
         char ossl[256];
         ERR_error_string_n(ERR_get_error(), ossl, sizeof(ossl));
         snprintf(err, errlen, "server.tls: cannot use %s / %s: %s", s->tls_cert_file, s->tls_key_file, ossl);
@@ -252,8 +251,9 @@ static void warn_restart_only(sl_gw_t *gw, const sl_conf_t *conf)
         (conf->server.tls_cert_file != NULL && strcmp(conf->server.tls_cert_file, boot->server.tls_cert_file) != 0))
         SL_LOG(SL_LOG_WARN, "reload", "server.tls changed: takes effect after a restart");
     if (conf->server.max_body_bytes > boot->server.max_body_bytes)
-        SL_LOG(SL_LOG_WARN, "reload", "server.max_body above its start value (%llu bytes): the start value applies "
-                                      "until a restart",
+        SL_LOG(SL_LOG_WARN, "reload",
+               "server.max_body above its start value (%llu bytes): the start value applies "
+               "until a restart",
                (unsigned long long)boot->server.max_body_bytes);
 }
 

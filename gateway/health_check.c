@@ -101,8 +101,9 @@ static void start(sl_gw_t *gw, sl_pool_endpoint_t *e, const sl_conf_health_t *h,
     size_t plen = strlen(h->path), hlen = strlen(e->addr.text);
     sl_free(c->reqbuf.base);
     c->reqbuf.base = sl_malloc(plen + hlen + 96);
-    c->reqbuf.len = (size_t)sprintf(c->reqbuf.base, "GET %s HTTP/1.1\r\nhost: %s\r\nconnection: close\r\n"
-                                                    "user-agent: sluice-health\r\n\r\n",
+    c->reqbuf.len = (size_t)sprintf(c->reqbuf.base,
+                                    "GET %s HTTP/1.1\r\nhost: %s\r\nconnection: close\r\n"
+                                    "user-agent: sluice-health\r\n\r\n",
                                     h->path, e->addr.text);
     c->settings.path = NULL; /* the copy must not keep a pointer into the config */
     c->status = 0;

@@ -20,11 +20,9 @@
 static const char *const class_labels[SL_GW_CLASSES] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
 /* Custom ladders (µs targets; each is moved to the nearest bucket edge of stats/hist). */
-static const uint64_t tpot_targets_us[] = {1000,   2500,   5000,   10000,  15000,  20000,   25000,
-                                           30000,  40000,  50000,  75000,  100000, 150000,  200000,
-                                           300000, 500000, 1000000, 2500000, 5000000};
-static const uint64_t overhead_targets_us[] = {5,    10,   25,    50,    100,   250,   500,
-                                               1000, 2500, 5000,  10000, 25000, 50000, 100000};
+static const uint64_t tpot_targets_us[] = {1000,  2500,   5000,   10000,  15000,  20000,  25000,   30000,   40000,  50000,
+                                           75000, 100000, 150000, 200000, 300000, 500000, 1000000, 2500000, 5000000};
+static const uint64_t overhead_targets_us[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000};
 
 typedef struct st_ladder_t {
     size_t n;
@@ -47,8 +45,7 @@ static void ladder_init(ladder_t *l, const uint64_t *targets, size_t n)
     l->n = n;
     for (size_t i = 0; i != n; ++i) {
         l->bounds[i] = nearest_edge(targets[i]);
-        snprintf(l->labels[i], sizeof(l->labels[i]), "%" PRIu64 ".%06" PRIu64, l->bounds[i] / 1000000,
-                 l->bounds[i] % 1000000);
+        snprintf(l->labels[i], sizeof(l->labels[i]), "%" PRIu64 ".%06" PRIu64, l->bounds[i] / 1000000, l->bounds[i] % 1000000);
     }
 }
 
@@ -135,8 +132,7 @@ static void sum_hist(const sl_gw_metrics_input_t *in, uint32_t id, int kind, sl_
     for (size_t s = 0; s != in->num_shards; ++s) {
         const sl_gw_shard_t *sh = in->shards[s];
         if (kind < 3 && id < sh->num_routes)
-            sl_hist_merge(out, kind == 0 ? &sh->routes[id].latency : kind == 1 ? &sh->routes[id].ttft
-                                                                                 : &sh->routes[id].tpot);
+            sl_hist_merge(out, kind == 0 ? &sh->routes[id].latency : kind == 1 ? &sh->routes[id].ttft : &sh->routes[id].tpot);
         else if (kind == 3 && id < sh->num_backends)
             sl_hist_merge(out, &sh->backends[id].upstream);
     }
@@ -155,8 +151,8 @@ static void render_requests(out_t *o, const sl_gw_metrics_input_t *in)
                     v += LD(in->shards[s]->series[i].requests[c]);
             if (v != 0)
                 emit(o, "sluice_requests_total{route=\"%s\",backend=\"%s\",code=\"%s\"} %" PRIu64 "\n",
-                     esc(n->routes[n->series[i].route], r, sizeof(r)),
-                     esc(n->backends[n->series[i].backend], b, sizeof(b)), class_labels[c], v);
+                     esc(n->routes[n->series[i].route], r, sizeof(r)), esc(n->backends[n->series[i].backend], b, sizeof(b)),
+                     class_labels[c], v);
         }
     }
     uint64_t unmatched = 0, too_large = 0, bad = 0, inflight = 0, dropped = 0;
@@ -278,10 +274,10 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
         const sl_pool_endpoint_t *e = reg->endpoints[i];
         esc(e->backend, b, sizeof(b));
         esc(e->addr.text, ep, sizeof(ep));
-        emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"outlier\"} %" PRIu64 "\n", b,
-             ep, e->ejections_outlier);
-        emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"health\"} %" PRIu64 "\n", b,
-             ep, e->ejections_health);
+        emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"outlier\"} %" PRIu64 "\n", b, ep,
+             e->ejections_outlier);
+        emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"health\"} %" PRIu64 "\n", b, ep,
+             e->ejections_health);
     }
     family(o, "sluice_backend_saturation", "gauge",
            "In-flight requests over capacity (max_concurrency x endpoints) of backends that set max_concurrency.");
@@ -349,8 +345,7 @@ void sl_gw_metrics_read_process(sl_gw_metrics_input_t *in)
     char *p = strrchr(buf, ')');
     unsigned long long utime, stime, start;
     long rss;
-    if (p == NULL || sscanf(p + 2,
-                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %ld",
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu %*u %ld",
                             &utime, &stime, &start, &rss) != 4)
         return;
     long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);

@@ -19,16 +19,16 @@ typedef struct st_sl_gw_metrics_input_t {
     sl_gw_shard_t *const *shards; /* one per worker (read with relaxed loads while workers write) */
     size_t num_shards;
     const sl_pool_registry_t *registry;
-    const sl_gw_gen_t *gen;       /* the published generation: max_concurrency of each backend (may be NULL) */
+    const sl_gw_gen_t *gen; /* the published generation: max_concurrency of each backend (may be NULL) */
     uint64_t generation;
     uint64_t reloads_ok, reloads_failed;
     uint64_t open_connections;
-    int has_process;              /* process_* figures below are valid */
+    int has_process; /* process_* figures below are valid */
     double cpu_seconds;
     uint64_t rss_bytes;
     uint64_t open_fds;
     double start_time_seconds;
-    int has_alloc;                /* jemalloc figures below are valid */
+    int has_alloc; /* jemalloc figures below are valid */
     uint64_t alloc_allocated, alloc_resident;
 } sl_gw_metrics_input_t;
 

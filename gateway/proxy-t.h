@@ -36,23 +36,23 @@ enum en_sl_proxy_mode_t {
 #define SL_PROXY_MAX_BODY_PIECES SL_JSON_REWRITE_PIECES
 
 typedef struct st_sl_proxy_t {
-    h2o_generator_t super;           /* the response generator while an answer streams */
+    h2o_generator_t super; /* the response generator while an answer streams */
     h2o_req_t *req;
     sl_gw_worker_t *w;
-    sl_gw_gen_t *gen;                /* pinned for the whole request */
+    sl_gw_gen_t *gen; /* pinned for the whole request */
     const sl_gw_route_rt_t *route;
-    size_t tier;                     /* tier being tried */
+    size_t tier; /* tier being tried */
     const sl_gw_backend_rt_t *backend;
-    sl_pool_endpoint_t *endpoint;    /* the endpoint of the current attempt (a slot is held while `holds_slot`) */
+    sl_pool_endpoint_t *endpoint; /* the endpoint of the current attempt (a slot is held while `holds_slot`) */
     /* the client's request, as the upstream will get it */
-    const char *body;                /* the client's body (req->entity) */
+    const char *body; /* the client's body (req->entity) */
     size_t body_len;
-    sl_json_span_t root;             /* the body's root when it was parsed (type INVALID otherwise) */
-    h2o_iovec_t model;               /* the client's "model" (bytes inside the body), base NULL when none */
+    sl_json_span_t root; /* the body's root when it was parsed (type INVALID otherwise) */
+    h2o_iovec_t model;   /* the client's "model" (bytes inside the body), base NULL when none */
     h2o_iovec_t request_id;
     h2o_iovec_t reqbufs[1 + SL_PROXY_MAX_BODY_PIECES]; /* head, then body pieces; rebuilt for each backend */
     size_t num_reqbufs;
-    const sl_gw_backend_rt_t *reqbufs_for;             /* the backend reqbufs were built for */
+    const sl_gw_backend_rt_t *reqbufs_for; /* the backend reqbufs were built for */
     int is_head;
     /* the current attempt */
     enum en_sl_proxy_phase_t phase;
@@ -75,13 +75,13 @@ typedef struct st_sl_proxy_t {
     unsigned upstream_error : 1;     /* ... and it ended broken */
     unsigned is_stream : 1;          /* the answer is a stream (SSE or chunked without length) */
     unsigned disposed : 1;
-    unsigned in_client_cb : 1;       /* inside one of h2o's client callbacks (cancel is forbidden there) */
-    unsigned cancel_in_cb : 1;       /* the request went away during such a callback: it returns NULL / -1 */
-    size_t input_seen;               /* bytes of the client's socket buffer already timed and scanned */
-    h2o_socket_cb saved_read_cb;     /* h2o client's body reader while reads are paused */
+    unsigned in_client_cb : 1;   /* inside one of h2o's client callbacks (cancel is forbidden there) */
+    unsigned cancel_in_cb : 1;   /* the request went away during such a callback: it returns NULL / -1 */
+    size_t input_seen;           /* bytes of the client's socket buffer already timed and scanned */
+    h2o_socket_cb saved_read_cb; /* h2o client's body reader while reads are paused */
     /* streaming to the client */
     h2o_doublebuffer_t sending;
-    h2o_buffer_t *tail;              /* bytes the upstream delivered after its client was released */
+    h2o_buffer_t *tail; /* bytes the upstream delivered after its client was released */
     /* a buffered answer */
     int up_status;
     const char *up_reason;
@@ -89,8 +89,8 @@ typedef struct st_sl_proxy_t {
     h2o_buffer_t *held;
     /* outcome, for metrics and the access log */
     enum en_sl_failure_t failure;
-    int status;                      /* what the client got (499 when it went away) */
-    char tiers_tried[3 * 16 + 1];    /* "0", "0,1", ... */
+    int status;                   /* what the client got (499 when it went away) */
+    char tiers_tried[3 * 16 + 1]; /* "0", "0,1", ... */
     uint64_t t_recv_us, t_end_us, t_dispatch_us, t_attempt_us, t_head_us, t_first_byte_us, t_last_chunk_us, t_up_end_us;
     uint64_t overhead_us;
     uint64_t bytes_out;

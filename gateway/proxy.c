@@ -313,7 +313,7 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
     if (gen->needs_model && parse_body(p) != 0)
         return 0;
     sl_router_facts_t facts = {req->path.base, req->path.len, req->authority.base, req->authority.len,
-                               p->model.base, p->model.len, lookup_header, req};
+                               p->model.base,  p->model.len,  lookup_header,       req};
     const sl_conf_route_t *route = sl_router_match(gen->conf, &facts);
     if (route == NULL) {
         sl_proxy_respond_error(p, 404, SL_FAILURE_NONE, "no_route", "no route matches this request");

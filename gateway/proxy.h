@@ -39,8 +39,7 @@ void sl_proxy_resume_reads(sl_proxy_t *p);
 
 /* Answers with the gateway's own JSON error in the route's protocol shape (openai when no route matched) and
  * records status and failure. Retry-After is added to 503 overloaded answers. Only before a response started. */
-void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code,
-                            const char *message);
+void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code, const char *message);
 
 /* Copies the upstream response head into req->res (hop-by-hop and framing fields dropped, content-length into
  * res.content_length, the gateway's own headers added, p->is_stream set for SSE and unframed answers). Nothing is

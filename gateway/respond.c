@@ -42,8 +42,7 @@ static void add_own_headers(sl_proxy_t *p)
                           p->request_id.len);
     if (p->backend != NULL) {
         const char *name = p->backend->conf->name;
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-backend"), 0, NULL, name,
-                              strlen(name));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-backend"), 0, NULL, name, strlen(name));
         char *tier = h2o_mem_alloc_pool(&req->pool, 8);
         int n = snprintf(tier, 8, "%zu", p->tier);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-tier"), 0, NULL, tier, (size_t)n);
@@ -58,8 +57,7 @@ static void start_response(sl_proxy_t *p, h2o_generator_t *gen)
     p->responded = 1;
 }
 
-void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code,
-                            const char *message)
+void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code, const char *message)
 {
     static h2o_generator_t oneshot = {NULL, NULL}; /* a FINAL send: h2o never calls back */
     h2o_req_t *req = p->req;
@@ -231,8 +229,8 @@ static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
     sl_gw_worker_t *w = sl_gw_worker_of(req);
     if (req->res.status == 413 && !w->in_own_start) {
         char *body = h2o_mem_alloc_pool(&req->pool, SL_GW_ERROR_BODY_MAX);
-        size_t len = sl_gw_error_body(SL_PROTOCOL_OPENAI, 413, "body_too_large", "the request body is too large",
-                                      body, SL_GW_ERROR_BODY_MAX);
+        size_t len = sl_gw_error_body(SL_PROTOCOL_OPENAI, 413, "body_too_large", "the request body is too large", body,
+                                      SL_GW_ERROR_BODY_MAX);
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
         req->res.content_length = len;

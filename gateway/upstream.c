@@ -293,8 +293,7 @@ static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char 
     h2o_timeout_unlink(&p->timer);
     if (errstr != NULL) {
         p->client = NULL;
-        attempt_failed(p, strcmp(errstr, "connection timeout") == 0 ? SL_FAILURE_CONNECT_TIMEOUT
-                                                                    : SL_FAILURE_CONNECT_REFUSED);
+        attempt_failed(p, strcmp(errstr, "connection timeout") == 0 ? SL_FAILURE_CONNECT_TIMEOUT : SL_FAILURE_CONNECT_REFUSED);
         return NULL;
     }
     /* a pooled socket is handed over synchronously, inside h2o_http1client_connect_with_pool; a new connection
@@ -368,11 +367,10 @@ static void connect_attempt(sl_proxy_t *p, int fresh)
         char host[INET_ADDRSTRLEN];
         const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->sa;
         inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        h2o_http1client_connect(&p->client, p, &w->client_ctx, h2o_iovec_init(host, strlen(host)),
-                                ntohs(sin->sin_port), 0, on_connect);
+        h2o_http1client_connect(&p->client, p, &w->client_ctx, h2o_iovec_init(host, strlen(host)), ntohs(sin->sin_port), 0,
+                                on_connect);
     } else {
-        h2o_http1client_connect_with_pool(&p->client, p, &w->client_ctx, sl_gw_worker_pool(w, p->endpoint),
-                                          on_connect);
+        h2o_http1client_connect_with_pool(&p->client, p, &w->client_ctx, sl_gw_worker_pool(w, p->endpoint), on_connect);
     }
     p->in_connect = 0;
 }

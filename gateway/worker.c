@@ -81,8 +81,8 @@ void sl_gw_worker_fit(sl_gw_worker_t *w, const sl_gw_gen_t *gen)
         old->num_backends < gen->num_backend_ids) {
         uint32_t ns = old != NULL ? old->num_series : 0, nr = old != NULL ? old->num_routes : 0,
                  nb = old != NULL ? old->num_backends : 0;
-        sl_gw_shard_t *s = shard_new(grow_to(ns, gen->num_series), grow_to(nr, gen->num_route_ids),
-                                     grow_to(nb, gen->num_backend_ids));
+        sl_gw_shard_t *s =
+            shard_new(grow_to(ns, gen->num_series), grow_to(nr, gen->num_route_ids), grow_to(nb, gen->num_backend_ids));
         if (old != NULL) {
             /* this thread is the only writer: a plain copy is exact */
             memcpy(s->series, old->series, ns * sizeof(*s->series));
@@ -131,8 +131,8 @@ h2o_timeout_t *sl_gw_worker_timeout(sl_gw_worker_t *w, uint32_t ms)
             for (size_t i = 0; i != w->num_timeouts; ++i)
                 if (best == NULL || w->timeouts[i]->ms > best->ms)
                     best = w->timeouts[i];
-        SL_LOG(SL_LOG_WARN, "worker", "more than %d distinct timeouts: %u ms rounded to %u ms",
-               SL_GW_MAX_TIMEOUT_CLASSES, ms, best->ms);
+        SL_LOG(SL_LOG_WARN, "worker", "more than %d distinct timeouts: %u ms rounded to %u ms", SL_GW_MAX_TIMEOUT_CLASSES, ms,
+               best->ms);
         return &best->timeout;
     }
     sl_gw_timeout_class_t *c = sl_calloc(1, sizeof(*c));

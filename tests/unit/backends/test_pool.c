@@ -134,8 +134,8 @@ Test(pool, p2c_spreads_load_evenly)
 
 Test(pool, ejection_interval_doubles_up_to_the_cap)
 {
-    sl_conf_outlier_t o = {.consecutive_failures = 3, .base_ejection_ms = 1000, .max_ejection_ms = 5000,
-                           .max_ejected_percent = 50};
+    sl_conf_outlier_t o = {
+        .consecutive_failures = 3, .base_ejection_ms = 1000, .max_ejection_ms = 5000, .max_ejected_percent = 50};
     cr_assert_eq(sl_pool_ejection_ms(&o, 0), 1000);
     cr_assert_eq(sl_pool_ejection_ms(&o, 1), 2000);
     cr_assert_eq(sl_pool_ejection_ms(&o, 2), 4000);
@@ -156,8 +156,8 @@ Test(pool, ejection_cap)
 
 Test(pool, passive_ejection_lifecycle)
 {
-    sl_conf_outlier_t o = {.consecutive_failures = 3, .base_ejection_ms = 1000, .max_ejection_ms = 4000,
-                           .max_ejected_percent = 50};
+    sl_conf_outlier_t o = {
+        .consecutive_failures = 3, .base_ejection_ms = 1000, .max_ejection_ms = 4000, .max_ejected_percent = 50};
     cr_assert_eq(sl_pool_observe(eps[0], 1, 3), 0);
     cr_assert_eq(sl_pool_observe(eps[0], 1, 3), 0);
     cr_assert_eq(sl_pool_observe(eps[0], 0, 3), 0); /* a success breaks the streak */
@@ -194,8 +194,8 @@ Test(pool, passive_ejection_lifecycle)
 
 Test(pool, ejection_requests_beyond_the_cap_wait)
 {
-    sl_conf_outlier_t o = {.consecutive_failures = 1, .base_ejection_ms = 1000, .max_ejection_ms = 4000,
-                           .max_ejected_percent = 50};
+    sl_conf_outlier_t o = {
+        .consecutive_failures = 1, .base_ejection_ms = 1000, .max_ejection_ms = 4000, .max_ejected_percent = 50};
     for (int i = 0; i != 3; ++i)
         cr_assert_eq(sl_pool_observe(eps[i], 1, 1), 1);
     cr_assert_eq(sl_pool_update(eps, 4, &o, 0), 2); /* 2 of 4 = 50 % */
@@ -210,8 +210,8 @@ Test(pool, ejection_requests_beyond_the_cap_wait)
 
 Test(pool, stale_ejection_request_is_dropped)
 {
-    sl_conf_outlier_t o = {.consecutive_failures = 2, .base_ejection_ms = 1000, .max_ejection_ms = 4000,
-                           .max_ejected_percent = 50};
+    sl_conf_outlier_t o = {
+        .consecutive_failures = 2, .base_ejection_ms = 1000, .max_ejection_ms = 4000, .max_ejected_percent = 50};
     sl_pool_observe(eps[1], 1, 2);
     cr_assert_eq(sl_pool_observe(eps[1], 1, 2), 1);
     sl_pool_observe(eps[1], 0, 2); /* success before the control thread ran */
@@ -222,8 +222,8 @@ Test(pool, stale_ejection_request_is_dropped)
 
 Test(pool, health_checks_eject_and_bring_back)
 {
-    sl_conf_health_t h = {.path = "/health", .interval_ms = 500, .timeout_ms = 100, .healthy_threshold = 2,
-                          .unhealthy_threshold = 3};
+    sl_conf_health_t h = {
+        .path = "/health", .interval_ms = 500, .timeout_ms = 100, .healthy_threshold = 2, .unhealthy_threshold = 3};
     sl_conf_health_t off = {.path = NULL};
     cr_assert_eq(sl_health_due(eps[0], &off, 0), 0);
     cr_assert_eq(sl_health_due(eps[0], &h, 0), 1);
@@ -244,10 +244,10 @@ Test(pool, health_checks_eject_and_bring_back)
 
 Test(pool, health_checks_end_a_passive_ejection_early)
 {
-    sl_conf_outlier_t o = {.consecutive_failures = 1, .base_ejection_ms = 60000, .max_ejection_ms = 60000,
-                           .max_ejected_percent = 100};
-    sl_conf_health_t h = {.path = "/health", .interval_ms = 100, .timeout_ms = 50, .healthy_threshold = 2,
-                          .unhealthy_threshold = 2};
+    sl_conf_outlier_t o = {
+        .consecutive_failures = 1, .base_ejection_ms = 60000, .max_ejection_ms = 60000, .max_ejected_percent = 100};
+    sl_conf_health_t h = {
+        .path = "/health", .interval_ms = 100, .timeout_ms = 50, .healthy_threshold = 2, .unhealthy_threshold = 2};
     cr_assert_eq(sl_health_observe(eps[3], &h, 1, 0), SL_HEALTH_UNCHANGED); /* success before the ejection */
     sl_pool_observe(eps[3], 1, 1);
     cr_assert_eq(sl_pool_update(eps, 4, &o, 10), 1);

@@ -10,9 +10,9 @@ static int hop(const char *n)
 
 Test(headers, fixed_hop_by_hop_list)
 {
-    const char *yes[] = {"connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade",
+    const char *yes[] = {"connection",          "keep-alive",         "proxy-connection", "te", "transfer-encoding", "upgrade",
                          "proxy-authorization", "proxy-authenticate", "http2-settings"};
-    const char *no[] = {"content-type", "authorization", "trailer-x", "t", "tee", "upgrade-insecure-requests",
+    const char *no[] = {"content-type", "authorization",  "trailer-x", "t",           "tee", "upgrade-insecure-requests",
                         "x-request-id", "content-length", "connectio", "keep-alive2", ""};
     for (size_t i = 0; i != sizeof(yes) / sizeof(yes[0]); ++i)
         cr_assert_eq(hop(yes[i]), 1, "%s", yes[i]);

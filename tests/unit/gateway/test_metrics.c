@@ -130,14 +130,13 @@ Test(metrics, counters_and_escaping_exact_text)
     cr_assert_str_eq(grep(text, "sluice_upstream_failures_total"),
                      "sluice_upstream_failures_total{backend=\"small\",kind=\"reset\"} 2\n"
                      "sluice_upstream_failures_total{backend=\"big\\\"q\",kind=\"connect_timeout\"} 1\n");
-    cr_assert_str_eq(grep(text, "sluice_upstream_retries_total"),
-                     "sluice_upstream_retries_total{backend=\"small\"} 3\n"
-                     "sluice_upstream_retries_total{backend=\"big\\\"q\"} 0\n");
+    cr_assert_str_eq(grep(text, "sluice_upstream_retries_total"), "sluice_upstream_retries_total{backend=\"small\"} 3\n"
+                                                                  "sluice_upstream_retries_total{backend=\"big\\\"q\"} 0\n");
     cr_assert_str_eq(grep(text, "sluice_inflight_requests "), "sluice_inflight_requests 2\n");
     cr_assert_str_eq(grep(text, "sluice_open_connections "), "sluice_open_connections 7\n");
     cr_assert_str_eq(grep(text, "sluice_config_"), "sluice_config_generation 3\n"
-                                                    "sluice_config_reloads_total{result=\"ok\"} 2\n"
-                                                    "sluice_config_reloads_total{result=\"error\"} 1\n");
+                                                   "sluice_config_reloads_total{result=\"ok\"} 2\n"
+                                                   "sluice_config_reloads_total{result=\"error\"} 1\n");
     cr_assert_str_eq(grep(text, "# TYPE sluice_requests_total"), "# TYPE sluice_requests_total counter\n");
     cr_assert_str_eq(grep(text, "# TYPE sluice_ttft_seconds"), "# TYPE sluice_ttft_seconds histogram\n");
     cr_assert_str_eq(grep(text, "process_"), ""); /* not read: has_process == 0 */
@@ -149,9 +148,9 @@ Test(metrics, histogram_exact_text)
     sl_gw_metrics_input_t in;
     sl_gw_shard_t *shards[1];
     input(&in, shards);
-    sl_hist_record(&shard.overhead, 7);     /* exact bucket */
-    sl_hist_record(&shard.overhead, 30);    /* <= 50 us */
-    sl_hist_record(&shard.overhead, 120);   /* <= 250 us */
+    sl_hist_record(&shard.overhead, 7);      /* exact bucket */
+    sl_hist_record(&shard.overhead, 30);     /* <= 50 us */
+    sl_hist_record(&shard.overhead, 120);    /* <= 250 us */
     sl_hist_record(&shard.overhead, 200000); /* above the last bound (100 ms) */
     char *text = render(&in);
     cr_assert_str_eq(grep(text, "sluice_gateway_overhead_seconds"),

@@ -58,8 +58,8 @@ Test(usage, sse_stream_last_usage_wins_and_null_is_ignored)
 
 Test(usage, incomplete_or_malformed_values_are_not_counted)
 {
-    const char *texts[] = {"{\"prompt_tokens\":12", "{\"prompt_tokens\":\"12\"}", "{\"prompt_tokens\" 12}",
-                           "{\"prompt_tokens\":-1}", "{\"xprompt_tokens\":3}", "{\"prompt_tokens\":99999999999999999999}"};
+    const char *texts[] = {"{\"prompt_tokens\":12",  "{\"prompt_tokens\":\"12\"}", "{\"prompt_tokens\" 12}",
+                           "{\"prompt_tokens\":-1}", "{\"xprompt_tokens\":3}",     "{\"prompt_tokens\":99999999999999999999}"};
     for (size_t i = 0; i != sizeof(texts) / sizeof(texts[0]); ++i) {
         sl_gw_usage_t u;
         sl_gw_usage_init(&u);

@@ -91,8 +91,8 @@ static sl_conf_t *make_conf(void)
 
 static const char *route_of(sl_conf_t *conf, const char *path, const char *host, const char *model, struct hdrs *h)
 {
-    sl_router_facts_t f = {path, strlen(path), host, host != NULL ? strlen(host) : 0,
-                           model, model != NULL ? strlen(model) : 0, lookup, h};
+    sl_router_facts_t f = {
+        path, strlen(path), host, host != NULL ? strlen(host) : 0, model, model != NULL ? strlen(model) : 0, lookup, h};
     const sl_conf_route_t *r = sl_router_match(conf, &f);
     return r != NULL ? r->name : "(none)";
 }
