@@ -188,6 +188,29 @@ enum en_sl_failure_t {
 #define SL_CONF_ESCALATE_ALL                                                                                           \
     (((1u << SL_FAILURE_COUNT) - 1) & ~(1u << SL_FAILURE_NONE) & ~(1u << SL_FAILURE_CLIENT_ABORT))
 
+/*
+ * Accuracy scaling of a tier (`degrade`; the controller is policies/degrade.h). Shares are in permille
+ * (1000 = 100%); latency thresholds are shares of the route's latency SLO threshold.
+ */
+typedef struct st_sl_conf_degrade_t {
+    int enabled;                        /* 0 when the tier has no degrade block (then every other field is 0) */
+    const sl_conf_backend_t **to;       /* the faster variants, in order of preference; borrowed from the snapshot */
+    size_t num_to;
+    uint32_t saturation_high_permille;  /* step up when in-flight / capacity of the accurate variant reaches this */
+    uint32_t saturation_low_permille;   /* step down only when it is at or below this */
+    uint32_t latency_high_permille;     /* step up when the windowed p99 reaches this share of the SLO threshold */
+    uint32_t latency_low_permille;      /* step down only when the p99 is at or below this share */
+    uint32_t step_up_permille;          /* added to the degrade fraction by one step up */
+    uint32_t step_down_permille;        /* taken off by one step down */
+    uint32_t hold_ms;                   /* both signals must stay low this long before the first step down */
+    uint32_t interval_ms;               /* shortest time between two changes of the fraction */
+    uint32_t burn_factor_permille;      /* during a fast budget burn the high thresholds are scaled by this */
+    uint32_t latency_window_ms;         /* the window over which the p99 is measured */
+    int spill_over;                     /* a request goes to a faster variant at once when the accurate one is full */
+} sl_conf_degrade_t;
+
+#define SL_CONF_MAX_DEGRADE_TO 8 /* faster variants of one tier */
+
 typedef struct st_sl_conf_tier_t {
     const sl_conf_backend_t *backend; /* borrowed from the same snapshot */
     int has_accept;
@@ -197,6 +220,7 @@ typedef struct st_sl_conf_tier_t {
     uint32_t escalate_on;       /* mask of en_sl_failure_t that move on to the next tier */
     uint32_t latency_budget_ms; /* abandon the tier after this long and try the next; 0 = none */
     int buffer_streams;         /* buffer a streamed answer to judge it before the client sees it */
+    sl_conf_degrade_t degrade;  /* accuracy scaling; degrade.enabled is 0 without a degrade block */
     sl_conf_rollout_t rollout;  /* progressive delivery; rollout.enabled is 0 without a rollout block */
 } sl_conf_tier_t;
 
@@ -268,6 +292,7 @@ typedef struct st_sl_conf_t {
     size_t num_backends;
     sl_conf_route_t *routes;
     size_t num_routes;
+    uint32_t state_interval_ms; /* longest time between two writes of the state files (what a kill -9 may lose) */
 } sl_conf_t;
 
 /* Bounds on what one config file may declare; larger inputs are rejected with an error, never truncated. */

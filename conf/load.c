@@ -210,6 +210,8 @@ static int check_root(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint
 static const sl_conf_key_t root_keys[] = {{"server", sl_conf_p_block, offsetof(sl_conf_t, server), .sub = &server_block},
                                           {"admin", sl_conf_p_block, offsetof(sl_conf_t, admin), .sub = &admin_block},
                                           {"state_dir", sl_conf_p_path, offsetof(sl_conf_t, state_dir)},
+                                          {"state_interval", sl_conf_p_duration, offsetof(sl_conf_t, state_interval_ms),
+                                           .def = "10s", .min = 1000, .max = 3600000},
                                           {"backends", sl_conf_p_backends, offsetof(sl_conf_t, backends), .required = 1,
                                            .sub = &sl_conf_backend_block, .sub_path = ".<name>"},
                                           {"routes", sl_conf_p_routes, offsetof(sl_conf_t, routes), .required = 1, .pass = 1,

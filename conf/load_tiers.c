@@ -228,6 +228,7 @@ static const sl_conf_key_t tier_keys[] = {
     {"escalate_on", p_escalate_on, offsetof(sl_conf_tier_t, escalate_on), .def = "all"},
     {"latency_budget", sl_conf_p_duration, offsetof(sl_conf_tier_t, latency_budget_ms), .def = "0", .max = HOUR_MS},
     {"buffer_streams", sl_conf_p_bool, offsetof(sl_conf_tier_t, buffer_streams), .def = "false"},
+    {"degrade", sl_conf_p_degrade, offsetof(sl_conf_tier_t, degrade), .sub = &sl_conf_degrade_block, .pass = 1},
     {"rollout", sl_conf_p_rollout, offsetof(sl_conf_tier_t, rollout), .sub = &sl_conf_rollout_block, .pass = 1},
     {NULL}};
 const sl_conf_block_t sl_conf_tier_block = {tier_keys, check_tier};

@@ -113,7 +113,8 @@ static const bad_case_t bad_cases[] = {
         "routes:\n"
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
-        {"1:1: frontends: unknown key; expected one of: server, admin, state_dir, backends, routes", NULL}},
+        {"1:1: frontends: unknown key; expected one of: server, admin, state_dir, state_interval, backends, routes",
+         NULL}},
     {"unknown_server_key_suggest",
         "server:\n"
         "  listen: 127.0.0.1:8080\n"

@@ -78,8 +78,8 @@ Test(conf_bad, error_count_is_capped_and_the_rest_counted)
     cr_assert_eq(errs.count, SL_CONF_MAX_ERRORS);
     cr_assert_eq(errs.dropped, 150 - SL_CONF_MAX_ERRORS);
     cr_assert_str_eq(errs.msgs[0], "many.yaml:1:1: zz000: unknown key; expected one of: server, admin, state_dir, "
-                                   "backends, routes");
+                                   "state_interval, backends, routes");
     cr_assert_str_eq(errs.msgs[99], "many.yaml:100:1: zz099: unknown key; expected one of: server, admin, "
-                                    "state_dir, backends, routes");
+                                    "state_dir, state_interval, backends, routes");
     sl_conf_errors_dispose(&errs);
 }
