@@ -1,0 +1,109 @@
+/*
+ * cmd_rules.c - `sluice rules -c FILE [-o OUT]`: load a config as `sluice run` would and write the Prometheus
+ * recording and alerting rules of its SLOs (policies/rules.h) to stdout or, atomically, to OUT. Exit 0 on success
+ * (a config without SLOs gives a valid file with no groups, and a note on stderr), 1 when the config has errors or
+ * OUT cannot be written, 2 on usage errors.
+ */
+#include "common/status.h"
+#include "common/str.h"
+#include "conf/conf.h"
+#include "gateway/cmd.h"
+#include "policies/persist.h"
+#include "policies/rules.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: sluice rules -c FILE [-o OUT]\n\n"
+                "Writes Prometheus recording and alerting rules for every SLO the config declares: error and SLI\n"
+                "ratios over each burn window, burn rates, budget remaining, and multi-window multi-burn-rate page\n"
+                "and ticket alerts with the exact thresholds of each SLO window. Check them with `promtool check\n"
+                "rules`; docs/SLO.md explains them.\n\n"
+                "options:\n"
+                "  -c, --config FILE   the config file\n"
+                "  -o, --output OUT    write the rules to OUT (atomically) instead of stdout\n"
+                "  -h, --help          show this help\n");
+}
+
+int sl_cmd_rules(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *path = NULL, *outpath = NULL;
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, ":c:o:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'o':
+            outpath = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "sluice rules: %s needs a file; try `sluice rules --help`\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "sluice rules: unknown option '%s'; try `sluice rules --help`\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "sluice rules: unexpected argument '%s'; try `sluice rules --help`\n", argv[optind]);
+        return 2;
+    }
+    if (path == NULL) {
+        fprintf(stderr, "sluice rules: missing -c FILE; try `sluice rules --help`\n");
+        return 2;
+    }
+
+    sl_conf_errors_t errs;
+    sl_conf_t *conf = NULL;
+    sl_conf_errors_init(&errs);
+    if (sl_conf_load_file(path, &conf, &errs) != SL_OK) {
+        for (size_t i = 0; i != sl_conf_errors_count(&errs); ++i)
+            fprintf(stderr, "%s\n", sl_conf_errors_get(&errs, i));
+        if (errs.dropped != 0)
+            fprintf(stderr, "(%zu more errors not shown)\n", errs.dropped);
+        sl_conf_errors_dispose(&errs);
+        return 1;
+    }
+    sl_conf_errors_dispose(&errs);
+
+    sl_buf_t out;
+    size_t n = 0;
+    int status = 1;
+    sl_buf_init(&out, 0);
+    int rc = sl_rules_render(conf, &out, &n);
+    if (rc != SL_OK) {
+        fprintf(stderr, "sluice rules: %s: %s\n", path, sl_strerror(rc));
+        goto Exit;
+    }
+    if (n == 0)
+        fprintf(stderr, "sluice rules: %s declares no SLO; the rule file has no groups\n", path);
+    if (outpath != NULL) {
+        char why[SL_PERSIST_WHY_MAX];
+        if (sl_persist_write_file(outpath, out.data, out.len, why) != SL_OK) {
+            fprintf(stderr, "sluice rules: %s\n", why);
+            goto Exit;
+        }
+    } else if (fwrite(out.data, 1, out.len, stdout) != out.len || fflush(stdout) != 0) {
+        fprintf(stderr, "sluice rules: writing to stdout failed\n");
+        goto Exit;
+    }
+    status = 0;
+
+Exit:
+    sl_buf_dispose(&out);
+    sl_conf_release(conf);
+    return status;
+}
