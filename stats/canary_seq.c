@@ -106,3 +106,18 @@ int sl_canary_seq_validate(const sl_canary_seq_t *s)
             return SL_EINVAL;
     return SL_OK;
 }
+
+static double lbeta(double a, double b)
+{
+    int sign;
+    return lgamma_r(a, &sign) + lgamma_r(b, &sign) - lgamma_r(a + b, &sign);
+}
+
+int sl_canary_srm_log_lambda(uint64_t x, uint64_t n, double w, double c, double *out)
+{
+    if (x > n || n >= MAX_COUNT || !(w > 0 && w < 1) || !(c > 0) || !isfinite(c))
+        return SL_EINVAL;
+    double a = c * w, b = c * (1 - w), xd = (double)x, nd = (double)n;
+    *out = lbeta(a + xd, b + nd - xd) - lbeta(a, b) - xd * log(w) - (nd - xd) * log1p(-w);
+    return SL_OK;
+}

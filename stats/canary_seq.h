@@ -42,6 +42,18 @@ void sl_canary_seq_read(const sl_canary_seq_t *s, sl_canary_seq_result_t *out);
 /* The grid ratios g_k (relative to min_ratio), for documentation and tests. */
 double sl_canary_seq_grid(unsigned k);
 
+/*
+ * Sample-ratio mismatch, sequentially: x of n requests went to the canary where a share w (0 < w < 1) was
+ * expected. *out = log Lambda of the beta-binomial mixture against Binomial(n, w):
+ *     Lambda = B(a + x, b + n - x) / B(a, b) / (w^x (1 - w)^(n - x)),   a = c w,  b = c (1 - w)
+ * a Beta prior of mean w and concentration c over the true share (Lindon and Malek, "Anytime-valid inference for
+ * multinomial count data", NeurIPS 2022, with two categories). Under H0 it is a martingale in n, so
+ * P(Lambda ever >= 1/alpha) <= alpha: the check may look at every tick. c sets the mismatch it detects soonest
+ * (about sqrt(w (1 - w) / c) away from w). Returns SL_OK, or SL_EINVAL (x > n, n >= 2^53, w outside (0, 1), c not
+ * positive and finite; *out untouched).
+ */
+int sl_canary_srm_log_lambda(uint64_t x, uint64_t n, double w, double c, double *out);
+
 /* Checks a state read back from storage: finite numbers, counts consistent, parameters valid. Returns SL_OK or
  * SL_EINVAL. */
 int sl_canary_seq_validate(const sl_canary_seq_t *s);

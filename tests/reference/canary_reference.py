@@ -8,6 +8,7 @@ Writes tests/fixtures/stats/canary.json. Running the script again rewrites an id
 
 - binomial tails (scipy.stats.binom.sf / cdf), the two-sided exact binomial test (scipy.stats.binomtest), and the
   hypergeometric upper tail (scipy.stats.hypergeom.sf) on a table of arguments from the body to the far tails;
+- the sequential sample-ratio test: log of the beta-binomial mixture ratio (scipy.special.betaln);
 - the sequential error-rate test: scripted batches (errors and requests of both versions) and, after each, the
   log mixture likelihood ratio and the always-valid p-value, computed here with mpmath-free exact logs of
   Fractions: each grid term's likelihood ratio is the rational (g^e_t / (1 + w (g - 1))^E), its log taken once.
@@ -18,6 +19,7 @@ import os
 from fractions import Fraction
 
 import scipy
+import scipy.special as sp
 import scipy.stats as st
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "stats", "canary.json")
@@ -84,7 +86,14 @@ def main():
                                                 (12, 500, 5, 500), (9, 500, 6, 500)]),
         seq_case("overwhelming", 1.0, 0.001, [(300, 500, 1, 500), (400, 500, 0, 500), (450, 500, 2, 500)]),
     ]
-    out = {"scipy": scipy.__version__, "binom": binom, "hypergeom": hyper, "seq": seq}
+    srm = []
+    for (x, n, w, c) in [(0, 1, 0.05, 100.0), (1, 1, 0.05, 100.0), (50, 1000, 0.05, 100.0), (100, 1000, 0.05, 100.0),
+                         (70, 1000, 0.05, 100.0), (5200, 100000, 0.05, 100.0), (480, 1000, 0.5, 100.0),
+                         (600, 1000, 0.5, 100.0), (3, 10, 0.25, 10.0), (26000, 100000, 0.25, 1000.0)]:
+        a, b = c * w, c * (1 - w)
+        val = sp.betaln(a + x, b + n - x) - sp.betaln(a, b) - x * math.log(w) - (n - x) * math.log1p(-w)
+        srm.append({"x": x, "n": n, "w": w, "c": c, "log_lambda": float(val)})
+    out = {"scipy": scipy.__version__, "binom": binom, "hypergeom": hyper, "seq": seq, "srm": srm}
     with open(OUT, "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")

@@ -165,3 +165,24 @@ Test(canary_seq, validate_rejects_inconsistent_states)
     cr_assert_eq(sl_canary_seq_validate(&t), SL_EINVAL);
     cr_assert_eq(sl_canary_seq_validate(NULL), SL_EINVAL);
 }
+
+Test(canary_seq, sample_ratio_mixture_matches_scipy)
+{
+    json_error_t err;
+    json_t *root = json_load_file(SL_SOURCE_DIR "/tests/fixtures/stats/canary.json", 0, &err), *c;
+    cr_assert_not_null(root, "canary.json: %s", err.text);
+    size_t i;
+    json_array_foreach(json_object_get(root, "srm"), i, c)
+    {
+        double want = json_number_value(json_object_get(c, "log_lambda")), got = NAN;
+        cr_assert_eq(sl_canary_srm_log_lambda((uint64_t)json_integer_value(json_object_get(c, "x")),
+                                              (uint64_t)json_integer_value(json_object_get(c, "n")),
+                                              json_number_value(json_object_get(c, "w")),
+                                              json_number_value(json_object_get(c, "c")), &got),
+                     SL_OK);
+        /* log-gamma of arguments near 10^5 carries ~1e-11 absolute error: compare absolutely */
+        cr_expect(fabs(got - want) <= 1e-8 * fmax(1, fabs(want)), "case %zu: %.17g, want %.17g", i, got, want);
+    }
+    cr_assert_eq(i, 10);
+    json_decref(root);
+}
