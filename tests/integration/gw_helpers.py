@@ -10,6 +10,8 @@ import tempfile
 import threading
 import time
 
+import pytest
+
 import harness
 
 SUPP = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "sim", "lsan-h2o.supp")
@@ -19,8 +21,39 @@ ZERO = ["--ttft-ms", "0", "--ttft-jitter-ms", "0", "--ttft-per-token-ms", "0", "
         "--tpot-jitter-ms", "0"]
 
 
+_started = []
+
+
+def track(proc):
+    """Registers a process for reap_processes (returns it)."""
+    _started.append(proc)
+    return proc
+
+
+@pytest.fixture(autouse=True)
+def reap_processes():
+    """Kills whatever a test started and did not stop (a failed assertion before its stop, a process that never
+    became ready), so no simulator or gateway outlives its test. Test modules import this fixture."""
+    yield
+    while _started:
+        proc = _started.pop()
+        if getattr(proc, "p", None) is not None and proc.p.poll() is None:
+            proc.p.kill()
+            proc.p.wait()
+
+
+class TrackedProc(harness.Proc):
+    """harness.Proc, reaped by reap_processes if the test does not stop it."""
+
+    def __init__(self, args, **kw):
+        try:
+            super().__init__(args, **kw)
+        finally:
+            track(self)
+
+
 def sim(*args, **kw):
-    return harness.sim(*args, env=ENV, **kw)
+    return TrackedProc(["sim", "--listen", "127.0.0.1:0"] + list(args), env=ENV, **kw)
 
 
 def backend_yaml(name, endpoints, model=None, protocol="openai", extra=""):
@@ -47,7 +80,10 @@ class Gateway(harness.Proc):
             f.write(text)
         env = dict(ENV)
         env.update(kw.pop("env", {}))
-        super().__init__(["run", "-c", self.config_path] + list(args), env=env, **kw)
+        try:
+            super().__init__(["run", "-c", self.config_path] + list(args), env=env, **kw)
+        finally:
+            track(self)
 
     @property
     def admin(self):

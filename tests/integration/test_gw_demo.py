@@ -6,7 +6,8 @@ import subprocess
 import tempfile
 
 import harness
-from gw_helpers import ENV, chat_body
+from gw_helpers import ENV, TrackedProc, chat_body
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def test_printed_config_passes_check():
@@ -23,7 +24,7 @@ def test_printed_config_passes_check():
 
 
 def test_demo_serves_every_model():
-    d = harness.Proc(["demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"], env=ENV)
+    d = TrackedProc(["demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"], env=ENV)
     try:
         status, headers, doc, _ = harness.post_json(d.addr, "/v1/chat/completions", chat_body())
         assert status == 200 and doc["model"] == "demo-small" and headers["x-sluice-backend"] == "small"

@@ -9,6 +9,7 @@ import time
 import harness
 from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, error_of, keepalive, post,
                         sim, wait_for)
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 TIMEOUTS = "timeouts: { connect: 300ms, first_byte: 400ms, idle: 300ms, stream_idle: 700ms, total: 1500ms }"
 

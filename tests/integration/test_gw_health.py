@@ -6,6 +6,7 @@ import threading
 
 import harness
 from gw_helpers import ZERO, Gateway, Upstream, answer, chat_body, config, keepalive, post, sim, wait_for
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def set_sim(s, **params):

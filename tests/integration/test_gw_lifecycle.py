@@ -11,6 +11,7 @@ import time
 
 import harness
 from gw_helpers import ZERO, Gateway, backend_yaml, chat_body, config, keepalive, post, sim, wait_for
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def sim_requests(s):

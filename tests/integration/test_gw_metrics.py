@@ -9,6 +9,7 @@ import subprocess
 import harness
 from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, head_fields, keepalive, post,
                         sim, wait_for)
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "examples")
 KEYS = ["time", "id", "method", "path", "route", "tiers", "backend", "endpoint", "status", "upstream_status", "failure",

@@ -14,6 +14,7 @@ import time
 import harness
 from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, error_of, head_fields,
                         keepalive, post, sim, wait_for)
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def test_stale_keepalive_connection_is_retried_once_on_a_fresh_one():

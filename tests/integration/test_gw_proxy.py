@@ -8,6 +8,7 @@ import subprocess
 import harness
 from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, error_of, head_fields,
                         keepalive, post, raw_request, sim)
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def test_chat_through_sim_rewrites_model_and_tags_the_answer():

@@ -10,6 +10,7 @@ import time
 
 import harness
 from gw_helpers import ZERO, Gateway, Upstream, backend_yaml, chat_body, config, sim, wait_for
+from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def sim_gateway(*sim_args, extra=""):
