@@ -29,19 +29,26 @@ int sl_log_parse_level(const char *s, int *level)
     return SL_EINVAL;
 }
 
-void sl_log_write(sl_log_site_t *site, int level, const char *module, const char *fmt, ...)
+int sl_log_admit(sl_log_site_t *site, uint64_t sec, uint32_t *suppressed)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    uint64_t sec = (uint64_t)tv.tv_sec;
     uint64_t prev = atomic_load_explicit(&site->second, memory_order_relaxed);
     if (prev != sec && atomic_compare_exchange_strong(&site->second, &prev, sec))
         atomic_store_explicit(&site->count, 0, memory_order_relaxed);
     if (atomic_fetch_add_explicit(&site->count, 1, memory_order_relaxed) >= SL_LOG_BURST) {
         atomic_fetch_add_explicit(&site->suppressed, 1, memory_order_relaxed);
-        return;
+        return 0;
     }
-    uint32_t suppressed = atomic_exchange_explicit(&site->suppressed, 0, memory_order_relaxed);
+    *suppressed = atomic_exchange_explicit(&site->suppressed, 0, memory_order_relaxed);
+    return 1;
+}
+
+void sl_log_write(sl_log_site_t *site, int level, const char *module, const char *fmt, ...)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint32_t suppressed;
+    if (!sl_log_admit(site, (uint64_t)tv.tv_sec, &suppressed))
+        return;
 
     char line[2048];
     struct tm tm;

@@ -28,6 +28,11 @@ extern int sl_log_level;
 /* Parses "error", "warn", "info" or "debug"; returns SL_OK or SL_EINVAL (level untouched). */
 int sl_log_parse_level(const char *s, int *level);
 
+/* The rate limiter alone: decides whether a line of `site` in wall-clock second `sec` is let through. Returns 1
+ * (and the number of lines dropped since the last one let through in *suppressed) or 0 (the line is dropped and
+ * counted). Lock-free; any thread. */
+int sl_log_admit(sl_log_site_t *site, uint64_t sec, uint32_t *suppressed);
+
 void sl_log_write(sl_log_site_t *site, int level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
