@@ -150,6 +150,11 @@ int sl_cmd_sim(int argc, char **argv)
         const char *eq = strchr(arg, '=');
         size_t len = eq != NULL ? (size_t)(eq - arg - 2) : strlen(arg + 2);
         snprintf(name, sizeof(name), "%.*s", (int)len, arg + 2);
+        if (strcmp(name, "ready-file") != 0 && strcmp(name, "log-level") != 0 && strcmp(name, "listen") != 0 &&
+            sl_sim_params_find(name) == NULL) {
+            fprintf(stderr, "sluice sim: unknown option '--%s'; try `sluice sim --help`\n", name);
+            return 2;
+        }
         const char *value = flag_value(argc, argv, &i, eq);
         if (value == NULL) {
             fprintf(stderr, "sluice sim: %s needs a value\n", arg);
