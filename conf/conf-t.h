@@ -251,6 +251,97 @@ typedef struct st_sl_conf_slo_t {
     uint32_t window_s; /* rolling window, e.g. 28d */
 } sl_conf_slo_t;
 
+/*
+ * Model monitoring of a route (`monitor`; the policy is policies/monitor.h, the measures docs/MONITORING.md): the
+ * prediction and input features whose distributions are compared with a reference, and the feedback (delayed
+ * ground truth) settings.
+ */
+enum en_sl_monitor_source_t {
+    SL_MONITOR_SOURCE_POINTER = 0,   /* a value of the request body at a JSON pointer */
+    SL_MONITOR_SOURCE_PROMPT_TOKENS, /* the route adapter's prompt token estimate (prompt bytes / 4) */
+    SL_MONITOR_SOURCE_MESSAGE_COUNT, /* entries of a chat request's "messages" */
+    SL_MONITOR_SOURCE_OUTPUT_TOKENS, /* output tokens of the answer (usage, or counted on a stream) */
+    SL_MONITOR_SOURCE_SIGNAL,        /* prediction: the answering tier's signal (signal) */
+    SL_MONITOR_SOURCE_LABEL,         /* prediction: a class label at a JSON pointer of the answer */
+    SL_MONITOR_SOURCE_VALUE,         /* prediction: a number at a JSON pointer of the answer */
+};
+
+enum en_sl_monitor_type_t {
+    SL_MONITOR_NUMERIC = 0, /* binned at the reference's quantiles; PSI, JS, KS */
+    SL_MONITOR_CATEGORICAL, /* one bin per category; PSI, JS, chi-square */
+};
+
+/* One monitored value: an input feature, or the prediction (named "prediction"). */
+typedef struct st_sl_conf_monitor_value_t {
+    const char *name; /* the `feature` label of the drift metrics */
+    enum en_sl_monitor_source_t source;
+    const char *pointer;     /* POINTER (request body), LABEL and VALUE (answer body); NULL otherwise */
+    sl_conf_signal_t signal; /* SIGNAL */
+    enum en_sl_monitor_type_t type;
+    uint32_t bins;           /* numeric: quantile bins of the reference */
+    uint32_t max_categories; /* categorical: distinct values tracked; the rest count as "__other__" */
+} sl_conf_monitor_value_t;
+
+/* Drift states from the window's measures. A threshold of 0 is off. Ratios and p-values are fractions. */
+typedef struct st_sl_conf_monitor_thresholds_t {
+    double psi_warn, psi_alert;               /* PSI at or above */
+    double js_warn, js_alert;                 /* Jensen-Shannon distance at or above */
+    double ks_pvalue;                         /* numeric: alert when the KS p-value is below */
+    double chi2_pvalue;                       /* categorical: alert when the chi-square p-value is below */
+    double null_ratio_warn, null_ratio_alert; /* share of missing or null values at or above */
+    double type_error_ratio_warn, type_error_ratio_alert; /* share of values of the wrong type at or above */
+    double hysteresis; /* a state is left only when its measure is this share on the good side of its threshold */
+} sl_conf_monitor_thresholds_t;
+
+enum en_sl_monitor_reference_t {
+    SL_MONITOR_REFERENCE_BASELINE = 0, /* captured from live traffic after the monitor starts */
+    SL_MONITOR_REFERENCE_FILE,         /* a file written by `sluice reference` */
+};
+
+typedef struct st_sl_conf_monitor_reference_t {
+    enum en_sl_monitor_reference_t kind;
+    const char *file;          /* FILE: resolved path, readable at load time (its contents are checked by the policy) */
+    uint32_t baseline_ms;      /* BASELINE: capture at least this long ... */
+    uint32_t baseline_samples; /* ... or until this many requests, whichever ends first (see docs/MONITORING.md) */
+} sl_conf_monitor_reference_t;
+
+enum en_sl_feedback_task_t {
+    SL_FEEDBACK_CLASSIFICATION = 0, /* labels: accuracy, macro precision/recall/F1 */
+    SL_FEEDBACK_REGRESSION,         /* values: MAE, RMSE */
+};
+
+typedef struct st_sl_conf_feedback_t {
+    int enabled;
+    enum en_sl_feedback_task_t task;
+    const char **labels; /* classification: the classes, distinct; NULL for regression */
+    size_t num_labels;
+    uint32_t horizon_ms;  /* a prediction waits this long for its label */
+    uint32_t max_pending; /* predictions kept at most; the oldest is dropped (and counted) beyond */
+    uint32_t window_ms;   /* sliding window of the quality measures */
+    int has_tolerance;
+    double tolerance; /* regression: an absolute error above this is an error for the concept-drift detectors */
+} sl_conf_feedback_t;
+
+#define SL_CONF_MAX_FEATURES 32     /* input features of one route */
+#define SL_CONF_MAX_BINS 1000       /* quantile bins of one numeric value */
+#define SL_CONF_MAX_CATEGORIES 1024 /* tracked categories of one categorical value */
+#define SL_CONF_MAX_LABELS 64       /* classes of a classification feedback */
+#define SL_CONF_MAX_LABEL_LEN 64    /* bytes of a class label or a category */
+
+typedef struct st_sl_conf_monitor_t {
+    int enabled; /* 0 without a monitor block (then every other field is 0) */
+    int has_prediction;
+    sl_conf_monitor_value_t prediction;
+    sl_conf_monitor_value_t *features;
+    size_t num_features;
+    sl_conf_monitor_reference_t reference;
+    uint32_t window_ms;   /* sliding window of the drift measures */
+    uint32_t slots;       /* the windows slide by window / slots */
+    uint32_t min_samples; /* fewer values than this in the window (or the reference) is "no data" */
+    sl_conf_monitor_thresholds_t thresholds;
+    sl_conf_feedback_t feedback;
+} sl_conf_monitor_t;
+
 typedef struct st_sl_conf_route_t {
     const char *name;
     size_t index;
@@ -259,6 +350,7 @@ typedef struct st_sl_conf_route_t {
     sl_conf_tier_t *tiers;
     size_t num_tiers;
     sl_conf_slo_t slo;
+    sl_conf_monitor_t monitor; /* model monitoring; monitor.enabled is 0 without a monitor block */
 } sl_conf_route_t;
 
 typedef struct st_sl_conf_server_t {

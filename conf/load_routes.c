@@ -203,6 +203,8 @@ static const sl_conf_key_t route_keys[] = {{"name", p_route_name, offsetof(sl_co
                                            {"cascade", sl_conf_p_cascade, offsetof(sl_conf_route_t, tiers), .required = 1,
                                             .sub = &sl_conf_tier_block, .sub_path = "[]"},
                                            {"slo", sl_conf_p_block, offsetof(sl_conf_route_t, slo), .sub = &slo_block},
+                                           {"monitor", sl_conf_p_monitor, offsetof(sl_conf_route_t, monitor),
+                                            .sub = &sl_conf_monitor_block, .pass = 1},
                                            {NULL}};
 const sl_conf_block_t sl_conf_route_block = {route_keys, check_route};
 

@@ -108,6 +108,8 @@ extern const sl_conf_block_t sl_conf_root_block;
 extern const sl_conf_block_t sl_conf_backend_block;
 extern const sl_conf_block_t sl_conf_route_block;
 extern const sl_conf_block_t sl_conf_tier_block;
+extern const sl_conf_block_t sl_conf_monitor_block; /* load_monitor.c: a route's model monitoring */
+int sl_conf_p_monitor(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 extern const sl_conf_block_t sl_conf_degrade_block; /* load_degrade.c: a tier's accuracy scaling */
 int sl_conf_p_degrade(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 extern const sl_conf_block_t sl_conf_rollout_block; /* load_rollout.c: a tier's canary rollout */
