@@ -146,6 +146,18 @@ int sl_slo_tracker_save(const sl_slo_tracker_t *t, sl_persist_t *p, sl_buf_t *sc
  */
 int sl_slo_tracker_adopt(sl_slo_tracker_t *dst, sl_slo_tracker_t *src, uint64_t wall_ms);
 
+/*
+ * After sl_slo_tracker_adopt(dst, src) (or after dst adopted a tracker that had adopted src): collects what workers
+ * observed into src since src's last collection - requests that started under src's config and ended after the
+ * reload - and adds it to dst at minute wall_ms / 60000, objective by objective as the carry rule hands history
+ * over: an objective of dst with the same route name and threshold gets the counts in its window and its Prometheus
+ * counters; one whose threshold changed only in its counters (the requests were judged against the old threshold);
+ * an objective dst no longer declares drops them. Each call adds only what is new, so it may run every tick while
+ * src is still observed into; call it a last time once no worker can observe into src, then destroy src.
+ * Returns SL_OK, or SL_EINVAL (wall_ms beyond the window's range; nothing changed). Control thread; no allocation.
+ */
+int sl_slo_tracker_absorb(sl_slo_tracker_t *dst, sl_slo_tracker_t *src, uint64_t wall_ms);
+
 /* ---- rendering (policies/slo_render.c) ---- */
 
 /*

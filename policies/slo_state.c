@@ -413,3 +413,37 @@ int sl_slo_tracker_adopt(sl_slo_tracker_t *dst, sl_slo_tracker_t *src, uint64_t 
     }
     return SL_OK;
 }
+
+int sl_slo_tracker_absorb(sl_slo_tracker_t *dst, sl_slo_tracker_t *src, uint64_t wall_ms)
+{
+    if (wall_ms / 60000u > (uint64_t)SL_WINDOW_MAX_MINUTE)
+        return SL_EINVAL;
+    int64_t minute = (int64_t)(wall_ms / 60000u);
+    for (size_t i = 0; i != src->num_routes; ++i) {
+        const sl_slo_route_t *sr = &src->routes[i];
+        ptrdiff_t di = find_route(dst, sr->name, strlen(sr->name));
+        for (int o = 0; o != SL_SLO_NUM_OBJECTIVES; ++o) {
+            if ((sr->enabled >> o & 1u) == 0)
+                continue;
+            size_t c = i * SL_SLO_NUM_OBJECTIVES + (size_t)o;
+            sl_slo_track_t *st = &src->tracks[c];
+            uint64_t good = 0, bad = 0;
+            for (uint32_t w = 0; w != src->num_workers; ++w) {
+                const sl_slo_cell_t *cell = sl_slo_shard(src, w) + c;
+                good += __atomic_load_n(&cell->good, __ATOMIC_RELAXED);
+                bad += __atomic_load_n(&cell->bad, __ATOMIC_RELAXED);
+            }
+            uint64_t dg = good - st->harvested.good, db = bad - st->harvested.bad;
+            st->harvested.good = good;
+            st->harvested.bad = bad;
+            if ((dg == 0 && db == 0) || di < 0 || (dst->routes[di].enabled >> o & 1u) == 0)
+                continue; /* nothing new, or an objective dst no longer declares: dropped */
+            sl_slo_track_t *tr = &dst->tracks[(size_t)di * SL_SLO_NUM_OBJECTIVES + (size_t)o];
+            tr->carried_good += dg;
+            tr->carried_bad += db;
+            if (dst->routes[di].threshold_us[o] == sr->threshold_us[o])
+                sl_window_add(&tr->window, minute, dg, dg + db);
+        }
+    }
+    return SL_OK;
+}

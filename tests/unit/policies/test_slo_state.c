@@ -524,6 +524,66 @@ Test(slo_state, reload_hands_windows_and_counters_over)
     sl_slo_tracker_destroy(b);
 }
 
+Test(slo_state, requests_that_end_after_a_reload_are_absorbed)
+{
+    /* chat keeps its availability objective and changes its latency threshold; batch is removed */
+    static const char v2[] = BACKENDS "  - name: chat\n"
+                                      "    cascade: [{backend: llm}]\n"
+                                      "    slo: {availability: 99.9%, latency: {threshold: 1s, target: 99%}, "
+                                      "window: 30d}\n";
+    uint64_t w0 = M0 * MIN_MS;
+    sl_slo_tracker_t *a = tracker(v1, 2, w0);
+    traffic(a, w0, 20); /* 2 failed of 20 on chat and batch */
+    sl_slo_tracker_t *b = tracker(v2, 2, w0 + 500);
+    cr_assert_eq(sl_slo_tracker_adopt(b, a, w0 + 500), SL_OK);
+
+    /* requests pinned to the old config end after the reload: 3 good and 1 failed, on both routes */
+    sl_slo_outcome_t ok = {200, 0, 1500000, 0, 0}, failed = {502, 0, 100, 0, 0};
+    for (int i = 0; i != 3; ++i) {
+        sl_slo_observe(a, 1, 0, &ok);
+        sl_slo_observe(a, 0, 1, &ok);
+    }
+    sl_slo_observe(a, 0, 0, &failed);
+    sl_slo_observe(a, 1, 1, &failed);
+    /* and new requests under the new config */
+    sl_slo_observe(b, 0, 0, &ok);
+
+    cr_assert_eq(sl_slo_tracker_absorb(b, a, w0 + MIN_MS + 1000), SL_OK);
+    cr_assert_eq(sl_slo_tracker_absorb(b, a, w0 + MIN_MS + 2000), SL_OK); /* nothing new: adds nothing */
+    sl_slo_verdict_t *v;
+    cr_assert_eq(sl_slo_tick(b, w0 + MIN_MS + 3000, &v), SL_OK);
+    const sl_slo_objective_verdict_t *av = &v->routes[0].objectives[SL_SLO_AVAILABILITY],
+                                     *lat = &v->routes[0].objectives[SL_SLO_LATENCY];
+    /* availability: the 20 before, the 4 late ones (1 failed), the new one; in the window and the counters */
+    cr_assert_eq(av->report.period.total, 25);
+    cr_assert_eq(av->report.period.good, 25 - 2 - 1);
+    cr_assert_eq(av->requests_total, 25);
+    cr_assert_eq(av->good_total, 22);
+    sl_window_sum_t m;
+    cr_assert_eq(sl_window_minute(&track(b, 0, SL_SLO_AVAILABILITY)->window, (int64_t)M0 + 1, &m), SL_OK);
+    cr_assert_eq(m.total, 5); /* absorbed and ticked counts land in the minute they were collected */
+    cr_assert_eq(m.good, 4);
+    /* latency: the threshold changed from 2s to 1s, so the late requests (judged against 2s: 3 good of 4) reach
+     * the Prometheus counters but not the new window, which holds only the new request (1.5 s > 1 s: bad) */
+    cr_assert_eq(lat->report.period.total, 1);
+    cr_assert_eq(lat->report.period.good, 0);
+    cr_assert_eq(lat->requests_total, 20 + 4 + 1);
+    cr_assert_eq(lat->good_total, 15 + 4 + 0);
+    sl_slo_verdict_destroy(v);
+
+    /* a request that ends later still: absorbed by the next call */
+    sl_slo_observe(a, 1, 0, &failed);
+    cr_assert_eq(sl_slo_tracker_absorb(b, a, w0 + 2 * MIN_MS), SL_OK);
+    cr_assert_eq(sl_slo_tick(b, w0 + 2 * MIN_MS, &v), SL_OK);
+    cr_assert_eq(v->routes[0].objectives[SL_SLO_AVAILABILITY].report.period.total, 26);
+    cr_assert_eq(v->routes[0].objectives[SL_SLO_AVAILABILITY].good_total, 22);
+    cr_assert_eq(v->routes[0].objectives[SL_SLO_AVAILABILITY].requests_total, 26);
+    sl_slo_verdict_destroy(v);
+    cr_assert_eq(sl_slo_tracker_absorb(b, a, (uint64_t)(SL_WINDOW_MAX_MINUTE + 1) * MIN_MS), SL_EINVAL);
+    sl_slo_tracker_destroy(a);
+    sl_slo_tracker_destroy(b);
+}
+
 Test(slo_state, state_interval_key)
 {
     sl_conf_errors_t errs;
