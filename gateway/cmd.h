@@ -13,6 +13,7 @@ typedef struct st_sl_cmd_t {
 
 int sl_cmd_run(int argc, char **argv);   /* gateway/cmd_run.c */
 int sl_cmd_check(int argc, char **argv); /* gateway/cmd_check.c */
+int sl_cmd_reference(int argc, char **argv); /* gateway/cmd_reference.c */
 int sl_cmd_rules(int argc, char **argv); /* gateway/cmd_rules.c */
 int sl_cmd_sim(int argc, char **argv);   /* tools/sim/cmd_sim.c */
 int sl_cmd_demo(int argc, char **argv);  /* gateway/cmd_demo.c */

@@ -10,6 +10,7 @@
 static const sl_cmd_t commands[] = {
     {"run", "run the gateway with a config file", sl_cmd_run},
     {"check", "validate a config file and print a summary", sl_cmd_check},
+    {"reference", "build a drift reference from a sample of requests", sl_cmd_reference},
     {"rules", "write Prometheus recording and alerting rules for the SLOs", sl_cmd_rules},
     {"sim", "run a simulated model server (openai or kserve_v2)", sl_cmd_sim},
     {"demo", "start simulators and the gateway on a built-in config", sl_cmd_demo},
