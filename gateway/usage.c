@@ -49,10 +49,12 @@ static void scan(sl_gw_usage_t *u, const char *buf, size_t len, size_t from, siz
     const char *end = buf + len, *p = buf + from, *last = buf + stop;
     while (p < last && (p = memchr(p, '"', (size_t)(last - p))) != NULL) {
         uint64_t v;
-        if (read_member(p, end, "prompt_tokens", 13, &v)) {
+        /* nearly every quote opens or closes some other string: its next byte rules out both names */
+        char next = p + 1 < end ? p[1] : '\0';
+        if (next == 'p' && read_member(p, end, "prompt_tokens", 13, &v)) {
             u->prompt_tokens = v;
             u->has_prompt = 1;
-        } else if (read_member(p, end, "completion_tokens", 17, &v)) {
+        } else if (next == 'c' && read_member(p, end, "completion_tokens", 17, &v)) {
             u->completion_tokens = v;
             u->has_completion = 1;
         }
