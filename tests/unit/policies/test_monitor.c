@@ -437,3 +437,26 @@ Test(monitor, workers_observe_while_the_control_thread_ticks)
     sl_monitor_destroy(m);
     sl_conf_release(c);
 }
+
+/* conf/examples/full.yaml declares a monitor on each route (baselines): the policy starts on it. */
+Test(monitor, the_full_example_starts)
+{
+    sl_conf_errors_t errs;
+    sl_conf_t *c = NULL;
+    sl_monitor_t *m;
+    char err[512];
+    sl_conf_errors_init(&errs);
+    cr_assert_eq(sl_conf_load_file(SL_SOURCE_DIR "/conf/examples/full.yaml", &c, &errs), SL_OK, "%s",
+                 errs.count != 0 ? errs.msgs[0] : "");
+    sl_conf_errors_dispose(&errs);
+    cr_assert_eq(sl_monitor_create(c, 3, 0, &m, err, sizeof(err)), SL_OK, "%s", err);
+    const sl_monitor_route_t *chat = sl_monitor_route(m, 0), *classify = sl_monitor_route(m, 1);
+    cr_assert_not_null(chat);
+    cr_assert_eq(chat->plan.num_values, 4);
+    cr_assert_eq(chat->ref_state, SL_MONITOR_REF_CAPTURING);
+    cr_assert_not_null(classify);
+    cr_assert_eq(classify->conf->feedback.enabled, 1);
+    cr_assert_not_null(m->feedback_rings);
+    sl_monitor_destroy(m);
+    sl_conf_release(c);
+}
