@@ -103,14 +103,32 @@ static char *put_str(char *o, const char *s, size_t n, size_t cap)
     return o;
 }
 
+/* "YYYY-MM-DDTHH:MM:SS" (19 bytes) of a wall-clock second: formatted once per second per thread */
+static const char *second_text(uint64_t sec)
+{
+    static __thread uint64_t cached_sec = UINT64_MAX;
+    static __thread char cached[32];
+    if (sec != cached_sec) {
+        time_t secs = (time_t)sec;
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = sec;
+    }
+    return cached;
+}
+
 size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf)
 {
     char *o = buf;
-    time_t secs = (time_t)(now_wall_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    o += strftime(o, 32, "{\"time\":\"%Y-%m-%dT%H:%M:%S", &tm);
-    o += sprintf(o, ".%03uZ\",\"id\":", (unsigned)(now_wall_ms % 1000));
+    unsigned ms = (unsigned)(now_wall_ms % 1000);
+    o = PUT_LIT(o, "{\"time\":\"");
+    o = put(o, second_text(now_wall_ms / 1000), 19);
+    *o++ = '.';
+    *o++ = (char)('0' + ms / 100);
+    *o++ = (char)('0' + ms / 10 % 10);
+    *o++ = (char)('0' + ms % 10);
+    o = PUT_LIT(o, "Z\",\"id\":");
     o = put_str(o, p->request_id.base, p->request_id.len, 128);
     o = PUT_LIT(o, ",\"method\":");
     o = put_str(o, p->req->method.base, p->req->method.len, 16);
