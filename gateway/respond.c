@@ -43,9 +43,14 @@ static void add_own_headers(sl_proxy_t *p)
     if (p->backend != NULL) {
         const char *name = p->backend->conf->name;
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-backend"), 0, NULL, name, strlen(name));
-        char *tier = h2o_mem_alloc_pool(&req->pool, 8);
-        int n = snprintf(tier, 8, "%zu", p->tier);
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-tier"), 0, NULL, tier, (size_t)n);
+        char digits[20], *tier = h2o_mem_alloc_pool(&req->pool, sizeof(digits));
+        size_t n = 0, v = p->tier;
+        do
+            digits[n++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        for (size_t i = 0; i != n; ++i)
+            tier[i] = digits[n - 1 - i];
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-tier"), 0, NULL, tier, n);
     }
 }
 
