@@ -224,8 +224,9 @@ typedef struct st_sl_monitor_route_t {
     sl_monitor_measures_t measures[SL_MONITOR_MAX_VALUES];
     uint64_t evaluated_ms;
     int evaluated;
-    uint64_t requests, malformed, not_kept; /* since start, from the shards */
-    sl_feedback_table_t feedback;           /* when conf->feedback.enabled */
+    uint64_t requests, malformed, not_kept;       /* since start, from the shards */
+    uint64_t carried[SL_MONITOR_NUM_ROUTE_CELLS]; /* the same counters of the monitors this one replaced (reloads) */
+    sl_feedback_table_t feedback;                 /* when conf->feedback.enabled */
     sl_quality_t quality;
 } sl_monitor_route_t;
 

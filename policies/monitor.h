@@ -133,6 +133,16 @@ void sl_monitor_observe(sl_monitor_t *m, uint32_t w, size_t route, const sl_moni
  */
 void sl_monitor_tick(sl_monitor_t *m, uint64_t now_ms);
 
+/*
+ * Config reload: carries into dst (the new config's monitors, not yet published to the workers) what src learned,
+ * route by route by name (policies/monitor_adopt.c): a captured baseline, the drift window and states when the
+ * monitored values and the reference are unchanged, the waiting predictions and the quality measures when the
+ * feedback task and labels are unchanged (backends followed by name); counters continue. Ticks src one last time
+ * first; src may still be observed during the call (its later requests are not carried). Call on the control
+ * thread before dst is published, then retire src as usual. Returns SL_OK.
+ */
+int sl_monitor_adopt(sl_monitor_t *dst, sl_monitor_t *src, uint64_t now_ms);
+
 /* Recomputes the measures now, whatever the interval (tests, and /admin/state on demand). Control thread. */
 void sl_monitor_evaluate(sl_monitor_t *m, uint64_t now_ms);
 

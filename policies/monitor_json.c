@@ -85,7 +85,7 @@ static void put_quality(json_t *j, const sl_monitor_t *m, const sl_monitor_route
         ",\"feedback\":{\"task\":\"%s\",\"pending\":%" PRIu64 ",\"recorded\":%" PRIu64 ",\"evicted\":%" PRIu64
         ",\"expired\":%" PRIu64 ",\"replaced\":%" PRIu64 ",\"not_kept\":%" PRIu64 ",\"quality\":[",
         r->conf->feedback.task == SL_FEEDBACK_CLASSIFICATION ? "classification" : "regression", t->live, t->recorded,
-        t->evicted, t->expired, t->replaced, r->not_kept);
+        t->evicted, t->expired, t->replaced, r->not_kept + r->carried[SL_MONITOR_CELL_NOT_KEPT]);
     for (uint32_t b = 0; b != r->quality.num_backends; ++b) {
         for (int v = 0; v != SL_FEEDBACK_NUM_VERSIONS; ++v) {
             sl_quality_report_t q;
@@ -128,7 +128,8 @@ int sl_monitor_render_json(const sl_monitor_t *m, uint64_t now_ms, sl_buf_t *out
         first = 0;
         put_string(&j, "route", r->route->name);
         put(&j, ",\"requests\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"window_ms\":%u,\"slots\":%u,\"min_samples\":%u",
-            r->requests, r->malformed, (unsigned)c->window_ms, (unsigned)c->slots, (unsigned)c->min_samples);
+            r->requests + r->carried[SL_MONITOR_CELL_REQUESTS], r->malformed + r->carried[SL_MONITOR_CELL_MALFORMED],
+            (unsigned)c->window_ms, (unsigned)c->slots, (unsigned)c->min_samples);
         put(&j, ",\"reference\":{\"kind\":\"%s\",\"state\":\"%s\"",
             c->reference.kind == SL_MONITOR_REFERENCE_FILE ? "file" : "baseline",
             r->ref_state == SL_MONITOR_REF_READY ? "ready" : "capturing");

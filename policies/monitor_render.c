@@ -169,13 +169,13 @@ static void render_route_counters(render_t *r, const sl_monitor_t *m)
     FOR_ROUTES(m, mr)
     {
         sample_route(r, "sluice_monitor_requests_total", mr);
-        sample_count(r, mr->requests);
+        sample_count(r, mr->requests + mr->carried[SL_MONITOR_CELL_REQUESTS]);
     }
     family_end(r, "sluice_monitor_requests_total", "counter", "Requests observed by the route's monitor.");
     FOR_ROUTES(m, mr)
     {
         sample_route(r, "sluice_monitor_malformed_total", mr);
-        sample_count(r, mr->malformed);
+        sample_count(r, mr->malformed + mr->carried[SL_MONITOR_CELL_MALFORMED]);
     }
     family_end(r, "sluice_monitor_malformed_total", "counter", "Monitored requests whose body was not JSON.");
     FOR_ROUTES(m, mr)
@@ -224,7 +224,10 @@ static void render_feedback(render_t *r, const sl_monitor_t *m)
                 continue;
             const sl_feedback_table_t *t = &mr->feedback;
             sample_route(r, names[f], mr);
-            sample_count(r, f == 0 ? t->live : f == 1 ? t->evicted : f == 2 ? t->expired : mr->not_kept);
+            sample_count(r, f == 0   ? t->live
+                            : f == 1 ? t->evicted
+                            : f == 2 ? t->expired
+                                     : mr->not_kept + mr->carried[SL_MONITOR_CELL_NOT_KEPT]);
         }
         family_end(r, names[f], f == 0 ? "gauge" : "counter", helps[f]);
     }
