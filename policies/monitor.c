@@ -24,6 +24,7 @@
 #include "policies/quality.h"
 #include "policies/reference.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -239,6 +240,7 @@ void sl_monitor_observe(sl_monitor_t *m, uint32_t w, size_t route, const sl_moni
     sl_monitor_obs_t obs;
     if (r == NULL)
         return;
+    assert(w < m->num_workers);
     sl_monitor_extract(&r->plan, in, &obs);
     sl_monitor_record(r, w, &obs);
     const sl_conf_feedback_t *fb = &r->conf->feedback;
