@@ -152,7 +152,9 @@ int sl_cmd_sim(int argc, char **argv)
         snprintf(name, sizeof(name), "%.*s", (int)len, arg + 2);
         if (strcmp(name, "ready-file") != 0 && strcmp(name, "log-level") != 0 && strcmp(name, "listen") != 0 &&
             sl_sim_params_find(name) == NULL) {
-            fprintf(stderr, "sluice sim: unknown option '--%s'; try `sluice sim --help`\n", name);
+            sl_sim_params_t scratch = base;
+            sl_sim_params_set(&scratch, name, "", err, sizeof(err)); /* words the error, with a suggestion */
+            fprintf(stderr, "sluice sim: --%s: %s; try `sluice sim --help`\n", name, err);
             return 2;
         }
         const char *value = flag_value(argc, argv, &i, eq);
