@@ -7,8 +7,10 @@
 #include "common/clock.h"
 #include "common/json_scan.h"
 #include "common/status.h"
+#include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/worker.h"
+#include "router/plan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +21,8 @@
 #include <unistd.h>
 
 /* Caps on the bytes of each string logged; escaped (at most 6 bytes per byte) they keep a line under
- * SL_GW_LOG_LINE_MAX: id 128 (validated: never escaped), method 16, path 256, names 64, tiers 48. */
+ * SL_GW_LOG_LINE_MAX: id 128 (validated: never escaped), method 16, path 256, names 64, tiers 48, and at most
+ * SL_CONF_MAX_TIERS cascade attempts of about 260 bytes each. */
 #define PATH_MAX_LOGGED 256
 
 int sl_gw_log_target_open(const char *path, sl_gw_log_target_t **out, char *err, size_t errlen)
@@ -103,6 +106,55 @@ static char *put_str(char *o, const char *s, size_t n, size_t cap)
     return o;
 }
 
+/* ,"cost":C,"escalations":N,"cascade":[{"tier","backend","verdict","reason","signal","tokens_in","tokens_out",
+ * "cost"}, ...] - every attempt of the cascade in order (null values before a route matched). */
+static char *put_cascade(char *o, const sl_proxy_t *p)
+{
+    const sl_cascade_t *c = &p->cas;
+    char num[SL_CASCADE_COST_MAX];
+    if (!c->planned) {
+        return PUT_LIT(o, ",\"cost\":null,\"escalations\":null,\"cascade\":null");
+    }
+    o = PUT_LIT(o, ",\"cost\":");
+    o = put(o, num, sl_cascade_cost_format(c->cost_nanos, num));
+    o = PUT_LIT(o, ",\"escalations\":");
+    o = put_u64(o, c->num_tries != 0 ? c->num_tries - 1 : 0);
+    o = PUT_LIT(o, ",\"cascade\":[");
+    for (size_t i = 0; i != c->num_tries; ++i) {
+        const sl_cascade_try_t *t = &c->tries[i];
+        if (i != 0)
+            *o++ = ',';
+        o = PUT_LIT(o, "{\"tier\":");
+        o = put_u64(o, t->tier);
+        o = PUT_LIT(o, ",\"backend\":");
+        o = put_str(o, t->backend->name, strlen(t->backend->name), 64);
+        o = PUT_LIT(o, ",\"verdict\":");
+        const char *v = t->verdict == SL_CASCADE_PENDING ? "pending" : sl_router_verdict_name((enum en_sl_verdict_t)t->verdict);
+        o = put_str(o, v, strlen(v), 16);
+        o = PUT_LIT(o, ",\"reason\":");
+        const char *r = sl_cascade_try_reason(t);
+        o = put_str(o, r, strlen(r), 32);
+        o = PUT_LIT(o, ",\"signal\":");
+        if (t->signal_state == SL_SIGNAL_VALUE)
+            o = put(o, num, sl_cascade_signal_format(t->signal, num));
+        else if (t->signal_state == SL_SIGNAL_MISSING)
+            o = PUT_LIT(o, "\"missing\"");
+        else if (t->signal_state == SL_SIGNAL_UNPARSABLE)
+            o = PUT_LIT(o, "\"unparsable\"");
+        else
+            o = PUT_LIT(o, "null");
+        o = PUT_LIT(o, ",\"tokens_in\":");
+        o = t->has_usage ? put_u64(o, t->tokens_in) : PUT_LIT(o, "null");
+        o = PUT_LIT(o, ",\"tokens_out\":");
+        o = t->has_usage ? put_u64(o, t->tokens_out) : PUT_LIT(o, "null");
+        o = PUT_LIT(o, ",\"cost\":");
+        o = put(o, num, sl_cascade_cost_format(t->cost_nanos, num));
+        *o++ = '}';
+    }
+    *o++ = ']';
+    return o;
+}
+
 /* "YYYY-MM-DDTHH:MM:SS" (19 bytes) of a wall-clock second: formatted once per second per thread */
 static const char *second_text(uint64_t sec)
 {
@@ -167,6 +219,7 @@ size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf)
     o = put_u64(o, p->body_len);
     o = PUT_LIT(o, ",\"bytes_out\":");
     o = put_u64(o, p->bytes_out);
+    o = put_cascade(o, p);
     o = PUT_LIT(o, "}\n");
     return (size_t)(o - buf);
 }

@@ -1,6 +1,8 @@
 /*
  * cmd_demo.c - `sluice demo`: three simulated model servers started in this process (tools/sim/sim.h) and the
- * gateway in front of them, on a built-in config; no file needed. `--print-config` prints that config (with the
+ * gateway in front of them, on a built-in config; no file needed. Chat requests go through a cascade: the small
+ * model answers when its mean token log-probability is at least -0.35, the large one (ten times its price)
+ * otherwise, and every answer says which tier answered and what it cost (x-sluice-* headers). `--print-config` prints that config (with the
  * simulators on their usual ports) as a starting point: it passes `sluice check` as printed.
  *
  * The simulators listen on free ports; the running config is the same text with those ports (and the --listen /
@@ -39,16 +41,18 @@ static const char template_yaml[] =
     "    protocol: openai\n"
     "    endpoints: [%3$s]\n"
     "    model: demo-small\n"
+    "    cost: { per_1k_input_tokens: 0.0001, per_1k_output_tokens: 0.0002 }\n"
     "    max_concurrency: 64\n"
     "    max_queue: 64\n"
     "    queue_timeout: 2s\n"
     "    timeouts: { connect: 1s, first_byte: 30s, idle: 30s, stream_idle: 60s, total: 5m }\n"
     "    outlier: { consecutive_failures: 5, base_ejection: 5s, max_ejection: 1m, max_ejected_percent: 50%% }\n"
     "    health: { path: /health, interval: 2s, timeout: 500ms }\n"
-    "  large:      # a slower, more accurate one\n"
+    "  large:      # a slower, more accurate one, ten times the price\n"
     "    protocol: openai\n"
     "    endpoints: [%4$s]\n"
     "    model: demo-large\n"
+    "    cost: { per_1k_input_tokens: 0.001, per_1k_output_tokens: 0.002 }\n"
     "    max_concurrency: 8\n"
     "    max_queue: 32\n"
     "    queue_timeout: 5s\n"
@@ -62,9 +66,14 @@ static const char template_yaml[] =
     "  - name: chat-large    # clients that ask for the large model by name get it\n"
     "    match: { path: /v1/chat/completions, model: large }\n"
     "    cascade: [ { backend: large } ]\n"
-    "  - name: chat\n"
+    "  - name: chat          # a cascade: the small model first, the large one when the small one is unsure\n"
     "    match: { path: /v1/chat/completions }\n"
-    "    cascade: [ { backend: small } ]\n"
+    "    cascade:\n"
+    "      - backend: small\n"
+    "        accept: { signal: logprob_mean, min: -0.35 }   # exp(-0.35) = 0.70: below it, escalate\n"
+    "        skip_when: { prompt_tokens: { gt: 4000 } }      # long prompts go straight to the large model\n"
+    "        latency_budget: 5s                              # a stuck small model does not hold the answer\n"
+    "      - backend: large\n"
     "  - name: completions\n"
     "    match: { path: /v1/completions }\n"
     "    cascade: [ { backend: small } ]\n"
@@ -207,12 +216,17 @@ int sl_cmd_demo(int argc, char **argv)
            "  gateway   http://%s\n"
            "  admin     http://%s   (/metrics, /readyz, /admin/endpoints)\n"
            "  models    demo-small (openai) %s, demo-large (openai) %s, demo-intent (kserve_v2) %s\n\n"
-           "Try:\n"
-           "  curl -s http://%s/v1/chat/completions -H 'content-type: application/json' \\\n"
-           "       -d '{\"model\":\"any\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n"
+           "Try (chat is a cascade: the small model first, the large one when the small one is unsure):\n"
+           "  curl -si http://%s/v1/chat/completions -H 'content-type: application/json' \\\n"
+           "       -d '{\"model\":\"any\",\"messages\":[{\"role\":\"user\",\"content\":\"classify: great movie\"}]}' \\\n"
+           "       | grep -i '^x-sluice'\n"
+           "    x-sluice-tier         the tier that answered (0: small, 1: large)\n"
+           "    x-sluice-backend      its backend\n"
+           "    x-sluice-escalations  how many tiers were tried and left before it\n"
+           "    x-sluice-cost         what the request cost, every tier tried included\n"
            "  curl -sN http://%s/v1/chat/completions -H 'content-type: application/json' \\\n"
            "       -d '{\"model\":\"large\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n"
-           "  curl -s http://%s/metrics | grep sluice_requests_total\n\n"
+           "  curl -s http://%s/metrics | grep -E '^sluice_(cascade_answers|cascade_escalations|cost)'\n\n"
            "`sluice demo --print-config` prints the config behind it.\n",
            addr, admin, g_endpoints[0], g_endpoints[1], g_endpoints[2], addr, addr, admin);
     fflush(stdout);

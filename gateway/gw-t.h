@@ -26,7 +26,7 @@
 
 #define SL_GW_MAX_WORKERS 64
 #define SL_GW_LOG_BUF (64 * 1024)          /* per-worker access-log buffer */
-#define SL_GW_LOG_LINE_MAX 4096            /* one access-log line never exceeds this */
+#define SL_GW_LOG_LINE_MAX 8192            /* one access-log line never exceeds this */
 #define SL_GW_HIGH_WATER (256 * 1024)      /* upstream bytes waiting for the client before reads pause */
 #define SL_GW_UPSTREAM_RCVBUF (256 * 1024) /* SO_RCVBUF of upstream connections (the kernel doubles it) */
 #define SL_GW_MAX_BUFFERED (1u << 20)      /* larger answers of known length stream instead of being held back */
@@ -78,16 +78,41 @@ typedef struct st_sl_gw_gen_t {
     sl_gw_log_target_t *log;                             /* one reference */
 } sl_gw_gen_t;
 
-/* Counters of one (route, backend) pair: exactly one cache line. */
+/* Counters of one (route, backend) pair. */
 typedef struct st_sl_gw_series_stats_t {
     uint64_t requests[SL_GW_CLASSES];
     uint64_t tokens_in, tokens_out;
+    uint64_t cost_nanos;                  /* cost of this backend's attempts for this route, 10^-9 currency units */
+    uint64_t answers[SL_CONF_MAX_TIERS];  /* requests this backend answered for the cascade, by tier index */
 } sl_gw_series_stats_t;
+
+/* Buckets of the cascade signal histograms (their bounds: sl_cascade_signal_bounds, gateway/cascade.h). */
+#define SL_GW_SIGNAL_BUCKETS 27
+#define SL_GW_ESCALATION_SLOTS 64 /* distinct (from, to, reason) escalations counted per route and worker */
+
+/* Values of one tier's accept signal: fixed buckets fit for log-probabilities and probabilities. */
+typedef struct st_sl_gw_signal_hist_t {
+    uint64_t buckets[SL_GW_SIGNAL_BUCKETS + 1]; /* the last counts values above every bound */
+    uint64_t count;
+    uint64_t sum_bits; /* the sum, a double stored as its bits (single writer, relaxed) */
+} sl_gw_signal_hist_t;
+
+/* Escalations of one (from tier, to tier, reason) triple; key = from | to << 8 | reason << 16 (cascade.c). */
+typedef struct st_sl_gw_escalation_t {
+    uint32_t key;
+    uint64_t count;
+} sl_gw_escalation_t;
 
 typedef struct st_sl_gw_route_stats_t {
     sl_hist_t latency; /* end to end, as the client saw it */
     sl_hist_t ttft;    /* request received -> first byte of the answer's body */
     sl_hist_t tpot;    /* gaps between two body reads of a streamed answer */
+    /* the cascade: the worker appends an escalation slot (key first), then publishes num_escalations (release) */
+    sl_gw_signal_hist_t signal[SL_CONF_MAX_TIERS];
+    sl_gw_escalation_t escalations[SL_GW_ESCALATION_SLOTS];
+    uint32_t num_escalations;
+    uint64_t escalations_other;    /* escalations of triples beyond the slots */
+    uint64_t cost_last_tier_nanos; /* what answered requests would have cost on the route's last tier alone */
 } sl_gw_route_stats_t;
 
 typedef struct st_sl_gw_backend_stats_t {

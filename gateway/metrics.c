@@ -327,6 +327,8 @@ int sl_gw_metrics_render(const sl_gw_metrics_input_t *in, sl_buf_t *out)
     render_requests(&o, in);
     render_histograms(&o, in);
     render_backends(&o, in);
+    if (o.err == 0)
+        o.err = sl_gw_metrics_render_cascade(in, out);
     render_process(&o, in);
     return o.err;
 }

@@ -35,6 +35,9 @@ typedef struct st_sl_gw_metrics_input_t {
 /* Appends the whole exposition to out. Returns SL_OK, or SL_ENOMEM when out's cap was reached. Control thread. */
 int sl_gw_metrics_render(const sl_gw_metrics_input_t *in, sl_buf_t *out);
 
+/* The cascade's families (metrics_cascade.c): answers by tier, escalations, signals, costs. Same contract. */
+int sl_gw_metrics_render_cascade(const sl_gw_metrics_input_t *in, sl_buf_t *out);
+
 /* Fills the process_* fields of in from /proc/self (has_process = 0 when unreadable). */
 void sl_gw_metrics_read_process(sl_gw_metrics_input_t *in);
 

@@ -16,6 +16,7 @@
 #include <h2o.h>
 
 #include "common/json_scan.h"
+#include "gateway/cascade-t.h"
 #include "gateway/gw-t.h"
 #include "gateway/usage.h"
 
@@ -33,7 +34,7 @@ enum en_sl_proxy_mode_t {
     SL_PROXY_BUFFER,     /* hold the whole answer, then decide */
 };
 
-#define SL_PROXY_MAX_BODY_PIECES SL_JSON_REWRITE_PIECES
+#define SL_PROXY_MAX_BODY_PIECES SL_JSON_EDIT_PIECES(4) /* the most an adapter's encode writes (openai: 4 edits) */
 
 typedef struct st_sl_proxy_t {
     h2o_generator_t super; /* the response generator while an answer streams */
@@ -94,7 +95,8 @@ typedef struct st_sl_proxy_t {
     uint64_t t_recv_us, t_end_us, t_dispatch_us, t_attempt_us, t_head_us, t_first_byte_us, t_last_chunk_us, t_up_end_us;
     uint64_t overhead_us;
     uint64_t bytes_out;
-    sl_gw_usage_t usage;
+    sl_gw_usage_t usage; /* of the current attempt (reset when the cascade moves on) */
+    sl_cascade_t cas;    /* facts, plan, attempts, cost (gateway/cascade.h) */
 } sl_proxy_t;
 
 #endif

@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "conf/snapshot.h"
 #include "gateway/access_log.h"
+#include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/headers.h"
 #include "gateway/worker.h"
@@ -58,8 +59,7 @@ static int is_json_content_type(h2o_req_t *req)
     return v.len >= 16 && h2o_lcstris(v.base, 16, H2O_STRLIT("application/json"));
 }
 
-/* Parses the body once when routing or the rewrite needs it. Returns 0, or -1 after answering 400. */
-static int parse_body(sl_proxy_t *p)
+int sl_proxy_parse_body(sl_proxy_t *p)
 {
     if (p->root.type != SL_JSON_INVALID || p->body_len == 0)
         return 0;
@@ -200,30 +200,10 @@ int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b)
     size_t n = 0;
     h2o_iovec_t *bufs = p->reqbufs + 1;
     h2o_iovec_t path = p->req->path;
-    enum en_sl_protocol_t proto = b->conf->protocol;
 
     path = upstream_path(p, b);
-    if (proto == SL_PROTOCOL_KSERVE_V2) {
-        /* the model is named in the path; the body is passed as it is */
-    } else if (b->model_json != NULL && p->body_len != 0) {
-        if (parse_body(p) != 0)
-            return -1;
-        if (p->root.type == SL_JSON_OBJECT) {
-            sl_json_piece_t pieces[SL_JSON_REWRITE_PIECES];
-            int r = sl_json_rewrite_string(p->body, p->body_len, &p->root, H2O_STRLIT("model"), b->model_json,
-                                           b->model_json_len, pieces, &n);
-            if (r != 0) {
-                sl_proxy_respond_error(p, 400, SL_FAILURE_NONE, "invalid_model",
-                                       r == SL_EEXIST ? "the request body has more than one \"model\""
-                                                      : "the request's \"model\" must be a string");
-                return -1;
-            }
-            for (size_t i = 0; i != n; ++i)
-                bufs[i] = h2o_iovec_init(pieces[i].base, pieces[i].len);
-        }
-    }
-    if (n == 0 && p->body_len != 0)
-        bufs[n++] = h2o_iovec_init(p->body, p->body_len);
+    if (sl_cascade_encode(p, b, bufs, SL_PROXY_MAX_BODY_PIECES, &n) != 0)
+        return -1; /* answered 400 */
     size_t body_len = 0;
     for (size_t i = 0; i != n; ++i)
         body_len += bufs[i].len;
@@ -249,6 +229,8 @@ static void on_dispose(void *_p)
         if (p->failure == SL_FAILURE_CLIENT_ABORT && p->backend != NULL)
             SL_GW_ADD(s->backends[p->backend->id].failures[SL_FAILURE_CLIENT_ABORT], 1);
     }
+    if (p->route != NULL)
+        sl_cascade_end(p); /* closes the last attempt, records the cascade's metrics */
 
     if (p->route != NULL) {
         const sl_gw_route_rt_t *r = p->route;
@@ -310,7 +292,7 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
         sl_proxy_respond_error(p, 413, SL_FAILURE_NONE, "body_too_large", "the request body is too large");
         return 0;
     }
-    if (gen->needs_model && parse_body(p) != 0)
+    if (gen->needs_model && sl_proxy_parse_body(p) != 0)
         return 0;
     sl_router_facts_t facts = {req->path.base, req->path.len, req->authority.base, req->authority.len,
                                p->model.base,  p->model.len,  lookup_header,       req};
@@ -320,8 +302,6 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     p->route = gen->routes + route->index;
-    p->tier = 0;
-    snprintf(p->tiers_tried, sizeof(p->tiers_tried), "0");
-    sl_proxy_start_tier(p);
+    sl_cascade_start(p, &facts); /* facts, plan, first tier */
     return 0;
 }

@@ -16,9 +16,22 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req);
 /* The worker's queue timer: queued requests look for a slot freed by another worker. */
 void sl_proxy_on_queue_poll(h2o_timeout_entry_t *entry);
 
-/* Builds p->reqbufs for backend b: the upstream request head and the body pieces (model rewritten). Returns 0, or
- * -1 after answering 400 (a JSON body that cannot be edited safely). */
+/* Builds p->reqbufs for backend b: the upstream request head and the body pieces (the cascade step's encoding,
+ * gateway/cascade.h). Returns 0, or -1 after answering 400 (a JSON body that cannot be edited safely). */
 int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b);
+
+/* Parses the client's body once (p->root, p->model). Returns 0 (also for a body that is not JSON and not said to
+ * be: it passes as it is), or -1 after answering 400 (a body declared JSON that is not). */
+int sl_proxy_parse_body(sl_proxy_t *p);
+
+/* The buffer holding upstream bytes the client has not taken yet: the cascade's relay for a filtered stream, else
+ * h2o's client socket buffer while the client lives, else the tail it left. */
+static inline h2o_buffer_t **sl_proxy_pending(sl_proxy_t *p)
+{
+    if (p->cas.relay_on)
+        return &p->cas.relay;
+    return p->client != NULL ? &p->client->sock->input : &p->tail;
+}
 
 /* upstream.c -------------------------------------------------------------------------------------------------- */
 
@@ -26,8 +39,12 @@ int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b);
 void sl_proxy_start_tier(sl_proxy_t *p);
 
 /* Ends whatever the attempt still runs (client, timers, queue place, slot) without reporting anything: the
- * request is going away. */
+ * request is going away, or the cascade abandons the attempt (latency budget). */
 void sl_proxy_abandon(sl_proxy_t *p);
+
+/* Fails the running attempt with kind f as if its own deadline had fired (cancels the client, leaves the queue),
+ * then reports it like any failure. From the event loop only (never inside a client callback). */
+void sl_proxy_fail_attempt(sl_proxy_t *p, enum en_sl_failure_t f);
 
 /* Tries to start queued requests of this worker (after a slot was released here, or on the poll timer). */
 void sl_proxy_dispatch_waiters(sl_gw_worker_t *w);

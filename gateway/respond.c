@@ -6,6 +6,7 @@
  * the same JSON error.
  */
 #include "gateway/proxy.h"
+#include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/headers.h"
 #include "gateway/worker.h"
@@ -56,6 +57,7 @@ static void add_own_headers(sl_proxy_t *p)
 
 static void start_response(sl_proxy_t *p, h2o_generator_t *gen)
 {
+    sl_cascade_add_headers(p); /* x-sluice-escalations, x-sluice-cost: known only now */
     p->w->in_own_start = 1;
     h2o_start_response(p->req, gen);
     p->w->in_own_start = 0;
@@ -148,6 +150,7 @@ void sl_proxy_set_head(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_
 
 void sl_proxy_start_stream(sl_proxy_t *p)
 {
+    sl_cascade_on_stream(p); /* the judge accepts a stream once its head goes out; filtering when needed */
     p->status = p->req->res.status;
     start_response(p, &p->super);
 }
@@ -170,9 +173,9 @@ void sl_proxy_flush(sl_proxy_t *p)
 {
     if (p->finished || !p->responded)
         return;
-    h2o_buffer_t **src = p->client != NULL ? &p->client->sock->input : &p->tail;
+    h2o_buffer_t **src = sl_proxy_pending(p);
     h2o_iovec_t v = h2o_doublebuffer_prepare(&p->sending, src, p->req->preferred_chunk_size);
-    if (p->client != NULL)
+    if (p->client != NULL && src == &p->client->sock->input)
         p->input_seen = p->client->sock->input->size; /* prepare may have swapped in an empty buffer */
     int all_sent = p->upstream_done && v.len == p->sending.buf->size && (*src)->size == 0;
     if (p->is_head) {

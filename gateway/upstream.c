@@ -19,6 +19,7 @@
 #include "gateway/proxy.h"
 #include "backends/pool.h"
 #include "common/clock.h"
+#include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/gw.h"
 #include "gateway/worker.h"
@@ -126,6 +127,8 @@ static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
     release_slot(p, f != SL_FAILURE_OVERLOADED && f != SL_FAILURE_NO_ENDPOINT && f != SL_FAILURE_CLIENT_ABORT, 1);
     p->phase = SL_PROXY_DONE;
     p->t_up_end_us = sl_clock_now_us();
+    if (sl_cascade_on_failure(p, f))
+        return; /* the cascade moves on to its next tier (or answered the deadline's 504) */
     if (!p->responded) {
         sl_proxy_respond_error(p, sl_gw_failure_status(f), f, sl_gw_failure_code(f), sl_gw_failure_message(f));
         return;
@@ -158,7 +161,7 @@ static void pause_reads(sl_proxy_t *p)
 
 void sl_proxy_resume_reads(sl_proxy_t *p)
 {
-    if (!p->paused || p->client == NULL || p->client->sock->input->size >= SL_GW_HIGH_WATER / 2)
+    if (!p->paused || p->client == NULL || (*sl_proxy_pending(p))->size >= SL_GW_HIGH_WATER / 2)
         return;
     h2o_socket_read_start(p->client->sock, p->saved_read_cb);
     p->paused = 0;
@@ -182,11 +185,17 @@ static void observe_input(sl_proxy_t *p, h2o_buffer_t *in)
     }
 }
 
-/* A buffered attempt: the body stays in the client's socket buffer until the end (content-length bounded it). */
+/* A buffered attempt: the body stays in the client's socket buffer until the end (content-length bounded it, or
+ * for an answer the cascade holds without a length, the check against SL_GW_MAX_BUFFERED here). */
 static int on_body_buffered(h2o_http1client_t *client, const char *errstr)
 {
     sl_proxy_t *p = client->data;
     observe_input(p, client->sock->input);
+    if (errstr == NULL && client->sock->input->size > SL_GW_MAX_BUFFERED) {
+        p->client = NULL; /* returning -1 makes the client free itself */
+        attempt_failed(p, SL_FAILURE_MALFORMED);
+        return -1;
+    }
     if (errstr == NULL) {
         link_timer(p, &p->timer, p->idle_ms);
         return 0;
@@ -200,7 +209,7 @@ static int on_body_buffered(h2o_http1client_t *client, const char *errstr)
     h2o_buffer_init(&client->sock->input, &h2o_socket_buffer_prototype); /* the client disposes the empty one */
     p->input_seen = 0;
     attempt_succeeded(p);
-    sl_proxy_respond_buffered(p, body);
+    sl_cascade_on_answer(p, body); /* judged: answered, or the next tier starts */
     return 0;
 }
 
@@ -210,6 +219,7 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
     h2o_buffer_t *in = client->sock->input;
     p->in_client_cb = 1;
     observe_input(p, in);
+    sl_cascade_relay_feed(p, &client->sock->input, errstr != NULL); /* a filtered stream: whole events move on */
     if (errstr != NULL) {
         /* the client's last call: keep the bytes not sent yet, it frees its socket buffer after we return */
         h2o_buffer_t *t = p->tail;
@@ -229,7 +239,7 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
         return 0;
     }
     link_timer(p, &p->timer, p->idle_ms);
-    if (!p->paused && in->size >= SL_GW_HIGH_WATER)
+    if (!p->paused && (*sl_proxy_pending(p))->size >= SL_GW_HIGH_WATER)
         pause_reads(p);
     if (p->sending.bytes_inflight == 0)
         sl_proxy_flush(p);
@@ -258,7 +268,22 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     sl_proxy_set_head(p, status, msg, headers, num_headers);
     const sl_conf_timeouts_t *t = &p->backend->conf->timeouts;
     p->idle_ms = p->is_stream ? t->stream_idle_ms : t->idle_ms;
-    if (errstr != h2o_http1client_error_is_eos && !p->is_stream && p->req->res.content_length <= SL_GW_MAX_BUFFERED) {
+    int hold = sl_cascade_holds(p); /* judged by the cascade (or a stream it buffers): held whatever its form */
+    if (hold && p->req->res.content_length != SIZE_MAX && p->req->res.content_length > SL_GW_MAX_BUFFERED) {
+        p->client = NULL;
+        attempt_failed(p, SL_FAILURE_MALFORMED); /* too large to hold back and judge */
+        return NULL;
+    }
+    if (hold && errstr == h2o_http1client_error_is_eos) { /* an answer without a body is judged as such */
+        p->client = NULL;
+        h2o_buffer_t *empty;
+        h2o_buffer_init(&empty, &h2o_socket_buffer_prototype);
+        attempt_succeeded(p);
+        sl_cascade_on_answer(p, empty);
+        return NULL;
+    }
+    if (errstr != h2o_http1client_error_is_eos &&
+        (hold || (!p->is_stream && p->req->res.content_length <= SL_GW_MAX_BUFFERED))) {
         /* a whole answer of known length: hold it back, so a failure before its end still gets a clean error
          * (and the next attempt, with the cascade) instead of a truncated answer */
         p->mode = SL_PROXY_BUFFER;
@@ -344,6 +369,15 @@ static void on_total_timer(h2o_timeout_entry_t *entry)
         return;
     cancel_client(p);
     attempt_failed(p, SL_FAILURE_TOTAL_TIMEOUT);
+}
+
+void sl_proxy_fail_attempt(sl_proxy_t *p, enum en_sl_failure_t f)
+{
+    if (p->phase == SL_PROXY_DONE || p->phase == SL_PROXY_IDLE)
+        return;
+    cancel_client(p);
+    dequeue(p);
+    attempt_failed(p, f);
 }
 
 static void connect_attempt(sl_proxy_t *p, int fresh)

@@ -1,5 +1,6 @@
 """`sluice demo`: the built-in config it prints passes `sluice check`, and the running demo answers through the
-gateway on all three simulated models (chat, chat by model name, KServe v2) and exits cleanly on SIGTERM."""
+gateway on all three simulated models (chat through its small -> large cascade, chat by model name, KServe v2) and
+exits cleanly on SIGTERM."""
 import json
 import os
 import subprocess
@@ -26,8 +27,19 @@ def test_printed_config_passes_check():
 def test_demo_serves_every_model():
     d = TrackedProc(["demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"], env=ENV)
     try:
-        status, headers, doc, _ = harness.post_json(d.addr, "/v1/chat/completions", chat_body())
-        assert status == 200 and doc["model"] == "demo-small" and headers["x-sluice-backend"] == "small"
+        # chat is a cascade: the small model answers when it is confident, the large one otherwise
+        tiers = set()
+        for _ in range(40):
+            status, headers, doc, _ = harness.post_json(d.addr, "/v1/chat/completions", chat_body("classify: fine"))
+            backend = headers["x-sluice-backend"]
+            assert status == 200 and doc["model"] == "demo-" + backend
+            assert (headers["x-sluice-tier"], headers["x-sluice-escalations"]) == \
+                {"small": ("0", "0"), "large": ("1", "1")}[backend]
+            assert float(headers["x-sluice-cost"]) > 0
+            tiers.add(headers["x-sluice-tier"])
+            if len(tiers) == 2:
+                break
+        assert tiers == {"0", "1"}  # the small model's confidence is spread around its accuracy (0.72)
         status, _, doc, _ = harness.post_json(d.addr, "/v1/chat/completions", chat_body(model="large"))
         assert status == 200 and doc["model"] == "demo-large"
         body = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["classify: fine"]}]}

@@ -14,7 +14,7 @@ from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test l
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "examples")
 KEYS = ["time", "id", "method", "path", "route", "tiers", "backend", "endpoint", "status", "upstream_status", "failure",
         "attempts", "latency_ms", "upstream_ms", "ttft_ms", "overhead_us", "tokens_in", "tokens_out", "bytes_in",
-        "bytes_out"]
+        "bytes_out", "cost", "escalations", "cascade"]
 
 
 def test_metrics_pass_promtool_and_match_the_traffic(tmp_path):
@@ -70,8 +70,11 @@ def test_metrics_pass_promtool_and_match_the_traffic(tmp_path):
         assert all(l["backend"] == "small" and l["endpoint"] == s.addr and l["tiers"] == "0" for l in ok)
         assert all(l["latency_ms"] >= l["ttft_ms"] >= 0 and l["bytes_out"] > 0 for l in ok)
         assert len({l["id"] for l in lines()}) == 9
+        assert all(l["escalations"] == 0 and l["cost"] == 0 and len(l["cascade"]) == 1 for l in ok)  # costs are 0
+        assert all(l["cascade"][0]["verdict"] == "accept" and l["cascade"][0]["tokens_out"] == 4 for l in ok)
         missing = [l for l in lines() if l["route"] is None]
         assert len(missing) == 1 and missing[0]["status"] == 404 and missing[0]["path"] == "/nothing-here"
+        assert missing[0]["cascade"] is None and missing[0]["cost"] is None
     finally:
         g.stop()
         s.stop()

@@ -1,0 +1,84 @@
+/*
+ * cascade_cost.c - cost arithmetic and the text forms of costs and signals (see cascade.h). Pure, any thread.
+ *
+ * Costs are counted in integer units of 10^-9 of the configured currency (nanos): each attempt's cost is computed
+ * in double precision from its backend's prices, then rounded once to the nearest nano; everything after that
+ * (the request's total, the metric counters summed over workers) is integer arithmetic, so totals are exact and
+ * their decimal text is exact. Prices are at most 1e6 per request or per 1k tokens (config bounds), so one
+ * attempt stays far below the 2^62 saturation unless its usage claims absurd token counts.
+ */
+#include "gateway/cascade.h"
+#include "router/plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define COST_SATURATION ((uint64_t)1 << 62)
+
+uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_usage, uint64_t tokens_in,
+                               uint64_t tokens_out)
+{
+    if (!charged)
+        return 0;
+    double c = cost->per_request;
+    if (has_usage)
+        c += (cost->per_1k_input_tokens * (double)tokens_in + cost->per_1k_output_tokens * (double)tokens_out) / 1000.0;
+    double n = nearbyint(c * SL_CASCADE_NANOS);
+    if (!(n > 0))
+        return 0;
+    if (n >= (double)COST_SATURATION)
+        return COST_SATURATION;
+    return (uint64_t)n;
+}
+
+size_t sl_cascade_cost_format(uint64_t nanos, char *buf)
+{
+    unsigned long long whole = (unsigned long long)(nanos / 1000000000u);
+    unsigned frac = (unsigned)(nanos % 1000000000u);
+    int n = snprintf(buf, SL_CASCADE_COST_MAX, "%llu", whole);
+    if (frac == 0)
+        return (size_t)n;
+    char digits[10];
+    snprintf(digits, sizeof(digits), "%09u", frac);
+    size_t k = 9;
+    while (digits[k - 1] == '0')
+        --k;
+    buf[n++] = '.';
+    memcpy(buf + n, digits, k);
+    buf[n + k] = '\0';
+    return (size_t)n + k;
+}
+
+size_t sl_cascade_signal_format(double v, char *buf)
+{
+    if (!isfinite(v)) {
+        memcpy(buf, "null", 5);
+        return 4;
+    }
+    if (v == 0)
+        v = 0; /* -0 prints as 0 */
+    int n = snprintf(buf, 32, "%.9g", v);
+    return (size_t)n;
+}
+
+const double sl_cascade_signal_bounds[SL_GW_SIGNAL_BUCKETS] = {
+    -10, -5, -3, -2, -1.5, -1, -0.75, -0.5, -0.35, -0.25, -0.15, -0.1, -0.05, -0.01, 0,
+    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1,
+};
+
+size_t sl_cascade_signal_bucket(double v)
+{
+    size_t b = 0;
+    while (b != SL_GW_SIGNAL_BUCKETS && !(v <= sl_cascade_signal_bounds[b]))
+        ++b;
+    return b;
+}
+
+const char *sl_cascade_try_reason(const sl_cascade_try_t *t)
+{
+    if (t->verdict == SL_CASCADE_PENDING)
+        return "pending";
+    sl_judge_t j = {(enum en_sl_verdict_t)t->verdict, (enum en_sl_reason_t)t->reason, (enum en_sl_failure_t)t->failure};
+    return sl_router_reason_name(&j);
+}
