@@ -9,8 +9,10 @@
  *   {"time":"2026-11-26T12:00:00.123Z","id":"...","method":"POST","path":"/v1/chat/completions","route":"chat",
  *    "tiers":"0","backend":"small","endpoint":"127.0.0.1:8001","status":200,"upstream_status":200,
  *    "failure":"none","attempts":1,"latency_ms":12.345,"upstream_ms":11.907,"ttft_ms":5.210,"overhead_us":38,
- *    "tokens_in":17,"tokens_out":42,"bytes_in":345,"bytes_out":1234}
- * Unknown values are null (no route, no backend, no first byte). Strings from the client are JSON-escaped and
+ *    "tokens_in":17,"tokens_out":42,"bytes_in":345,"bytes_out":1234,"cost":0.00108,"escalations":0,
+ *    "cascade":[{"tier":0,"backend":"small","verdict":"accept","reason":"confident","signal":-0.12,
+ *    "tokens_in":17,"tokens_out":42,"cost":0.00108}]}
+ * Unknown values are null (no route, no backend, no first byte; cost, escalations and cascade before a route). Strings from the client are JSON-escaped and
  * the path is cut at 256 bytes.
  */
 #ifndef SL_GATEWAY_ACCESS_LOG_H
