@@ -45,6 +45,24 @@ static h2o_iovec_t trim(const char *s, size_t n)
     return h2o_iovec_init(s, n);
 }
 
+/* The options of a Connection field (a comma-separated list, RFC 9110 §7.6.1) that decide reuse. */
+static void connection_options(h2o_iovec_t v, int *close, int *keep_alive)
+{
+    const char *p = v.base, *end = v.base + v.len;
+    while (p != end) {
+        const char *t = p;
+        while (p != end && *p != ',')
+            ++p;
+        h2o_iovec_t opt = trim(t, (size_t)(p - t));
+        if (h2o_lcstris(opt.base, opt.len, H2O_STRLIT("close")))
+            *close = 1;
+        else if (h2o_lcstris(opt.base, opt.len, H2O_STRLIT("keep-alive")))
+            *keep_alive = 1;
+        if (p != end)
+            ++p;
+    }
+}
+
 /* content-length = 1*DIGIT, at most 19 digits (no overflow of size_t on 64-bit) */
 static int parse_length(h2o_iovec_t v, size_t *out)
 {
@@ -109,10 +127,7 @@ int sl_upclient_parse_head(char *buf, size_t len, size_t last_len, int method_is
         headers[i].orig_name = NULL;
         headers[i].value = trim(src[i].value, src[i].value_len); /* OWS is not part of a value (RFC 9110 §5.5) */
         if (t == H2O_TOKEN_CONNECTION) {
-            if (h2o_contains_token(headers[i].value.base, headers[i].value.len, H2O_STRLIT("close"), ','))
-                close = 1;
-            if (h2o_contains_token(headers[i].value.base, headers[i].value.len, H2O_STRLIT("keep-alive"), ','))
-                keep_alive = 1;
+            connection_options(headers[i].value, &close, &keep_alive);
         } else if (t == H2O_TOKEN_TRANSFER_ENCODING) {
             h2o_iovec_t v = headers[i].value;
             if (h2o_lcstris(v.base, v.len, H2O_STRLIT("chunked"))) {

@@ -43,22 +43,31 @@ static int read_member(const char *p, const char *end, const char *name, size_t 
     return 1;
 }
 
-/* Scans quotes at positions [from, stop) of buf[0..len): members may extend up to len. */
+/* Reads the members whose opening quote is at [from, stop) of buf[0..len) (they may extend up to len). Both names
+ * end in `_tokens"`, and underscores are rare in JSON where quotes are everywhere: candidates are found by their
+ * underscore, then the name before it is checked. Members come in the order of their quotes. */
 static void scan(sl_gw_usage_t *u, const char *buf, size_t len, size_t from, size_t stop)
 {
-    const char *end = buf + len, *p = buf + from, *last = buf + stop;
-    while (p < last && (p = memchr(p, '"', (size_t)(last - p))) != NULL) {
+    const char *end = buf + len;
+    size_t i = from + 7, last = stop + 11 < len ? stop + 11 : len;
+    while (i < last) {
+        const char *us = memchr(buf + i, '_', last - i);
+        if (us == NULL)
+            break;
+        i = (size_t)(us - buf);
         uint64_t v;
-        /* nearly every quote opens or closes some other string: its next byte rules out both names */
-        char next = p + 1 < end ? p[1] : '\0';
-        if (next == 'p' && read_member(p, end, "prompt_tokens", 13, &v)) {
-            u->prompt_tokens = v;
-            u->has_prompt = 1;
-        } else if (next == 'c' && read_member(p, end, "completion_tokens", 17, &v)) {
-            u->completion_tokens = v;
-            u->has_completion = 1;
+        if (len - i >= 8 && memcmp(us, "_tokens\"", 8) == 0) {
+            if (i >= from + 7 && i - 7 < stop && memcmp(us - 7, "\"prompt", 7) == 0 &&
+                read_member(us - 7, end, "prompt_tokens", 13, &v)) {
+                u->prompt_tokens = v;
+                u->has_prompt = 1;
+            } else if (i >= from + 11 && i - 11 < stop && memcmp(us - 11, "\"completion", 11) == 0 &&
+                       read_member(us - 11, end, "completion_tokens", 17, &v)) {
+                u->completion_tokens = v;
+                u->has_completion = 1;
+            }
         }
-        ++p;
+        ++i;
     }
 }
 

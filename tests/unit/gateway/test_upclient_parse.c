@@ -65,6 +65,12 @@ Test(upclient_parse, framing_and_keepalive)
                    0);
     expect_framing("HTTP/1.0 200 OK\r\ncontent-length: 5\r\n\r\n", 0, 200, SL_UPCLIENT_LENGTH, 5, 0);
     expect_framing("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 5\r\n\r\n", 0, 200, SL_UPCLIENT_LENGTH, 5, 1);
+    expect_framing("HTTP/1.0 200 OK\r\nConnection: x-foo,  KEEP-ALIVE \r\ncontent-length: 5\r\n\r\n", 0, 200,
+                   SL_UPCLIENT_LENGTH, 5, 1);
+    expect_framing("HTTP/1.1 200 OK\r\nConnection: closed, x-close\r\ncontent-length: 5\r\n\r\n", 0, 200, SL_UPCLIENT_LENGTH, 5,
+                   1);
+    expect_framing("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: ,close,\r\ncontent-length: 5\r\n\r\n", 0, 200,
+                   SL_UPCLIENT_LENGTH, 5, 0);
     expect_framing("HTTP/1.0 200 OK\r\n\r\n", 0, 200, SL_UPCLIENT_UNTIL_CLOSE, 0, 0);
     expect_framing("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\n", 0, 200, SL_UPCLIENT_UNTIL_CLOSE, 0, 0);
     expect_framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 200, SL_UPCLIENT_CHUNKED, 0, 1);
