@@ -5,6 +5,7 @@
  *   GET  /metrics          Prometheus text format 0.0.4 (metrics.c)
  *   POST /admin/reload     reload the config file; 200 with the new generation, or 400 with every error
  *   GET  /admin/endpoints  JSON: every endpoint's in-flight count, rotation state and ejection counters
+ *   GET  /admin/state      JSON: SLO budgets, burn rates and alerts; the state file; accuracy scaling (slo_glue.h)
  * When admin.token_file is set, the /admin/ paths require "Authorization: Bearer <token>" (401 otherwise); the probes and
  * /metrics stay open so that orchestrators and Prometheus need no secret. Answers are JSON unless noted.
  */
@@ -16,6 +17,7 @@
 #include "gateway/control.h"
 #include "gateway/gw.h"
 #include "gateway/metrics.h"
+#include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 
 #include <stdio.h>
@@ -92,7 +94,7 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     }
     sl_buf_t out;
     sl_buf_init(&out, METRICS_CAP);
-    if (sl_gw_metrics_render(&in, &out) != SL_OK) {
+    if (sl_gw_metrics_render(&in, &out) != SL_OK || sl_gw_slo_render_metrics(gw, &out) != SL_OK) {
         sl_buf_dispose(&out);
         respond_json(req, 500, "Internal Server Error", "{\"error\":\"metrics too large\"}");
         return;
@@ -184,6 +186,18 @@ static void on_endpoints(sl_gw_t *gw, h2o_req_t *req)
     sl_buf_dispose(&b);
 }
 
+/* SLO budgets, burn rates and alerts per route and objective, the state file, accuracy scaling (slo_glue.h) */
+static void on_state(sl_gw_t *gw, h2o_req_t *req)
+{
+    sl_buf_t b;
+    sl_buf_init(&b, METRICS_CAP);
+    if (sl_gw_slo_render_state(gw, &b) != SL_OK)
+        respond_json(req, 500, "Internal Server Error", "{\"error\":\"state too large\"}");
+    else
+        respond(req, 200, "OK", "application/json", b.data, b.len);
+    sl_buf_dispose(&b);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     sl_gw_t *gw = ((sl_gw_admin_handler_t *)self)->gw;
@@ -206,6 +220,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             on_reload(gw, req);
         } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/endpoints")) && get) {
             on_endpoints(gw, req);
+        } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/state")) && get) {
+            on_state(gw, req);
         } else {
             respond_json(req, 404, "Not Found", "{\"error\":\"no such admin endpoint or method\"}");
         }

@@ -86,12 +86,12 @@ const char *sl_gw_failure_message(enum en_sl_failure_t failure)
 
 const char *sl_gw_error_type(int status)
 {
+    if (status == 503 || status == 429)
+        return "overloaded_error"; /* the gateway's own 429 is a shed (overload), not a client's error */
     if (status >= 400 && status < 500)
         return "invalid_request_error";
     if (status == 504)
         return "timeout_error";
-    if (status == 503)
-        return "overloaded_error";
     return "upstream_error";
 }
 

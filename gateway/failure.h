@@ -36,8 +36,9 @@ const char *sl_gw_failure_code(enum en_sl_failure_t failure);
 /* The human message of a kind (static English text). */
 const char *sl_gw_failure_message(enum en_sl_failure_t failure);
 
-/* The error type of a status in the openai shape: "invalid_request_error" for 4xx, "timeout_error" for 504,
- * "overloaded_error" for 503, "upstream_error" for other 5xx. */
+/* The error type of a status in the openai shape: "invalid_request_error" for 4xx but 429, "timeout_error" for
+ * 504, "overloaded_error" for 503 and 429 (the gateway answers 429 only when it sheds), "upstream_error" for other
+ * 5xx. */
 const char *sl_gw_error_type(int status);
 
 /* Writes the JSON error body for protocol into buf (NUL-terminated). message and code are escaped as needed.

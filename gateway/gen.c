@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "conf/conf.h"
 #include "gateway/access_log.h"
+#include "gateway/slo_glue.h"
 #include "router/match.h"
 
 #include <stdio.h>
@@ -69,6 +70,7 @@ void sl_gw_names_dispose(sl_gw_names_t *n)
 static void gen_dispose(sl_snapshot_t *snap)
 {
     sl_gw_gen_t *gen = (sl_gw_gen_t *)snap;
+    sl_gw_slo_release(gen); /* its SLO part outlives it: the control thread collects and frees it */
     sl_gw_log_target_release(gen->log);
     sl_conf_release(gen->conf);
     sl_arena_dispose(&gen->arena);
@@ -122,6 +124,9 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     gen->num_series = gw->names.num_series;
     gen->num_route_ids = gw->names.num_routes;
     gen->num_backend_ids = gw->names.num_backends;
+    /* last: the SLO history and counters of the published generation move to this one (slo_glue.h) */
+    if (sl_gw_slo_attach(gw, gen, err, errlen) != SL_OK)
+        goto Error;
     *out = gen;
     return SL_OK;
 Error:

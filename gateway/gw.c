@@ -18,6 +18,7 @@
 #include "conf/snapshot.h"
 #include "gateway/control.h"
 #include "gateway/proxy.h"
+#include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 
 #include <errno.h>
@@ -147,6 +148,10 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     gw->control.is_drained = sl_gw_control_drained;
     if (sl_server_open(&gw->control, err, errlen) != SL_OK)
         return SL_EIO;
+    /* SLO trackers (one shard per worker, now that their number is known) and the state file */
+    int rc = sl_gw_slo_start(gw, err, errlen);
+    if (rc != SL_OK)
+        return rc;
 
     /* one cache-line-aligned block: each worker's struct starts on its own line */
     gw->workers_raw = sl_calloc(1, gw->server.num_threads * sizeof(*gw->workers) + 64);
@@ -226,6 +231,7 @@ void sl_gw_stop(sl_gw_t *gw)
 {
     sl_server_stop(&gw->server);
     sl_server_stop(&gw->control);
+    sl_gw_slo_stop(gw); /* every thread is gone: the last collection, the last tick, the state file */
 }
 
 static int same_addr(const sl_conf_addr_t *a, const sl_conf_addr_t *b)

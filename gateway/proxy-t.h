@@ -97,6 +97,11 @@ typedef struct st_sl_proxy_t {
     uint64_t bytes_out;
     sl_gw_usage_t usage; /* of the current attempt (reset when the cascade moves on) */
     sl_cascade_t cas;    /* facts, plan, attempts, cost (gateway/cascade.h) */
+    /* accuracy scaling and SLO (degrade_glue.c): set when the current tier starts */
+    uint32_t dtier;     /* 1 + index of the tier among its generation's degrade tiers; 0 = a tier without degrade */
+    uint8_t variant;    /* en_sl_plan_variant_t the tier's request went to */
+    unsigned shed : 1;  /* sluice shed the request itself: every variant of the tier at max_concurrency (429) */
+    uint64_t t_tier_us; /* when the degrade tier started (its accurate variant's latency is measured from here) */
 } sl_proxy_t;
 
 #endif

@@ -22,6 +22,7 @@
 #include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/gw.h"
+#include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 #include "stats/hist.h"
 
@@ -130,7 +131,8 @@ static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
     if (sl_cascade_on_failure(p, f))
         return; /* the cascade moves on to its next tier (or answered the deadline's 504) */
     if (!p->responded) {
-        sl_proxy_respond_error(p, sl_gw_failure_status(f), f, sl_gw_failure_code(f), sl_gw_failure_message(f));
+        /* a shed (every variant of a degrade tier full) is 429, not the 503 of a full queue */
+        sl_proxy_respond_error(p, p->shed ? 429 : sl_gw_failure_status(f), f, sl_gw_failure_code(f), sl_gw_failure_message(f));
         return;
     }
     /* mid-stream: what already arrived still goes out, then the response ends broken (HTTP/1: the connection
@@ -437,17 +439,21 @@ void sl_proxy_start_tier(sl_proxy_t *p)
 {
     const sl_conf_tier_t *tier = p->route->conf->tiers + p->tier;
     const sl_gw_backend_rt_t *b = p->gen->backends + tier->backend->index;
+    /* accuracy scaling (degrade_glue.c): the variant, with its slot taken under spill-over; -1: pick b below */
+    int r = sl_gw_degrade_pick(p, tier, &b);
     p->backend = b;
-    if (p->reqbufs_for != b && sl_proxy_build_request(p, b) != 0)
+    if (p->reqbufs_for != b && sl_proxy_build_request(p, b) != 0) {
+        release_slot(p, 0, 0);
         return;
+    }
     if (p->t_dispatch_us == 0)
         p->t_dispatch_us = sl_clock_now_us();
-    switch (pick(p)) {
+    switch (r >= 0 ? r : pick(p)) {
     case SL_POOL_PICKED:
         connect_attempt(p, 0);
         break;
     case SL_POOL_FULL:
-        if (b->conf->max_queue != 0 && p->w->queued[b->id] < b->conf->max_queue)
+        if (!p->shed && b->conf->max_queue != 0 && p->w->queued[b->id] < b->conf->max_queue)
             enqueue(p);
         else
             attempt_failed(p, SL_FAILURE_OVERLOADED);
