@@ -242,8 +242,8 @@ static int check_enabled(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, u
 
 static const sl_conf_key_t error_rate_keys[] = {
     ENABLED("true"),
-    ALPHA("0.001"),
-    {"min_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, ratio), .def = "1", .fmin = 1, .fmax = 100},
+    ALPHA("0.004"),
+    {"min_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, ratio), .def = "1.1", .fmin = 1, .fmax = 100},
     {"min_increase", sl_conf_p_percent, offsetof(sl_conf_check_t, min_effect), .def = "0.1%", .fmin = 0, .fmax = 1},
     {NULL}};
 static const sl_conf_block_t error_rate_block = {error_rate_keys, check_enabled};

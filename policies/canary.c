@@ -156,7 +156,7 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
         c->durable.judged[v] += k[v]->judged;
         c->durable.escalated[v] += k[v]->judged - k[v]->accepted;
     }
-    if (c->ticks++ != 0) {
+    if (c->ticks++ != 0 && canary->requests + stable->requests != 0) {
         c->srm_canary += canary->requests;
         c->srm_total += canary->requests + stable->requests;
         double l;

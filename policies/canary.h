@@ -81,7 +81,9 @@ void sl_canary_check_confidence(const sl_conf_check_t *cc, const double *c, size
 /*
  * Sample-ratio mismatch of a step: x of n requests went to the canary at weight_permille (1 .. 999), max_log_lambda
  * the running maximum of sl_canary_srm_log_lambda over the step's looks, num_steps the rollout's steps (each step's
- * test gets alpha / num_steps). No data before the first look; fail when max_log_lambda >= log(num_steps / alpha).
+ * test gets alpha / num_steps). No data before the first look; fail while the current log Lambda of (x, n) is at
+ * least log(num_steps / alpha): its first crossing is the always-valid flag, and a flag raised by chance fades as
+ * the evidence falls back (p_value reports exp(-max_log_lambda), the always-valid p-value of the step).
  */
 void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint32_t weight_permille,
                          double max_log_lambda, size_t num_steps, sl_canary_verdict_t *out);

@@ -217,5 +217,8 @@ void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint
         return;
     out->statistic = now;
     out->p_value = max_log_lambda > 0 ? exp(-max_log_lambda) : 1;
-    out->outcome = max_log_lambda >= log(steps / cc->alpha) ? SL_CANARY_FAIL : SL_CANARY_PASS;
+    /* the first crossing of the threshold is the always-valid flag; afterwards the verdict follows the current
+     * evidence, so a false flag fades as the mixture ratio (a martingale under H0) falls back, and a real mismatch
+     * keeps failing */
+    out->outcome = now >= log(steps / cc->alpha) ? SL_CANARY_FAIL : SL_CANARY_PASS;
 }

@@ -127,6 +127,9 @@ typedef struct st_sl_rollout_t {
     size_t num_last;
     sl_canary_verdict_t last[SL_CANARY_K_COUNT]; /* the latest verdict of each check (for /admin/state) */
     int dirty;                     /* the state changed since it was last written */
+    /* counters for /metrics since the process started */
+    uint64_t rollbacks_total;
+    uint64_t verdicts_total[SL_CANARY_K_COUNT][3]; /* by verdict kind and en_sl_canary_outcome_kind_t */
 } sl_rollout_t;
 
 #endif

@@ -12,8 +12,8 @@
  *  2. A failing critical check rolls back at once, in progressing and in paused (a pause stops progress, not
  *     protection).
  *  3. Progress needs positive evidence: a check without data holds the step as surely as a failing one; the
- *     weight never increases while the error budget is exhausted or a sample-ratio mismatch is flagged (with
- *     srm.hold).
+ *     weight never increases while the error budget is exhausted or the sample-ratio check fails (with
+ *     srm.hold). A mismatch is recorded once per step (the first time the check fails).
  * Holds are recorded as events only when their reason changes, so a rollout that waits for samples for an hour
  * leaves one event, not sixty.
  */
@@ -222,7 +222,7 @@ static enum en_sl_rollout_hold_t hold_reason(const sl_conf_rollout_t *conf, cons
         return SL_ROLLOUT_HOLD_SAMPLES;
     if (any(in, SL_CANARY_NO_DATA, -1))
         return SL_ROLLOUT_HOLD_NO_DATA;
-    if (cur->srm_flagged && conf->checks[SL_CONF_CHECK_SRM].hold)
+    if (srm_fails(in) && conf->checks[SL_CONF_CHECK_SRM].hold)
         return SL_ROLLOUT_HOLD_SRM;
     if (in->budget_exhausted)
         return SL_ROLLOUT_HOLD_BUDGET;

@@ -11,7 +11,7 @@
  *         u64         the writer's now (ms)
  *         state       every field of sl_rollout_state_t
  *         durable     the error-rate test (parameters, log likelihood ratios, running maximum, counts, batches,
- *                     rejected), the accept-rate mSPRT (parameters, p-value, looks, rejected), the cumulative
+ *                     the pooled batch held back, rejected), the accept-rate mSPRT (parameters, p-value, looks, rejected), the cumulative
  *                     judged / escalated counts, the looks of each verdict kind
  *         history     u32 count, then the events oldest first, each with its evidence verdicts
  *   12 + length       u32 CRC-32C of every byte before it
@@ -154,6 +154,10 @@ int sl_rollout_store_encode(const sl_rollout_t *r, const char *route, const char
     put(&w, q->errors_c, 8);
     put(&w, q->n_c, 8);
     put(&w, q->batches, 8);
+    put(&w, q->pend_errors_t, 8);
+    put(&w, q->pend_n_t, 8);
+    put(&w, q->pend_errors_c, 8);
+    put(&w, q->pend_n_c, 8);
     put(&w, (uint64_t)q->rejected, 1);
     const sl_msprt_t *m = &d->accept;
     put_f64(&w, m->params.tau);
@@ -329,6 +333,10 @@ static void get_durable(reader_t *r, sl_canary_durable_t *d)
     q->errors_c = get(r, 8);
     q->n_c = get(r, 8);
     q->batches = get(r, 8);
+    q->pend_errors_t = get(r, 8);
+    q->pend_n_t = get(r, 8);
+    q->pend_errors_c = get(r, 8);
+    q->pend_n_c = get(r, 8);
     q->rejected = (int)get(r, 1);
     if (r->why == NULL)
         check(r, sl_canary_seq_validate(q) == SL_OK, "bad error-rate test");

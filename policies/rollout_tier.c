@@ -46,6 +46,8 @@ int sl_rollout_analysis_due(const sl_rollout_t *r, uint64_t now_ms)
 static void remember(sl_rollout_t *r, const sl_canary_verdict_t *v, size_t n)
 {
     for (size_t i = 0; i != n; ++i) {
+        if (v[i].kind < SL_CANARY_K_COUNT && v[i].outcome <= SL_CANARY_NO_DATA)
+            r->verdicts_total[v[i].kind][v[i].outcome]++;
         size_t j = 0;
         while (j != r->num_last && r->last[j].kind != v[i].kind)
             ++j;
@@ -63,6 +65,8 @@ static int apply(sl_rollout_t *r, const sl_rollout_state_t *next, const sl_rollo
 {
     const sl_rollout_state_t old = r->state;
     r->state = *next;
+    if (next->phase == SL_ROLLOUT_ROLLED_BACK && old.phase != SL_ROLLOUT_ROLLED_BACK)
+        r->rollbacks_total++;
     if (next->generation != old.generation)
         sl_canary_restart(&r->analysis);
     if (next->phase == SL_ROLLOUT_PROGRESSING &&

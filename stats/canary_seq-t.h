@@ -10,7 +10,7 @@
 #include "stats/special-t.h"
 
 /* Points of the mixing distribution over the rate ratio (canary rate / stable rate, relative to min_ratio). */
-#define SL_CANARY_SEQ_GRID 12
+#define SL_CANARY_SEQ_GRID 8
 
 typedef struct st_sl_canary_seq_params_t {
     double alpha;     /* in (0, 1): reject when the always-valid p-value falls to alpha or below */
@@ -24,7 +24,9 @@ typedef struct st_sl_canary_seq_t {
     double max_log_lambda;             /* running maximum of log Lambda (the mixture); the p-value is exp(-it) */
     uint64_t errors_t, n_t;            /* cumulative canary errors and requests */
     uint64_t errors_c, n_c;            /* cumulative stable errors and requests */
-    uint64_t batches;                  /* batches that carried information (both versions had requests) */
+    uint64_t batches;                  /* batches applied to the ratios (both versions had requests) */
+    uint64_t pend_errors_t, pend_n_t;  /* counts held back until both versions have had requests: pooled with */
+    uint64_t pend_errors_c, pend_n_c;  /* the next batches into one (a one-sided batch says nothing alone) */
     int rejected;                      /* p-value <= alpha was reached (sticky) */
 } sl_canary_seq_t;
 

@@ -22,7 +22,10 @@
 
 #define MAX_COUNT 9007199254740992ull /* 2^53 */
 
-static const double grid[SL_CANARY_SEQ_GRID] = {1.25, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64};
+/* Alternatives: dense where regressions are hardest to see (1.5x to 8x the stable rate), sparse beyond, where the
+ * evidence piles up fast anyway; equal weights. Fewer points cost less of the mixture (log 8 nats of evidence): 8
+ * points detected 0.2 % -> 1 % about 10 % sooner than 12 at the same false-alarm rate (bench/canary). */
+static const double grid[SL_CANARY_SEQ_GRID] = {1.5, 2, 3, 4, 6, 8, 16, 64};
 
 double sl_canary_seq_grid(unsigned k)
 {
@@ -75,19 +78,29 @@ int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, ui
     s->n_t += n_t;
     s->errors_c += errors_c;
     s->n_c += n_c;
-    if (n_t != 0 && n_c != 0) {
+    s->pend_errors_t += errors_t;
+    s->pend_n_t += n_t;
+    s->pend_errors_c += errors_c;
+    s->pend_n_c += n_c;
+    if (s->pend_n_t != 0 && s->pend_n_c != 0) {
+        errors_t = s->pend_errors_t;
+        n_t = s->pend_n_t;
+        errors_c = s->pend_errors_c;
+        n_c = s->pend_n_c;
+        s->pend_errors_t = s->pend_n_t = s->pend_errors_c = s->pend_n_c = 0;
         double r0 = s->params.min_ratio, at = (double)n_t * r0;
         double w = at / (at + (double)n_c), e = (double)(errors_t + errors_c);
-        if (e != 0) {
-            for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k)
-                s->log_lr[k] += (double)errors_t * log(grid[k]) - e * log1p(w * (grid[k] - 1));
-        }
         s->batches++;
-        double l = log_mixture(s->log_lr);
-        if (l > s->max_log_lambda)
-            s->max_log_lambda = l;
-        if (s->max_log_lambda >= -log(s->params.alpha))
-            s->rejected = 1;
+        /* a batch without failures leaves every ratio as it was (E = 0): nothing to recompute */
+        if (e != 0 || s->batches == 1) {
+            for (unsigned k = 0; k != SL_CANARY_SEQ_GRID && e != 0; ++k)
+                s->log_lr[k] += (double)errors_t * log(grid[k]) - e * log1p(w * (grid[k] - 1));
+            double l = log_mixture(s->log_lr);
+            if (l > s->max_log_lambda)
+                s->max_log_lambda = l;
+            if (s->max_log_lambda >= -log(s->params.alpha))
+                s->rejected = 1;
+        }
     }
     if (out != NULL)
         sl_canary_seq_read(s, out);
@@ -98,6 +111,8 @@ int sl_canary_seq_validate(const sl_canary_seq_t *s)
 {
     if (s == NULL || !params_ok(&s->params) || !isfinite(s->max_log_lambda) || s->max_log_lambda < 0 ||
         s->errors_t > s->n_t || s->errors_c > s->n_c || s->n_t > MAX_COUNT || s->n_c > MAX_COUNT ||
+        s->pend_errors_t > s->pend_n_t || s->pend_errors_c > s->pend_n_c || s->pend_n_t > s->n_t ||
+        s->pend_n_c > s->n_c || (s->pend_n_t != 0 && s->pend_n_c != 0) ||
         (s->rejected != 0 && s->rejected != 1) || s->rejected != (s->max_log_lambda >= -log(s->params.alpha)) ||
         (s->batches == 0 && s->max_log_lambda != 0))
         return SL_EINVAL;

@@ -7,7 +7,7 @@
  * canary with probability pi(r) = n_t r / (n_t r + n_c), so given E, e_t ~ Binomial(E, pi(r)) (exact for Poisson
  * errors; for Bernoulli requests with r = 1 the exact law is hypergeometric, which is smaller in the convex order,
  * so the bound below still holds). The test compares each alternative r = min_ratio x g_k (g_k on a fixed grid of
- * SL_CANARY_SEQ_GRID ratios from 1.25 to 64) with the null boundary r = min_ratio:
+ * SL_CANARY_SEQ_GRID ratios from 1.5 to 64) with the null boundary r = min_ratio:
  *     log LR_k += e_t log g_k - E log(1 + w (g_k - 1)),   w = n_t min_ratio / (n_t min_ratio + n_c)
  * and mixes them with equal weights, Lambda = (1/K) sum_k exp(log LR_k). Under H0 (r <= min_ratio) Lambda is a
  * non-negative supermartingale over batches, so by Ville's inequality P(Lambda ever >= 1/alpha) <= alpha: the
@@ -29,9 +29,13 @@ int sl_canary_seq_init(sl_canary_seq_t *s, const sl_canary_seq_params_t *params)
 
 /*
  * Adds one batch of concurrent counts (errors <= requests on each version; each count below 2^53). A batch with
- * no request on one of the versions only adds to the cumulative counts (it says nothing about the ratio). Updates
- * the running p-value and the sticky `rejected`, and describes the test after the batch in *out (NULL allowed).
- * Returns SL_OK, or SL_EINVAL (errors > requests, a count or a cumulative count above 2^53; nothing changed).
+ * no request on one of the versions says nothing about the ratio by itself (every failure in it belongs to the one
+ * version with traffic), so it is held back and pooled with the following batches until both versions have had
+ * requests; the pooled batch then counts as one. Pooling depends only on request counts, never on failures, so the
+ * bound holds (with low traffic and short ticks most ticks are one-sided: dropping them would lose most failures).
+ * Updates the running p-value and the sticky `rejected`, and describes the test after the batch in *out (NULL
+ * allowed). Returns SL_OK, or SL_EINVAL (errors > requests, a count or a cumulative count above 2^53; nothing
+ * changed).
  */
 int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
                          sl_canary_seq_result_t *out);

@@ -24,8 +24,7 @@ import scipy.stats as st
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "stats", "canary.json")
 
-GRID = [Fraction(5, 4), Fraction(3, 2), Fraction(2), Fraction(3), Fraction(4), Fraction(6), Fraction(8),
-        Fraction(12), Fraction(16), Fraction(24), Fraction(32), Fraction(64)]
+GRID = [Fraction(3, 2), Fraction(2), Fraction(3), Fraction(4), Fraction(6), Fraction(8), Fraction(16), Fraction(64)]
 
 
 def log_fraction(q):
@@ -36,27 +35,32 @@ def log_fraction(q):
 
 
 def seq_case(name, min_ratio, alpha, batches):
-    """batches: list of (e_t, n_t, e_c, n_c). Returns the case with expected figures after each batch."""
+    """batches: list of (e_t, n_t, e_c, n_c). A batch without requests on one version is pooled with the next ones
+    until both versions have had requests. Returns the case with expected figures after each batch."""
     r0 = Fraction(min_ratio).limit_denominator(1000)
     log_lr = [0.0] * len(GRID)
-    # keep each grid term's LR as a product of exact rationals, per batch, and sum their logs
-    steps, best = [], 0.0
-    for (et, nt, ec, nc) in batches:
+    steps, best, applied = [], 0.0, False
+    pend = [0, 0, 0, 0]
+    for b in batches:
+        pend = [p + x for p, x in zip(pend, b)]
+        et, nt, ec, nc = pend
         if nt and nc:
+            pend = [0, 0, 0, 0]
             w = (nt * r0) / (nt * r0 + nc)
             e = et + ec
             for k, g in enumerate(GRID):
                 if e:
                     log_lr[k] += log_fraction(g ** et / (1 + w * (g - 1)) ** e)
+            applied = True
+            m = max(log_lr)
+            best = max(best, m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID)))
+        if applied:
             m = max(log_lr)
             lam = m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID))
-            best = max(best, lam)
         else:
-            m = max(log_lr)
-            lam = m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID)) if any(
-                b[1] and b[3] for b in batches[:len(steps) + 1]) else 0.0
-        steps.append({"log_lambda": lam, "p": math.exp(-best) if best > 0 else 1.0,
-                      "reject": (math.exp(-best) if best > 0 else 1.0) <= alpha})
+            lam = 0.0
+        p = math.exp(-best) if best > 0 else 1.0
+        steps.append({"log_lambda": lam, "p": p, "reject": p <= alpha})
     return {"name": name, "min_ratio": min_ratio, "alpha": alpha, "batches": batches, "expected": steps}
 
 
@@ -82,6 +86,8 @@ def main():
                                               (0, 1, 0, 19), (1, 1, 0, 19), (1, 1, 0, 19), (1, 1, 0, 19)]),
         seq_case("margin", 1.5, 0.0005, [(2, 100, 10, 900), (3, 100, 9, 900), (4, 100, 10, 900), (6, 100, 8, 900)]),
         seq_case("gaps", 1.0, 0.01, [(0, 0, 3, 100), (2, 10, 0, 0), (3, 10, 1, 90), (0, 0, 0, 0), (4, 20, 2, 80)]),
+        seq_case("one_sided_ticks", 1.0, 0.001, [(1, 1, 0, 0), (0, 0, 0, 3), (0, 1, 0, 0), (1, 1, 0, 0), (0, 0, 1, 19),
+                                                 (1, 1, 0, 0), (1, 1, 0, 0), (0, 0, 0, 38), (1, 2, 0, 0)]),
         seq_case("weights_change", 1.0, 0.001, [(0, 50, 2, 950), (2, 100, 1, 900), (5, 250, 4, 750),
                                                 (12, 500, 5, 500), (9, 500, 6, 500)]),
         seq_case("overwhelming", 1.0, 0.001, [(300, 500, 1, 500), (400, 500, 0, 500), (450, 500, 2, 500)]),

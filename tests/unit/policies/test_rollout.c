@@ -288,7 +288,7 @@ Test(rollout, a_non_critical_failure_holds_then_rolls_back_at_the_failure_limit)
     cr_assert_eq(t.phase, SL_ROLLOUT_PROGRESSING);
 }
 
-Test(rollout, a_sample_ratio_mismatch_is_flagged_once_and_holds)
+Test(rollout, a_sample_ratio_mismatch_is_flagged_once_and_holds_while_it_lasts)
 {
     sl_conf_rollout_t c = conf_default();
     sl_rollout_state_t s = started(&c);
@@ -300,11 +300,18 @@ Test(rollout, a_sample_ratio_mismatch_is_flagged_once_and_holds)
     cr_assert_eq(s.phase, SL_ROLLOUT_PROGRESSING);
     cr_assert_eq(s.weight_permille, 50);
     cr_assert_eq(tick(&c, &s, SL_CANARY_PASS, SL_CANARY_FAIL, 2000, &ev), 0, "flagged once per step");
-    script_t pass = all(SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS);
-    cr_assert_eq(analysis(&c, &s, &pass, MIN, 200, 0, &ev), 1);
+    script_t mismatch = all(SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_FAIL);
+    cr_assert_eq(analysis(&c, &s, &mismatch, MIN, 200, 0, &ev), 1);
     cr_assert_eq(ev.kind, SL_ROLLOUT_EV_HOLD);
     cr_assert_eq(ev.hold, SL_ROLLOUT_HOLD_SRM);
     cr_assert_eq(s.step, 0);
+    cr_assert_eq(analysis(&c, &s, &mismatch, 2 * MIN, 200, 0, &ev), 0);
+    cr_assert_eq(s.step, 0);
+    /* the evidence of a mismatch faded (a chance flag): the hold ends */
+    script_t pass = all(SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS, SL_CANARY_PASS);
+    cr_assert_eq(analysis(&c, &s, &pass, 3 * MIN, 200, 0, &ev), 1);
+    cr_assert_eq(ev.kind, SL_ROLLOUT_EV_ADVANCE);
+    cr_assert_eq(s.step, 1);
 
     /* with hold: false the mismatch is flagged and the rollout goes on at the next interval */
     c.checks[SL_CONF_CHECK_SRM].hold = 0;

@@ -64,8 +64,8 @@ Test(rollout_conf, defaults)
 
     const sl_conf_check_t *e = &r->checks[SL_CONF_CHECK_ERROR_RATE];
     cr_assert_eq(e->enabled, 1);
-    cr_assert_float_eq(e->alpha, 0.001, 1e-15);
-    cr_assert_float_eq(e->ratio, 1, 0);
+    cr_assert_float_eq(e->alpha, 0.004, 1e-15);
+    cr_assert_float_eq(e->ratio, 1.1, 0);
     cr_assert_float_eq(e->min_effect, 0.001, 1e-15);
     for (int k = SL_CONF_CHECK_LATENCY; k <= SL_CONF_CHECK_TPOT; ++k) {
         const sl_conf_check_t *l = &r->checks[k];

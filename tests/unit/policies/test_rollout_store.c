@@ -199,7 +199,7 @@ Test(rollout_store, forged_fields_are_refused)
     cr_assert_str_eq(decode_forged(&b, state + 52, &nan, 8), "a number is not finite");
     cr_assert_str_eq(decode_forged(&b, state + 52, &two, 8), "bad error-rate test");
     /* the error test's rejected flag no longer matches its evidence */
-    size_t rejected = state + 52 + 8 * (2 + SL_CANARY_SEQ_GRID + 1) + 8 * 5;
+    size_t rejected = state + 52 + 8 * (2 + SL_CANARY_SEQ_GRID + 1) + 8 * 9;
     v = 0;
     cr_assert_str_eq(decode_forged(&b, rejected, &v, 1), "bad error-rate test");
     /* the history count beyond its bound (the count sits right after the durable part) */

@@ -26,6 +26,7 @@ Test(canary_seq, matches_the_exact_reference)
         cr_assert_eq(sl_canary_seq_init(&s, &p), SL_OK);
         json_t *batches = json_object_get(c, "batches"), *expected = json_object_get(c, "expected");
         int seen_data = 0;
+        uint64_t pend_t = 0, pend_c = 0;
         for (size_t b = 0; b != json_array_size(batches); ++b) {
             json_t *bt = json_array_get(batches, b), *ex = json_array_get(expected, b);
             uint64_t et = (uint64_t)json_integer_value(json_array_get(bt, 0)),
@@ -34,7 +35,10 @@ Test(canary_seq, matches_the_exact_reference)
                      nc = (uint64_t)json_integer_value(json_array_get(bt, 3));
             sl_canary_seq_result_t r;
             cr_assert_eq(sl_canary_seq_update(&s, et, nt, ec, nc, &r), SL_OK);
-            seen_data |= nt != 0 && nc != 0;
+            pend_t += nt;
+            pend_c += nc;
+            if (pend_t != 0 && pend_c != 0)
+                seen_data = 1, pend_t = pend_c = 0;
             double ll = json_number_value(json_object_get(ex, "log_lambda")), pv = json_number_value(json_object_get(ex, "p"));
             cr_expect_eq(r.status, seen_data ? SL_STAT_OK : SL_STAT_NO_DATA, "%s batch %zu", name, b);
             cr_expect(fabs(r.log_lambda - ll) <= 1e-9 * fmax(1, fabs(ll)), "%s batch %zu: log Lambda %.17g, want %.17g",
@@ -45,8 +49,36 @@ Test(canary_seq, matches_the_exact_reference)
         }
         cr_assert_eq(sl_canary_seq_validate(&s), SL_OK, "%s", name);
     }
-    cr_assert_eq(i, 6);
+    cr_assert_eq(i, 7);
     json_decref(root);
+}
+
+Test(canary_seq, one_sided_batches_are_pooled)
+{
+    sl_canary_seq_params_t p = {.alpha = 0.05, .min_ratio = 1};
+    sl_canary_seq_t a, b;
+    sl_canary_seq_init(&a, &p);
+    sl_canary_seq_init(&b, &p);
+    sl_canary_seq_result_t r;
+    /* two canary-only ticks and a stable-only one count as the single batch (2 of 3 canary, 1 of 50 stable) */
+    sl_canary_seq_update(&a, 1, 2, 0, 0, &r);
+    cr_assert_eq(r.status, SL_STAT_NO_DATA);
+    cr_assert_eq(a.pend_n_t, 2);
+    sl_canary_seq_update(&a, 1, 1, 0, 0, &r);
+    cr_assert_eq(sl_canary_seq_validate(&a), SL_OK);
+    sl_canary_seq_update(&a, 0, 0, 1, 50, &r);
+    cr_assert_eq(r.status, SL_STAT_OK);
+    cr_assert_eq(a.batches, 1);
+    cr_assert_eq(a.pend_n_t, 0);
+    sl_canary_seq_update(&b, 2, 3, 1, 50, NULL);
+    cr_assert_eq(memcmp(a.log_lr, b.log_lr, sizeof(a.log_lr)), 0);
+    cr_assert_eq(a.max_log_lambda, b.max_log_lambda);
+    cr_assert_eq(a.n_t, 3);
+    cr_assert_eq(a.errors_c, 1);
+    /* a held-back batch that should have been applied is an inconsistent state */
+    a.pend_n_t = 1;
+    a.pend_n_c = 1;
+    cr_assert_eq(sl_canary_seq_validate(&a), SL_EINVAL);
 }
 
 Test(canary_seq, one_batch_by_hand)
@@ -68,7 +100,7 @@ Test(canary_seq, one_batch_by_hand)
     cr_assert_eq(r.rate_c, 0);
     cr_assert_eq(r.reject, 0);
     cr_assert_eq(s.batches, 1);
-    cr_assert_eq(sl_canary_seq_grid(0), 1.25);
+    cr_assert_eq(sl_canary_seq_grid(0), 1.5);
     cr_assert_eq(sl_canary_seq_grid(SL_CANARY_SEQ_GRID - 1), 64);
     cr_assert_eq(sl_canary_seq_grid(SL_CANARY_SEQ_GRID), 0);
 }
