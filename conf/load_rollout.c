@@ -25,8 +25,7 @@
 
 #define HOUR_MS 3600000
 
-static const char *const check_names[] = {"error_rate", "latency",    "ttft", "tpot",
-                                          "accept_rate", "confidence", "srm",  NULL};
+static const char *const check_names[] = {"error_rate", "latency", "ttft", "tpot", "accept_rate", "confidence", "srm", NULL};
 
 /* The default weight steps and critical checks (lists cannot be written as a key's default text). */
 static const uint32_t default_steps[] = {50, 100, 250, 500, 1000};
@@ -74,14 +73,12 @@ static int p_canary(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
         return SL_ECONFIG;
     }
     if (tier->backend != NULL && b == tier->backend) {
-        sl_conf_error(ctx, node, "backend \"%s\" is the tier's own backend; the canary must be another backend",
-                      b->name);
+        sl_conf_error(ctx, node, "backend \"%s\" is the tier's own backend; the canary must be another backend", b->name);
         return SL_ECONFIG;
     }
     if (tier->backend != NULL && b->protocol != tier->backend->protocol) {
         sl_conf_error(ctx, node, "backend \"%s\" speaks %s but the tier's backend \"%s\" speaks %s", b->name,
-                      sl_conf_protocol_name(b->protocol), tier->backend->name,
-                      sl_conf_protocol_name(tier->backend->protocol));
+                      sl_conf_protocol_name(b->protocol), tier->backend->name, sl_conf_protocol_name(tier->backend->protocol));
         return SL_ECONFIG;
     }
     *(const sl_conf_backend_t **)field = b;
@@ -106,8 +103,7 @@ static int parse_step(sl_conf_ctx_t *ctx, const sl_ynode_t *node, uint32_t *out)
         return SL_ECONFIG;
     }
     if (r < 1 || fabs(pm - r) > 1e-6) {
-        sl_conf_error(ctx, node, "must be a whole number of tenths of a percent, got %s",
-                      sl_conf_bare(text, buf, sizeof(buf)));
+        sl_conf_error(ctx, node, "must be a whole number of tenths of a percent, got %s", sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *out = (uint32_t)r;
@@ -145,8 +141,9 @@ static int p_steps(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
     if (rc != SL_OK)
         return rc;
     if (steps[0] == 1000) {
-        sl_conf_error(ctx, node, "needs a step below 100%% (at 100%% no stable traffic is left to compare the canary "
-                                 "with)");
+        sl_conf_error(ctx, node,
+                      "needs a step below 100%% (at 100%% no stable traffic is left to compare the canary "
+                      "with)");
         return SL_ECONFIG;
     }
     memcpy(r->steps_permille, steps, n * sizeof(*steps));
@@ -210,8 +207,9 @@ static int p_critical(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, c
                               sl_conf_quote(text, buf, sizeof(buf)));
             rc = SL_ECONFIG;
         } else if (idx == SL_CONF_CHECK_SRM) {
-            sl_conf_error(ctx, node->items[i], "srm cannot be critical: a sample-ratio mismatch holds the rollout, it "
-                                               "never rolls back");
+            sl_conf_error(ctx, node->items[i],
+                          "srm cannot be critical: a sample-ratio mismatch holds the rollout, it "
+                          "never rolls back");
             rc = SL_ECONFIG;
         } else if (mask & (1u << idx)) {
             sl_conf_error(ctx, node->items[i], "check \"%s\" is listed twice", check_names[idx]);
@@ -234,11 +232,18 @@ static int check_enabled(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, u
     return SL_OK;
 }
 
-#define ENABLED(dflt) {"enabled", sl_conf_p_bool, offsetof(sl_conf_check_t, enabled), .def = dflt}
-#define ALPHA(dflt)                                                                                                    \
-    {"alpha", sl_conf_p_number, offsetof(sl_conf_check_t, alpha), .def = dflt, .fmin = 1e-9, .fmax = 0.5}
-#define MIN_SAMPLES(dflt)                                                                                              \
-    {"min_samples", sl_conf_p_u32, offsetof(sl_conf_check_t, min_samples), .def = dflt, .min = 5, .max = 1024}
+#define ENABLED(dflt)                                                                                                          \
+    {                                                                                                                          \
+        "enabled", sl_conf_p_bool, offsetof(sl_conf_check_t, enabled), .def = dflt                                             \
+    }
+#define ALPHA(dflt)                                                                                                            \
+    {                                                                                                                          \
+        "alpha", sl_conf_p_number, offsetof(sl_conf_check_t, alpha), .def = dflt, .fmin = 1e-9, .fmax = 0.5                    \
+    }
+#define MIN_SAMPLES(dflt)                                                                                                      \
+    {                                                                                                                          \
+        "min_samples", sl_conf_p_u32, offsetof(sl_conf_check_t, min_samples), .def = dflt, .min = 5, .max = 1024               \
+    }
 
 static const sl_conf_key_t error_rate_keys[] = {
     ENABLED("true"),
@@ -248,25 +253,25 @@ static const sl_conf_key_t error_rate_keys[] = {
     {NULL}};
 static const sl_conf_block_t error_rate_block = {error_rate_keys, check_enabled};
 
-#define MIN_EFFECT_PERCENT(dflt, hi)                                                                               \
-    {"min_effect", sl_conf_p_percent, offsetof(sl_conf_check_t, min_effect), .def = dflt, .fmin = 0, .fmax = hi}
-#define P99_RATIO(dflt)                                                                                                \
-    {"p99_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, ratio), .def = dflt, .fmin = 1, .fmax = 1000}
+#define MIN_EFFECT_PERCENT(dflt, hi)                                                                                           \
+    {                                                                                                                          \
+        "min_effect", sl_conf_p_percent, offsetof(sl_conf_check_t, min_effect), .def = dflt, .fmin = 0, .fmax = hi             \
+    }
+#define P99_RATIO(dflt)                                                                                                        \
+    {                                                                                                                          \
+        "p99_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, ratio), .def = dflt, .fmin = 1, .fmax = 1000                  \
+    }
 
-static const sl_conf_key_t latency_keys[] = {
-    ENABLED("true"), ALPHA("0.0001"), MIN_EFFECT_PERCENT("5%", 0.5), P99_RATIO("1.5"), MIN_SAMPLES("50"), {NULL}};
+static const sl_conf_key_t latency_keys[] = {ENABLED("true"),  ALPHA("0.0001"),   MIN_EFFECT_PERCENT("5%", 0.5),
+                                             P99_RATIO("1.5"), MIN_SAMPLES("50"), {NULL}};
 static const sl_conf_block_t latency_block = {latency_keys, check_enabled};
 /* ttft and tpot: the same keys, off by default (only streams have them) */
-static const sl_conf_key_t stream_timing_keys[] = {
-    ENABLED("false"), ALPHA("0.0001"), MIN_EFFECT_PERCENT("5%", 0.5), P99_RATIO("1.5"), MIN_SAMPLES("50"), {NULL}};
+static const sl_conf_key_t stream_timing_keys[] = {ENABLED("false"), ALPHA("0.0001"),   MIN_EFFECT_PERCENT("5%", 0.5),
+                                                   P99_RATIO("1.5"), MIN_SAMPLES("50"), {NULL}};
 static const sl_conf_block_t stream_timing_block = {stream_timing_keys, check_enabled};
 
 static const sl_conf_key_t accept_rate_keys[] = {
-    ENABLED("false"),
-    ALPHA("0.0001"),
-    MIN_EFFECT_PERCENT("2%", 1),
-    MIN_SAMPLES("100"),
-    {NULL}};
+    ENABLED("false"), ALPHA("0.0001"), MIN_EFFECT_PERCENT("2%", 1), MIN_SAMPLES("100"), {NULL}};
 static const sl_conf_block_t accept_rate_block = {accept_rate_keys, check_enabled};
 
 static const sl_conf_key_t confidence_keys[] = {
@@ -278,14 +283,14 @@ static const sl_conf_key_t confidence_keys[] = {
 static const sl_conf_block_t confidence_block = {confidence_keys, check_enabled};
 
 static const sl_conf_key_t srm_keys[] = {
-    ENABLED("true"),
-    ALPHA("0.001"),
-    {"hold", sl_conf_p_bool, offsetof(sl_conf_check_t, hold), .def = "true"},
-    {NULL}};
+    ENABLED("true"), ALPHA("0.001"), {"hold", sl_conf_p_bool, offsetof(sl_conf_check_t, hold), .def = "true"}, {NULL}};
 static const sl_conf_block_t srm_block = {srm_keys, check_enabled};
 
 /* the checks block fills the array rollout.checks: entry idx is at idx x sizeof(sl_conf_check_t) */
-#define CHECK(name, idx, block) {name, sl_conf_p_block, (idx) * sizeof(sl_conf_check_t), .sub = &block}
+#define CHECK(name, idx, block)                                                                                                \
+    {                                                                                                                          \
+        name, sl_conf_p_block, (idx) * sizeof(sl_conf_check_t), .sub = &block                                                  \
+    }
 
 static const sl_conf_key_t checks_keys[] = {CHECK("error_rate", SL_CONF_CHECK_ERROR_RATE, error_rate_block),
                                             CHECK("latency", SL_CONF_CHECK_LATENCY, latency_block),
@@ -346,10 +351,8 @@ static int check_rollout(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, u
 static const sl_conf_key_t rollout_keys[] = {
     {"canary", p_canary, offsetof(sl_conf_rollout_t, canary), .required = 1},
     {"steps", p_steps, offsetof(sl_conf_rollout_t, steps_permille)},
-    {"interval", sl_conf_p_duration, offsetof(sl_conf_rollout_t, interval_ms), .def = "60s", .min = 1000,
-     .max = HOUR_MS},
-    {"min_samples", sl_conf_p_u32, offsetof(sl_conf_rollout_t, min_samples), .def = "200", .min = 1,
-     .max = 1000000000},
+    {"interval", sl_conf_p_duration, offsetof(sl_conf_rollout_t, interval_ms), .def = "60s", .min = 1000, .max = HOUR_MS},
+    {"min_samples", sl_conf_p_u32, offsetof(sl_conf_rollout_t, min_samples), .def = "200", .min = 1, .max = 1000000000},
     {"failure_limit", sl_conf_p_u32, offsetof(sl_conf_rollout_t, failure_limit), .def = "3", .min = 1, .max = 1000},
     {"sticky", p_sticky, offsetof(sl_conf_rollout_t, sticky)},
     {"critical", p_critical, offsetof(sl_conf_rollout_t, critical_mask)},

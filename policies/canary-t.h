@@ -97,10 +97,10 @@ typedef struct st_sl_canary_verdict_t {
 
 /* The part of the analysis that spans the whole rollout and is persisted with it. Plain data. */
 typedef struct st_sl_canary_durable_t {
-    sl_canary_seq_t errors;                 /* sequential error-rate test since the rollout started */
-    sl_msprt_t accept;                      /* sequential accept-rate test (escalations as failures) */
-    uint64_t judged[2], escalated[2];       /* cumulative, by en_sl_canary_version_t */
-    uint32_t looks[SL_CANARY_K_COUNT];      /* looks with data so far, per verdict kind (alpha spending) */
+    sl_canary_seq_t errors;            /* sequential error-rate test since the rollout started */
+    sl_msprt_t accept;                 /* sequential accept-rate test (escalations as failures) */
+    uint64_t judged[2], escalated[2];  /* cumulative, by en_sl_canary_version_t */
+    uint32_t looks[SL_CANARY_K_COUNT]; /* looks with data so far, per verdict kind (alpha spending) */
 } sl_canary_durable_t;
 
 /* The analysis of one rollout. Caller-owned (sl_canary_init / dispose); control thread. */
@@ -108,14 +108,14 @@ typedef struct st_sl_canary_t {
     const sl_conf_rollout_t *conf; /* borrowed; replaced on reload */
     sl_canary_durable_t durable;
     /* the current step, not persisted (a restart begins the step's evidence again) */
-    uint32_t weight_permille;      /* the weight in force for this step */
-    uint64_t ticks;                /* ticks counted at this step */
-    sl_canary_counts_t step[2];    /* counts at this step, by version */
+    uint32_t weight_permille;       /* the weight in force for this step */
+    uint64_t ticks;                 /* ticks counted at this step */
+    sl_canary_counts_t step[2];     /* counts at this step, by version */
     uint64_t srm_canary, srm_total; /* counts the sample-ratio test saw (the step's first tick is left out) */
     double srm_max_log_lambda;
     sl_reservoir_t values[2][SL_CANARY_M_COUNT];
-    sl_reservoir_t scratch;        /* merge target, swapped in */
-    double *sorted[2];             /* SL_CANARY_RESERVOIR each: sorted copies for the tests */
+    sl_reservoir_t scratch; /* merge target, swapped in */
+    double *sorted[2];      /* SL_CANARY_RESERVOIR each: sorted copies for the tests */
 } sl_canary_t;
 
 #endif

@@ -116,8 +116,8 @@ int sl_canary_reconfigure(sl_canary_t *c, const sl_conf_rollout_t *conf)
     }
     accept_params(conf, &mp);
     const sl_msprt_params_t *om = &c->durable.accept.params;
-    if (mp.tau != om->tau || mp.alpha != om->alpha || mp.min_effect != om->min_effect ||
-        mp.min_samples != om->min_samples || mp.side != om->side) {
+    if (mp.tau != om->tau || mp.alpha != om->alpha || mp.min_effect != om->min_effect || mp.min_samples != om->min_samples ||
+        mp.side != om->side) {
         sl_msprt_init(&c->durable.accept, &mp);
         memset(c->durable.judged, 0, sizeof(c->durable.judged));
         memset(c->durable.escalated, 0, sizeof(c->durable.escalated));
@@ -144,8 +144,8 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
     size_t n = 0;
     if (!counts_ok(canary) || !counts_ok(stable))
         return 0;
-    if (sl_canary_seq_update(&c->durable.errors, canary->errors, canary->requests, stable->errors, stable->requests,
-                             NULL) != SL_OK)
+    if (sl_canary_seq_update(&c->durable.errors, canary->errors, canary->requests, stable->errors, stable->requests, NULL) !=
+        SL_OK)
         return 0;
     const sl_canary_counts_t *k[2] = {stable, canary};
     for (int v = 0; v != 2; ++v) {
@@ -161,8 +161,8 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
         c->srm_total += canary->requests + stable->requests;
         double l;
         if (c->srm_total != 0 && c->weight_permille != 0 && c->weight_permille < 1000 &&
-            sl_canary_srm_log_lambda(c->srm_canary, c->srm_total, c->weight_permille / 1000.0,
-                                     SL_CANARY_SRM_CONCENTRATION, &l) == SL_OK &&
+            sl_canary_srm_log_lambda(c->srm_canary, c->srm_total, c->weight_permille / 1000.0, SL_CANARY_SRM_CONCENTRATION,
+                                     &l) == SL_OK &&
             l > c->srm_max_log_lambda)
             c->srm_max_log_lambda = l;
     }
@@ -177,8 +177,7 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
     return n;
 }
 
-int sl_canary_add_values(sl_canary_t *c, const sl_canary_sample_t *canary, const sl_canary_sample_t *stable,
-                         uint64_t *rng)
+int sl_canary_add_values(sl_canary_t *c, const sl_canary_sample_t *canary, const sl_canary_sample_t *stable, uint64_t *rng)
 {
     const sl_canary_sample_t *in[2] = {stable, canary};
     for (int v = 0; v != 2; ++v) {
@@ -232,11 +231,11 @@ size_t sl_canary_analyze(sl_canary_t *c, sl_canary_verdict_t out[SL_CANARY_K_COU
         if (!(cc = &conf->checks[timing[i].check])->enabled)
             continue;
         sorted_samples(c, timing[i].metric, &nc, &ns);
-        sl_canary_check_shift(cc, timing[i].shift, c->sorted[1], nc, c->sorted[0], ns,
-                              c->durable.looks[timing[i].shift] + 1, &out[n]);
+        sl_canary_check_shift(cc, timing[i].shift, c->sorted[1], nc, c->sorted[0], ns, c->durable.looks[timing[i].shift] + 1,
+                              &out[n]);
         counted(c, &out[n++]);
-        sl_canary_check_tail(cc, timing[i].tail, c->sorted[1], nc, c->sorted[0], ns,
-                             c->durable.looks[timing[i].tail] + 1, &out[n]);
+        sl_canary_check_tail(cc, timing[i].tail, c->sorted[1], nc, c->sorted[0], ns, c->durable.looks[timing[i].tail] + 1,
+                             &out[n]);
         counted(c, &out[n++]);
     }
     if ((cc = &conf->checks[SL_CONF_CHECK_ACCEPT_RATE])->enabled) {
@@ -247,13 +246,13 @@ size_t sl_canary_analyze(sl_canary_t *c, sl_canary_verdict_t out[SL_CANARY_K_COU
     }
     if ((cc = &conf->checks[SL_CONF_CHECK_CONFIDENCE])->enabled) {
         sorted_samples(c, SL_CANARY_M_CONFIDENCE, &nc, &ns);
-        sl_canary_check_confidence(cc, c->sorted[1], nc, c->sorted[0], ns,
-                                   c->durable.looks[SL_CANARY_K_CONFIDENCE] + 1, &out[n]);
+        sl_canary_check_confidence(cc, c->sorted[1], nc, c->sorted[0], ns, c->durable.looks[SL_CANARY_K_CONFIDENCE] + 1,
+                                   &out[n]);
         counted(c, &out[n++]);
     }
     if ((cc = &conf->checks[SL_CONF_CHECK_SRM])->enabled)
-        sl_canary_check_srm(cc, c->srm_canary, c->srm_total, c->weight_permille, c->srm_max_log_lambda,
-                            conf->num_steps, &out[n++]);
+        sl_canary_check_srm(cc, c->srm_canary, c->srm_total, c->weight_permille, c->srm_max_log_lambda, conf->num_steps,
+                            &out[n++]);
     for (size_t i = 0; i != n; ++i)
         out[i].critical = (conf->critical_mask >> out[i].check) & 1;
     return n;

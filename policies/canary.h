@@ -65,8 +65,8 @@ void sl_canary_check_shift(const sl_conf_check_t *cc, enum en_sl_canary_kind_t k
  * when q_c >= T and the canary's share of values above T is significantly larger than the stable one's (one-sided
  * Fisher exact test on the 2 x 2 table of counts above and below T).
  */
-void sl_canary_check_tail(const sl_conf_check_t *cc, enum en_sl_canary_kind_t kind, const double *c, size_t nc,
-                          const double *s, size_t ns, uint32_t look, sl_canary_verdict_t *out);
+void sl_canary_check_tail(const sl_conf_check_t *cc, enum en_sl_canary_kind_t kind, const double *c, size_t nc, const double *s,
+                          size_t ns, uint32_t look, sl_canary_verdict_t *out);
 
 /* Accept rate from the mSPRT of escalation rates (treatment canary, control stable) and the cumulative judged /
  * escalated counts: no data below min_samples judged answers on either version; fail when rejected; else pass. */
@@ -85,8 +85,8 @@ void sl_canary_check_confidence(const sl_conf_check_t *cc, const double *c, size
  * least log(num_steps / alpha): its first crossing is the always-valid flag, and a flag raised by chance fades as
  * the evidence falls back (p_value reports exp(-max_log_lambda), the always-valid p-value of the step).
  */
-void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint32_t weight_permille,
-                         double max_log_lambda, size_t num_steps, sl_canary_verdict_t *out);
+void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint32_t weight_permille, double max_log_lambda,
+                         size_t num_steps, sl_canary_verdict_t *out);
 
 /* The beta prior's concentration of the sample-ratio test. */
 #define SL_CANARY_SRM_CONCENTRATION 100.0
@@ -122,8 +122,7 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
 
 /* Adds value samples of each version to the step's (their counts are ignored: sl_canary_tick counts). *rng is a
  * splitmix64 state. Returns SL_OK or SL_EINVAL. */
-int sl_canary_add_values(sl_canary_t *c, const sl_canary_sample_t *canary, const sl_canary_sample_t *stable,
-                         uint64_t *rng);
+int sl_canary_add_values(sl_canary_t *c, const sl_canary_sample_t *canary, const sl_canary_sample_t *stable, uint64_t *rng);
 
 /* Every enabled check on the step's data, in kind order, into out; each look that had data is counted. Returns
  * the number of verdicts written. */

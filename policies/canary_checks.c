@@ -22,14 +22,12 @@
 #include "stats/mwu.h"
 #include "stats/special.h"
 
-static const char *const kind_names[SL_CANARY_K_COUNT] = {
-    "error_rate", "latency",     "latency_p99", "ttft", "ttft_p99", "tpot", "tpot_p99",
-    "accept_rate", "confidence", "srm"};
+static const char *const kind_names[SL_CANARY_K_COUNT] = {"error_rate", "latency",  "latency_p99", "ttft",       "ttft_p99",
+                                                          "tpot",       "tpot_p99", "accept_rate", "confidence", "srm"};
 
 static const uint8_t kind_checks[SL_CANARY_K_COUNT] = {
-    SL_CONF_CHECK_ERROR_RATE, SL_CONF_CHECK_LATENCY,     SL_CONF_CHECK_LATENCY,    SL_CONF_CHECK_TTFT,
-    SL_CONF_CHECK_TTFT,       SL_CONF_CHECK_TPOT,        SL_CONF_CHECK_TPOT,       SL_CONF_CHECK_ACCEPT_RATE,
-    SL_CONF_CHECK_CONFIDENCE, SL_CONF_CHECK_SRM};
+    SL_CONF_CHECK_ERROR_RATE, SL_CONF_CHECK_LATENCY, SL_CONF_CHECK_LATENCY,     SL_CONF_CHECK_TTFT,       SL_CONF_CHECK_TTFT,
+    SL_CONF_CHECK_TPOT,       SL_CONF_CHECK_TPOT,    SL_CONF_CHECK_ACCEPT_RATE, SL_CONF_CHECK_CONFIDENCE, SL_CONF_CHECK_SRM};
 
 const char *sl_canary_kind_name(enum en_sl_canary_kind_t kind)
 {
@@ -104,8 +102,8 @@ void sl_canary_check_shift(const sl_conf_check_t *cc, enum en_sl_canary_kind_t k
     if (ns != 0)
         out->stable_value = quantile(s, ns, 0.5);
     sl_mwu_result_t m;
-    if (nc < cc->min_samples || ns < cc->min_samples || nc == 0 || ns == 0 ||
-        sl_mwu_test_sorted(c, nc, s, ns, &m) != SL_OK || m.status != SL_STAT_OK)
+    if (nc < cc->min_samples || ns < cc->min_samples || nc == 0 || ns == 0 || sl_mwu_test_sorted(c, nc, s, ns, &m) != SL_OK ||
+        m.status != SL_STAT_OK)
         return;
     out->look = look;
     out->threshold = sl_canary_spend(cc->alpha / 2, look);
@@ -129,8 +127,8 @@ static size_t count_above(const double *v, size_t n, double t)
     return n - lo;
 }
 
-void sl_canary_check_tail(const sl_conf_check_t *cc, enum en_sl_canary_kind_t kind, const double *c, size_t nc,
-                          const double *s, size_t ns, uint32_t look, sl_canary_verdict_t *out)
+void sl_canary_check_tail(const sl_conf_check_t *cc, enum en_sl_canary_kind_t kind, const double *c, size_t nc, const double *s,
+                          size_t ns, uint32_t look, sl_canary_verdict_t *out)
 {
     start(out, kind);
     out->n_canary = nc;
@@ -188,8 +186,8 @@ void sl_canary_check_confidence(const sl_conf_check_t *cc, const double *c, size
     if (ns != 0)
         out->stable_value = quantile(s, ns, 0.5);
     sl_ks_result_t k;
-    if (nc < cc->min_samples || ns < cc->min_samples || nc == 0 || ns == 0 ||
-        sl_ks_test_sorted(c, nc, s, ns, &k) != SL_OK || k.status != SL_STAT_OK)
+    if (nc < cc->min_samples || ns < cc->min_samples || nc == 0 || ns == 0 || sl_ks_test_sorted(c, nc, s, ns, &k) != SL_OK ||
+        k.status != SL_STAT_OK)
         return;
     out->look = look;
     out->threshold = sl_canary_spend(cc->alpha, look);
@@ -199,8 +197,8 @@ void sl_canary_check_confidence(const sl_conf_check_t *cc, const double *c, size
     out->outcome = k.p_value <= out->threshold && k.statistic >= cc->min_effect ? SL_CANARY_FAIL : SL_CANARY_PASS;
 }
 
-void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint32_t weight_permille,
-                         double max_log_lambda, size_t num_steps, sl_canary_verdict_t *out)
+void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint32_t weight_permille, double max_log_lambda,
+                         size_t num_steps, sl_canary_verdict_t *out)
 {
     start(out, SL_CANARY_K_SRM);
     double w = weight_permille / 1000.0, steps = num_steps != 0 ? (double)num_steps : 1;

@@ -11,11 +11,11 @@
 #include "policies/canary-t.h"
 
 enum en_sl_rollout_phase_t {
-    SL_ROLLOUT_PENDING = 0,  /* declared, not started: canary weight 0 */
-    SL_ROLLOUT_PROGRESSING,  /* at step `step`, canary weight steps[step] */
-    SL_ROLLOUT_PAUSED,       /* held by an operator at its weight; a critical failure still rolls back */
-    SL_ROLLOUT_PROMOTED,     /* every step passed (or an operator promoted): the canary takes all traffic */
-    SL_ROLLOUT_ROLLED_BACK,  /* a regression (or an operator) sent every request back to stable: weight 0 */
+    SL_ROLLOUT_PENDING = 0, /* declared, not started: canary weight 0 */
+    SL_ROLLOUT_PROGRESSING, /* at step `step`, canary weight steps[step] */
+    SL_ROLLOUT_PAUSED,      /* held by an operator at its weight; a critical failure still rolls back */
+    SL_ROLLOUT_PROMOTED,    /* every step passed (or an operator promoted): the canary takes all traffic */
+    SL_ROLLOUT_ROLLED_BACK, /* a regression (or an operator) sent every request back to stable: weight 0 */
     SL_ROLLOUT_PHASE_COUNT
 };
 
@@ -43,19 +43,19 @@ enum en_sl_rollout_hold_t {
 };
 
 enum en_sl_rollout_event_kind_t {
-    SL_ROLLOUT_EV_START = 0,  /* pending -> progressing at step 0 */
-    SL_ROLLOUT_EV_ADVANCE,    /* to the next step */
-    SL_ROLLOUT_EV_PROMOTE,    /* promoted (automatically after the last step, or by an operator) */
-    SL_ROLLOUT_EV_ROLLBACK,   /* rolled back (a failing critical check, failure_limit, or an operator) */
+    SL_ROLLOUT_EV_START = 0, /* pending -> progressing at step 0 */
+    SL_ROLLOUT_EV_ADVANCE,   /* to the next step */
+    SL_ROLLOUT_EV_PROMOTE,   /* promoted (automatically after the last step, or by an operator) */
+    SL_ROLLOUT_EV_ROLLBACK,  /* rolled back (a failing critical check, failure_limit, or an operator) */
     SL_ROLLOUT_EV_PAUSE,
     SL_ROLLOUT_EV_RESUME,
-    SL_ROLLOUT_EV_RESTART,    /* a rolled-back rollout begins again as a new generation */
-    SL_ROLLOUT_EV_HOLD,       /* an analysis held the step, for a reason other than the last one */
-    SL_ROLLOUT_EV_SRM,        /* a sample-ratio mismatch was flagged at this step */
-    SL_ROLLOUT_EV_NEW_CANARY, /* the config names another canary: a new rollout */
+    SL_ROLLOUT_EV_RESTART,     /* a rolled-back rollout begins again as a new generation */
+    SL_ROLLOUT_EV_HOLD,        /* an analysis held the step, for a reason other than the last one */
+    SL_ROLLOUT_EV_SRM,         /* a sample-ratio mismatch was flagged at this step */
+    SL_ROLLOUT_EV_NEW_CANARY,  /* the config names another canary: a new rollout */
     SL_ROLLOUT_EV_RECONFIGURE, /* the config changed the steps: the rollout moved to the matching step */
-    SL_ROLLOUT_EV_RESTORED,   /* the state was read back at start */
-    SL_ROLLOUT_EV_UNREADABLE, /* the stored state could not be read: rolled back to be safe */
+    SL_ROLLOUT_EV_RESTORED,    /* the state was read back at start */
+    SL_ROLLOUT_EV_UNREADABLE,  /* the stored state could not be read: rolled back to be safe */
     SL_ROLLOUT_EV_COUNT
 };
 
@@ -81,12 +81,12 @@ typedef struct st_sl_rollout_state_t {
 /* What the state machine decides on at one call. */
 typedef struct st_sl_rollout_input_t {
     uint64_t now_ms;
-    enum en_sl_rollout_op_t op;             /* an operator action, or NONE */
-    int analysis;                           /* an interval ended: verdicts hold every enabled check */
-    const sl_canary_verdict_t *verdicts;    /* borrowed; any number, in any order */
+    enum en_sl_rollout_op_t op;          /* an operator action, or NONE */
+    int analysis;                        /* an interval ended: verdicts hold every enabled check */
+    const sl_canary_verdict_t *verdicts; /* borrowed; any number, in any order */
     size_t num_verdicts;
-    uint64_t step_canary_requests;          /* canary requests at the current step */
-    int budget_exhausted;                   /* the route's error budget is spent (the SLO policy) */
+    uint64_t step_canary_requests; /* canary requests at the current step */
+    int budget_exhausted;          /* the route's error budget is spent (the SLO policy) */
 } sl_rollout_input_t;
 
 #define SL_ROLLOUT_MAX_EVIDENCE SL_CANARY_K_COUNT
@@ -98,12 +98,12 @@ typedef struct st_sl_rollout_event_t {
     uint8_t kind;   /* en_sl_rollout_event_kind_t */
     uint8_t cause;  /* en_sl_rollout_cause_t */
     uint8_t from_phase, to_phase;
-    uint8_t hold;   /* HOLD: the reason */
+    uint8_t hold; /* HOLD: the reason */
     uint8_t num_evidence;
     uint16_t reserved;
     uint32_t generation;
     uint32_t from_step, to_step;
-    uint32_t from_weight, to_weight; /* permille */
+    uint32_t from_weight, to_weight;                       /* permille */
     sl_canary_verdict_t evidence[SL_ROLLOUT_MAX_EVIDENCE]; /* the verdicts that decided (rollback: the failing ones
                                                               first), or the analysis's verdicts */
 } sl_rollout_event_t;
@@ -123,10 +123,10 @@ typedef struct st_sl_rollout_t {
     sl_rollout_state_t state;
     sl_rollout_history_t history;
     sl_canary_t analysis;
-    uint64_t next_analysis_ms;     /* the end of the current interval */
+    uint64_t next_analysis_ms; /* the end of the current interval */
     size_t num_last;
     sl_canary_verdict_t last[SL_CANARY_K_COUNT]; /* the latest verdict of each check (for /admin/state) */
-    int dirty;                     /* the state changed since it was last written */
+    int dirty;                                   /* the state changed since it was last written */
     /* counters for /metrics since the process started */
     uint64_t rollbacks_total;
     uint64_t verdicts_total[SL_CANARY_K_COUNT][3]; /* by verdict kind and en_sl_canary_outcome_kind_t */

@@ -26,9 +26,8 @@
 static const char *const phase_names[] = {"pending", "progressing", "paused", "promoted", "rolled_back"};
 static const char *const op_names[] = {"none", "pause", "resume", "rollback", "promote", "restart"};
 static const char *const hold_names[] = {"none", "duration", "samples", "no_data", "failing", "srm", "budget"};
-static const char *const event_names[] = {"start",   "advance", "promote", "rollback",   "pause",
-                                          "resume",  "restart", "hold",    "srm",        "new_canary",
-                                          "reconfigure", "restored", "unreadable"};
+static const char *const event_names[] = {"start", "advance", "promote",    "rollback",    "pause",    "resume",    "restart",
+                                          "hold",  "srm",     "new_canary", "reconfigure", "restored", "unreadable"};
 static const char *const cause_names[] = {"analysis", "operator", "system"};
 
 _Static_assert(sizeof(phase_names) / sizeof(phase_names[0]) == SL_ROLLOUT_PHASE_COUNT, "phase names");

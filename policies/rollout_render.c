@@ -22,25 +22,23 @@
 #include "policies/rollout.h"
 
 /* Appends and remembers the first failure in *rc (SL_ENOMEM at the buffer's cap). */
-#define PUT(call)                                                                                                      \
-    do {                                                                                                               \
-        int put_rc_ = (call);                                                                                          \
-        if (put_rc_ != SL_OK)                                                                                          \
-            rc = put_rc_;                                                                                              \
+#define PUT(call)                                                                                                              \
+    do {                                                                                                                       \
+        int put_rc_ = (call);                                                                                                  \
+        if (put_rc_ != SL_OK)                                                                                                  \
+            rc = put_rc_;                                                                                                      \
     } while (0)
 
 static int verdict_json(sl_buf_t *b, const sl_canary_verdict_t *v)
 {
-    return sl_buf_appendf(b,
-                   "{\"check\":\"%s\",\"verdict\":\"%s\",\"outcome\":\"%s\",\"critical\":%s,\"look\":%" PRIu32
-                   ",\"n_canary\":%" PRIu64 ",\"n_stable\":%" PRIu64
-                   ",\"statistic\":%.17g,\"p_value\":%.17g,\"threshold\":%.17g,\"effect\":%.17g,\"canary\":%.17g,"
-                   "\"stable\":%.17g}",
-                   sl_conf_rollout_check_name((enum en_sl_conf_check_t)v->check),
-                   sl_canary_kind_name((enum en_sl_canary_kind_t)v->kind),
-                   sl_canary_outcome_name((enum en_sl_canary_outcome_kind_t)v->outcome), v->critical ? "true" : "false",
-                   v->look, v->n_canary, v->n_stable, v->statistic, v->p_value, v->threshold, v->effect, v->canary_value,
-                   v->stable_value);
+    return sl_buf_appendf(
+        b,
+        "{\"check\":\"%s\",\"verdict\":\"%s\",\"outcome\":\"%s\",\"critical\":%s,\"look\":%" PRIu32 ",\"n_canary\":%" PRIu64
+        ",\"n_stable\":%" PRIu64 ",\"statistic\":%.17g,\"p_value\":%.17g,\"threshold\":%.17g,\"effect\":%.17g,\"canary\":%.17g,"
+        "\"stable\":%.17g}",
+        sl_conf_rollout_check_name((enum en_sl_conf_check_t)v->check), sl_canary_kind_name((enum en_sl_canary_kind_t)v->kind),
+        sl_canary_outcome_name((enum en_sl_canary_outcome_kind_t)v->outcome), v->critical ? "true" : "false", v->look,
+        v->n_canary, v->n_stable, v->statistic, v->p_value, v->threshold, v->effect, v->canary_value, v->stable_value);
 }
 
 int sl_rollout_render_json(const sl_rollout_t *r, const char *route, const char *backend, sl_buf_t *out)
@@ -48,8 +46,9 @@ int sl_rollout_render_json(const sl_rollout_t *r, const char *route, const char 
     const sl_rollout_state_t *s = &r->state;
     size_t start = out->len;
     int rc = SL_OK;
-    PUT(sl_buf_appendf(out, "{\"route\":\"%s\",\"backend\":\"%s\",\"canary\":\"%s\",\"generation\":%" PRIu32
-                            ",\"phase\":\"%s\",\"step\":%" PRIu32 ",\"steps\":[",
+    PUT(sl_buf_appendf(out,
+                       "{\"route\":\"%s\",\"backend\":\"%s\",\"canary\":\"%s\",\"generation\":%" PRIu32
+                       ",\"phase\":\"%s\",\"step\":%" PRIu32 ",\"steps\":[",
                        route, backend, r->conf->canary->name, s->generation,
                        sl_rollout_phase_name((enum en_sl_rollout_phase_t)s->phase), s->step));
     for (size_t i = 0; i != r->conf->num_steps; ++i)
@@ -74,8 +73,7 @@ int sl_rollout_render_json(const sl_rollout_t *r, const char *route, const char 
                            "\"generation\":%" PRIu32 ",\"from\":{\"phase\":\"%s\",\"step\":%" PRIu32
                            ",\"weight_permille\":%" PRIu32 "},\"to\":{\"phase\":\"%s\",\"step\":%" PRIu32
                            ",\"weight_permille\":%" PRIu32 "},\"hold\":\"%s\",\"evidence\":[",
-                           i != 0 ? "," : "", e->seq, e->at_ms,
-                           sl_rollout_event_name((enum en_sl_rollout_event_kind_t)e->kind),
+                           i != 0 ? "," : "", e->seq, e->at_ms, sl_rollout_event_name((enum en_sl_rollout_event_kind_t)e->kind),
                            sl_rollout_cause_name((enum en_sl_rollout_cause_t)e->cause), e->generation,
                            sl_rollout_phase_name((enum en_sl_rollout_phase_t)e->from_phase), e->from_step, e->from_weight,
                            sl_rollout_phase_name((enum en_sl_rollout_phase_t)e->to_phase), e->to_step, e->to_weight,
@@ -114,8 +112,7 @@ int sl_rollout_render_metrics(const sl_rollout_t *r, const char *route, const ch
     char labels[256];
     size_t start = out->len;
     int rc = SL_OK;
-    snprintf(labels, sizeof(labels), "route=\"%s\",backend=\"%s\",canary=\"%s\"", route, backend,
-             r->conf->canary->name);
+    snprintf(labels, sizeof(labels), "route=\"%s\",backend=\"%s\",canary=\"%s\"", route, backend, r->conf->canary->name);
     PUT(sl_buf_appendf(out, "sluice_rollout_weight{%s} %.17g\n", labels, r->state.weight_permille / 1000.0));
     for (int p = 0; p != SL_ROLLOUT_PHASE_COUNT; ++p)
         PUT(sl_buf_appendf(out, "sluice_rollout_state{%s,state=\"%s\"} %d\n", labels,
@@ -129,8 +126,8 @@ int sl_rollout_render_metrics(const sl_rollout_t *r, const char *route, const ch
     for (int k = 0; k != SL_CANARY_K_COUNT; ++k)
         for (int o = 0; o != 3; ++o)
             if (r->verdicts_total[k][0] + r->verdicts_total[k][1] + r->verdicts_total[k][2] != 0)
-                PUT(sl_buf_appendf(out, "sluice_rollout_verdicts_total{%s,check=\"%s\",outcome=\"%s\"} %" PRIu64 "\n",
-                                   labels, sl_canary_kind_name((enum en_sl_canary_kind_t)k),
+                PUT(sl_buf_appendf(out, "sluice_rollout_verdicts_total{%s,check=\"%s\",outcome=\"%s\"} %" PRIu64 "\n", labels,
+                                   sl_canary_kind_name((enum en_sl_canary_kind_t)k),
                                    sl_canary_outcome_name((enum en_sl_canary_outcome_kind_t)o), r->verdicts_total[k][o]));
     PUT(sl_buf_appendf(out, "sluice_rollout_rollbacks_total{%s} %" PRIu64 "\n", labels, r->rollbacks_total));
     if (rc != SL_OK)

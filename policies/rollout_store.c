@@ -11,12 +11,11 @@
  *         u64         the writer's now (ms)
  *         state       every field of sl_rollout_state_t
  *         durable     the error-rate test (parameters, log likelihood ratios, running maximum, counts, batches,
- *                     the pooled batch held back, rejected), the accept-rate mSPRT (parameters, p-value, looks, rejected), the cumulative
- *                     judged / escalated counts, the looks of each verdict kind
- *         history     u32 count, then the events oldest first, each with its evidence verdicts
- *   12 + length       u32 CRC-32C of every byte before it
- * Field by field rather than a memory image, so the format does not depend on the compiler's padding and a
- * field added later is a new version, not a silent misreading.
+ *                     the pooled batch held back, rejected), the accept-rate mSPRT (parameters, p-value, looks, rejected), the
+ * cumulative judged / escalated counts, the looks of each verdict kind history     u32 count, then the events oldest first,
+ * each with its evidence verdicts 12 + length       u32 CRC-32C of every byte before it Field by field rather than a memory
+ * image, so the format does not depend on the compiler's padding and a field added later is a new version, not a silent
+ * misreading.
  *
  * Decoding checks length, magic, version and checksum first, then every field against its domain before it writes
  * the output, so a damaged or forged file is refused with a reason, never half applied. Every read is
@@ -108,12 +107,10 @@ static void put_event(writer_t *w, const sl_rollout_event_t *e)
 static int name_ok(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
-    return n != 0 && n <= 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+    return n != 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-int sl_rollout_store_encode(const sl_rollout_t *r, const char *route, const char *backend, uint64_t now_ms,
-                            sl_buf_t *out)
+int sl_rollout_store_encode(const sl_rollout_t *r, const char *route, const char *backend, uint64_t now_ms, sl_buf_t *out)
 {
     if (!name_ok(route) || !name_ok(backend) || !name_ok(r->conf->canary->name))
         return SL_EINVAL;
@@ -267,8 +264,9 @@ static void get_verdict(reader_t *r, sl_canary_verdict_t *v)
     v->effect = get_f64(r);
     v->canary_value = get_f64(r);
     v->stable_value = get_f64(r);
-    check(r, v->kind < SL_CANARY_K_COUNT && v->check < SL_CONF_CHECK_COUNT && v->outcome <= SL_CANARY_NO_DATA &&
-                 v->critical <= 1 && v->p_value >= 0 && v->p_value <= 1,
+    check(r,
+          v->kind < SL_CANARY_K_COUNT && v->check < SL_CONF_CHECK_COUNT && v->outcome <= SL_CANARY_NO_DATA &&
+              v->critical <= 1 && v->p_value >= 0 && v->p_value <= 1,
           "bad verdict");
 }
 
@@ -288,10 +286,10 @@ static void get_event(reader_t *r, sl_rollout_event_t *e)
     e->to_step = (uint32_t)get(r, 4);
     e->from_weight = (uint32_t)get(r, 4);
     e->to_weight = (uint32_t)get(r, 4);
-    check(r, e->kind < SL_ROLLOUT_EV_COUNT && e->cause <= SL_ROLLOUT_BY_SYSTEM &&
-                 e->from_phase < SL_ROLLOUT_PHASE_COUNT && e->to_phase < SL_ROLLOUT_PHASE_COUNT &&
-                 e->hold < SL_ROLLOUT_HOLD_COUNT && e->num_evidence <= SL_ROLLOUT_MAX_EVIDENCE &&
-                 e->from_weight <= 1000 && e->to_weight <= 1000 && e->seq != 0,
+    check(r,
+          e->kind < SL_ROLLOUT_EV_COUNT && e->cause <= SL_ROLLOUT_BY_SYSTEM && e->from_phase < SL_ROLLOUT_PHASE_COUNT &&
+              e->to_phase < SL_ROLLOUT_PHASE_COUNT && e->hold < SL_ROLLOUT_HOLD_COUNT &&
+              e->num_evidence <= SL_ROLLOUT_MAX_EVIDENCE && e->from_weight <= 1000 && e->to_weight <= 1000 && e->seq != 0,
           "bad event");
     for (unsigned i = 0; i != e->num_evidence && r->why == NULL; ++i)
         get_verdict(r, &e->evidence[i]);
@@ -312,10 +310,11 @@ static void get_state(reader_t *r, sl_rollout_state_t *s)
     s->step_started_ms = get(r, 8);
     s->updated_ms = get(r, 8);
     s->events = get(r, 8);
-    check(r, s->generation >= 1 && s->phase < SL_ROLLOUT_PHASE_COUNT &&
-                 (s->paused_from == SL_ROLLOUT_PENDING || s->paused_from == SL_ROLLOUT_PROGRESSING) &&
-                 s->hold < SL_ROLLOUT_HOLD_COUNT && s->srm_flagged <= 1 && s->step < SL_CONF_MAX_ROLLOUT_STEPS &&
-                 s->weight_permille <= 1000,
+    check(r,
+          s->generation >= 1 && s->phase < SL_ROLLOUT_PHASE_COUNT &&
+              (s->paused_from == SL_ROLLOUT_PENDING || s->paused_from == SL_ROLLOUT_PROGRESSING) &&
+              s->hold < SL_ROLLOUT_HOLD_COUNT && s->srm_flagged <= 1 && s->step < SL_CONF_MAX_ROLLOUT_STEPS &&
+              s->weight_permille <= 1000,
           "bad state");
 }
 
@@ -351,8 +350,8 @@ static void get_durable(reader_t *r, sl_canary_durable_t *d)
     double pv = get_f64(r);
     uint64_t looks = get(r, 8);
     int rejected = (int)get(r, 1);
-    if (r->why == NULL && (sl_msprt_init(m, &p) != SL_OK || !(pv >= 0 && pv <= 1) || rejected > 1 ||
-                           rejected != (pv <= p.alpha)))
+    if (r->why == NULL &&
+        (sl_msprt_init(m, &p) != SL_OK || !(pv >= 0 && pv <= 1) || rejected > 1 || rejected != (pv <= p.alpha)))
         fail(r, "bad accept-rate test");
     m->p_value = pv;
     m->looks = looks;

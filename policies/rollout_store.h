@@ -52,8 +52,7 @@ int sl_rollout_store_path(const char *dir, const char *route, const char *backen
 
 /* Appends the encoded rollout (state, history, durable analysis; names for identity) to out. Returns SL_OK, or
  * SL_EINVAL (a name as above), or SL_ENOMEM (out's cap). */
-int sl_rollout_store_encode(const sl_rollout_t *r, const char *route, const char *backend, uint64_t now_ms,
-                            sl_buf_t *out);
+int sl_rollout_store_encode(const sl_rollout_t *r, const char *route, const char *backend, uint64_t now_ms, sl_buf_t *out);
 
 /* Decodes and validates len bytes: length, magic, version, checksum, then every field (names, phases, steps,
  * weights at most 1000, history within bounds, verdict kinds and outcomes, the sequential tests' consistency).
@@ -72,8 +71,8 @@ int sl_rollout_store_write(const char *dir, const char *route, const char *backe
  * renamed to <file>.corrupt-<n> (the first free n from 1) so it is kept for inspection and never read again, and
  * why says what was wrong and where the file went. Leftover temporary files of an interrupted write are removed.
  */
-int sl_rollout_store_read(const char *dir, const char *route, const char *backend, sl_rollout_saved_t *out,
-                          int *found, char why[SL_ROLLOUT_STORE_WHY]);
+int sl_rollout_store_read(const char *dir, const char *route, const char *backend, sl_rollout_saved_t *out, int *found,
+                          char why[SL_ROLLOUT_STORE_WHY]);
 
 /*
  * Applies a saved rollout to r (initialized with the current config) at start, and records what happened:

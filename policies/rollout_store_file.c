@@ -58,8 +58,8 @@ static int posix_unlink(void *ctx, const char *path)
     return unlink(path);
 }
 
-static const sl_rollout_store_io_t posix_io = {posix_open, posix_write, posix_fsync, posix_close, posix_rename,
-                                               posix_unlink, NULL};
+static const sl_rollout_store_io_t posix_io = {posix_open,   posix_write,  posix_fsync, posix_close,
+                                               posix_rename, posix_unlink, NULL};
 
 /* A reason for the caller, shortened to fit (paths may be long). */
 static void __attribute__((format(printf, 2, 3))) whyf(char why[SL_ROLLOUT_STORE_WHY], const char *fmt, ...)
@@ -73,8 +73,7 @@ static void __attribute__((format(printf, 2, 3))) whyf(char why[SL_ROLLOUT_STORE
 static int name_ok(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
-    return n != 0 && n <= 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+    return n != 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
 int sl_rollout_store_path(const char *dir, const char *route, const char *backend, char *buf, size_t bufsz)
@@ -150,8 +149,7 @@ int sl_rollout_store_write(const char *dir, const char *route, const char *backe
 done:
     if (rc != SL_OK) {
         err = errno;
-        whyf(why, "%s: %s failed: %s", path, step,
-                 strcmp(step, "encode") == 0 ? "invalid names" : strerror(err));
+        whyf(why, "%s: %s failed: %s", path, step, strcmp(step, "encode") == 0 ? "invalid names" : strerror(err));
         if (fd >= 0)
             io->close(io->ctx, fd);
         if (created)
@@ -182,8 +180,8 @@ static int set_aside(const char *path, const char *reason, char why[SL_ROLLOUT_S
     return SL_EPROTO;
 }
 
-int sl_rollout_store_read(const char *dir, const char *route, const char *backend, sl_rollout_saved_t *out,
-                          int *found, char why[SL_ROLLOUT_STORE_WHY])
+int sl_rollout_store_read(const char *dir, const char *route, const char *backend, sl_rollout_saved_t *out, int *found,
+                          char why[SL_ROLLOUT_STORE_WHY])
 {
     char path[4096], tmp[4096];
     if (sl_rollout_store_path(dir, route, backend, path, sizeof(path)) != SL_OK ||
@@ -237,8 +235,7 @@ int sl_rollout_store_read(const char *dir, const char *route, const char *backen
 }
 
 /* Records an event the system made, from `from` to r->state. */
-static void system_event(sl_rollout_t *r, enum en_sl_rollout_event_kind_t kind, const sl_rollout_state_t *from,
-                         uint64_t now_ms)
+static void system_event(sl_rollout_t *r, enum en_sl_rollout_event_kind_t kind, const sl_rollout_state_t *from, uint64_t now_ms)
 {
     sl_rollout_event_t ev;
     memset(&ev, 0, sizeof(ev));

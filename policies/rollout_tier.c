@@ -38,8 +38,7 @@ void sl_rollout_dispose(sl_rollout_t *r)
 
 int sl_rollout_analysis_due(const sl_rollout_t *r, uint64_t now_ms)
 {
-    return (r->state.phase == SL_ROLLOUT_PROGRESSING || r->state.phase == SL_ROLLOUT_PAUSED) &&
-           now_ms >= r->next_analysis_ms;
+    return (r->state.phase == SL_ROLLOUT_PROGRESSING || r->state.phase == SL_ROLLOUT_PAUSED) && now_ms >= r->next_analysis_ms;
 }
 
 /* Keeps the latest verdict of each kind for /admin/state. */
@@ -146,8 +145,7 @@ int sl_rollout_admin(sl_rollout_t *r, enum en_sl_rollout_op_t op, uint64_t now_m
 }
 
 /* Records a transition the system made (not the analysis, not an operator) from r->state to next. */
-static void system_event(sl_rollout_t *r, enum en_sl_rollout_event_kind_t kind, sl_rollout_state_t *next,
-                         uint64_t now_ms)
+static void system_event(sl_rollout_t *r, enum en_sl_rollout_event_kind_t kind, sl_rollout_state_t *next, uint64_t now_ms)
 {
     sl_rollout_event_t ev;
     memset(&ev, 0, sizeof(ev));

@@ -140,8 +140,8 @@ enum en_sl_plan_version_t sl_router_version_pick(const sl_conf_rollout_t *rollou
     return bucket < weight_permille ? SL_PLAN_VERSION_CANARY : SL_PLAN_VERSION_STABLE;
 }
 
-enum en_sl_plan_version_t sl_router_version_apply(sl_plan_step_t *step, uint32_t weight_permille,
-                                                  const sl_facts_t *facts, uint64_t draw, int *by_key)
+enum en_sl_plan_version_t sl_router_version_apply(sl_plan_step_t *step, uint32_t weight_permille, const sl_facts_t *facts,
+                                                  uint64_t draw, int *by_key)
 {
     const sl_conf_rollout_t *r = &step->tier->rollout;
     if (by_key != NULL)

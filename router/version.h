@@ -49,7 +49,7 @@ enum en_sl_plan_version_t sl_router_version_pick(const sl_conf_rollout_t *rollou
  * rollout, on its accurate variant, goes to the canary backend when sl_router_version_pick says so (version
  * CANARY, backend = rollout.canary). A degraded step stays on its variant and stable: accuracy scaling and
  * canaries are not mixed. Returns the version of the step. */
-enum en_sl_plan_version_t sl_router_version_apply(sl_plan_step_t *step, uint32_t weight_permille,
-                                                  const sl_facts_t *facts, uint64_t draw, int *by_key);
+enum en_sl_plan_version_t sl_router_version_apply(sl_plan_step_t *step, uint32_t weight_permille, const sl_facts_t *facts,
+                                                  uint64_t draw, int *by_key);
 
 #endif

@@ -71,8 +71,8 @@ void sl_canary_seq_read(const sl_canary_seq_t *s, sl_canary_seq_result_t *out)
 int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
                          sl_canary_seq_result_t *out)
 {
-    if (s == NULL || errors_t > n_t || errors_c > n_c || n_t > MAX_COUNT || n_c > MAX_COUNT ||
-        s->n_t + n_t > MAX_COUNT || s->n_c + n_c > MAX_COUNT)
+    if (s == NULL || errors_t > n_t || errors_c > n_c || n_t > MAX_COUNT || n_c > MAX_COUNT || s->n_t + n_t > MAX_COUNT ||
+        s->n_c + n_c > MAX_COUNT)
         return SL_EINVAL;
     s->errors_t += errors_t;
     s->n_t += n_t;
@@ -109,12 +109,11 @@ int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, ui
 
 int sl_canary_seq_validate(const sl_canary_seq_t *s)
 {
-    if (s == NULL || !params_ok(&s->params) || !isfinite(s->max_log_lambda) || s->max_log_lambda < 0 ||
-        s->errors_t > s->n_t || s->errors_c > s->n_c || s->n_t > MAX_COUNT || s->n_c > MAX_COUNT ||
-        s->pend_errors_t > s->pend_n_t || s->pend_errors_c > s->pend_n_c || s->pend_n_t > s->n_t ||
-        s->pend_n_c > s->n_c || (s->pend_n_t != 0 && s->pend_n_c != 0) ||
-        (s->rejected != 0 && s->rejected != 1) || s->rejected != (s->max_log_lambda >= -log(s->params.alpha)) ||
-        (s->batches == 0 && s->max_log_lambda != 0))
+    if (s == NULL || !params_ok(&s->params) || !isfinite(s->max_log_lambda) || s->max_log_lambda < 0 || s->errors_t > s->n_t ||
+        s->errors_c > s->n_c || s->n_t > MAX_COUNT || s->n_c > MAX_COUNT || s->pend_errors_t > s->pend_n_t ||
+        s->pend_errors_c > s->pend_n_c || s->pend_n_t > s->n_t || s->pend_n_c > s->n_c ||
+        (s->pend_n_t != 0 && s->pend_n_c != 0) || (s->rejected != 0 && s->rejected != 1) ||
+        s->rejected != (s->max_log_lambda >= -log(s->params.alpha)) || (s->batches == 0 && s->max_log_lambda != 0))
         return SL_EINVAL;
     for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k)
         if (!isfinite(s->log_lr[k]))

@@ -78,16 +78,20 @@ static void *worker(void *arg)
 }
 
 /* Runs n rollouts of the scenario; the caller frees the results. */
-static sim_result_t *run(const sl_conf_rollout_t *conf, const sim_scenario_t *scenario, int flagger, size_t n,
-                         uint64_t tag)
+static sim_result_t *run(const sl_conf_rollout_t *conf, const sim_scenario_t *scenario, int flagger, size_t n, uint64_t tag)
 {
     sim_scenario_t sc_ = *scenario, *sc = &sc_;
     if (sc->tick_ms == 0)
         sc->tick_ms = tick_ms;
     if (!flagger)
         sc->max_ticks = sc->max_ticks * 1000 / sc->tick_ms; /* given in seconds */
-    job_t j = {.conf = conf, .sc = *sc, .flagger = flagger, .p99_limit_ms = 1.5 * sim_stable_p99(),
-               .seed = mix(base_seed ^ mix(tag)), .n = n, .out = calloc(n, sizeof(sim_result_t))};
+    job_t j = {.conf = conf,
+               .sc = *sc,
+               .flagger = flagger,
+               .p99_limit_ms = 1.5 * sim_stable_p99(),
+               .seed = mix(base_seed ^ mix(tag)),
+               .n = n,
+               .out = calloc(n, sizeof(sim_result_t))};
     pthread_mutex_init(&j.lock, NULL);
     pthread_t t[16];
     for (int i = 0; i != threads; ++i)
@@ -149,8 +153,8 @@ static void bench_aa(const sl_conf_rollout_t *conf, size_t n_cell)
         if (rates[i] < aa_min_rate)
             continue;
         for (size_t b = 0; b != sizeof(bases) / sizeof(bases[0]); ++b) {
-            sim_scenario_t sc = {.rate = rates[i], .p_stable = bases[b], .p_canary = bases[b],
-                                 .split_factor = 1, .max_ticks = 400000};
+            sim_scenario_t sc = {
+                .rate = rates[i], .p_stable = bases[b], .p_canary = bases[b], .split_factor = 1, .max_ticks = 400000};
             double t0 = now_s();
             size_t n = rates[i] < 10 ? (n_cell + 4) / 5 : n_cell; /* 1 req/s rollouts last two hours each */
             sim_result_t *r = run(conf, &sc, 0, n, 1000 + i * 10 + b);
@@ -173,10 +177,9 @@ static void bench_aa(const sl_conf_rollout_t *conf, size_t n_cell)
                 if (by[c] != 0)
                     o += (size_t)snprintf(causes + o, sizeof(causes) - o, "%s%s %zu", o != 0 ? ", " : "",
                                           c < SL_CANARY_K_COUNT ? sl_canary_kind_name(c) : "?", by[c]);
-            printf("| %g | %g %% | %zu | %zu (%.2f %%) | %s | %zu | %.0f | %.0f | %.2f %% |%s\n", rates[i], 100 * bases[b], n, rb,
-                   100.0 * (double)rb / (double)n, o != 0 ? causes : "-", srm, looks / (double)n,
-                   minutes / (double)n, 100.0 * (double)frb / (double)n,
-                   stopped != 0 ? " (some rollouts hit the time cap)" : "");
+            printf("| %g | %g %% | %zu | %zu (%.2f %%) | %s | %zu | %.0f | %.0f | %.2f %% |%s\n", rates[i], 100 * bases[b], n,
+                   rb, 100.0 * (double)rb / (double)n, o != 0 ? causes : "-", srm, looks / (double)n, minutes / (double)n,
+                   100.0 * (double)frb / (double)n, stopped != 0 ? " (some rollouts hit the time cap)" : "");
             fprintf(stderr, "  aa %g req/s %g%%: %.1f s\n", rates[i], 100 * bases[b], now_s() - t0);
             fflush(stdout);
             total += n;
@@ -186,9 +189,8 @@ static void bench_aa(const sl_conf_rollout_t *conf, size_t n_cell)
             free(f);
         }
     }
-    printf("\nAll cells: %zu false rollbacks in %zu A/A rollouts (%.3f %%); %zu sample-ratio flags (%.3f %%).\n",
-           total_rb, total, 100.0 * (double)total_rb / (double)total, total_srm,
-           100.0 * (double)total_srm / (double)total);
+    printf("\nAll cells: %zu false rollbacks in %zu A/A rollouts (%.3f %%); %zu sample-ratio flags (%.3f %%).\n", total_rb,
+           total, 100.0 * (double)total_rb / (double)total, total_srm, 100.0 * (double)total_srm / (double)total);
 }
 
 /* ---- (b), (c) ---- */
@@ -210,8 +212,12 @@ static void bench_errors(const sl_conf_rollout_t *conf, size_t n)
     uint64_t *v = malloc(n * sizeof(uint64_t)), *fv = malloc(n * sizeof(uint64_t));
     for (size_t c = 0; c != sizeof(cases) / sizeof(cases[0]); ++c) {
         for (size_t i = 0; i != sizeof(rates) / sizeof(rates[0]); ++i) {
-            sim_scenario_t sc = {.rate = rates[i], .p_stable = cases[c].base, .p_canary = cases[c].bad,
-                                 .split_factor = 1, .max_canary = 50000, .max_ticks = 2000000};
+            sim_scenario_t sc = {.rate = rates[i],
+                                 .p_stable = cases[c].base,
+                                 .p_canary = cases[c].bad,
+                                 .split_factor = 1,
+                                 .max_canary = 50000,
+                                 .max_ticks = 2000000};
             sim_result_t *r = run(conf, &sc, 0, n, 3000 + c * 10 + i);
             sim_result_t *f = run(conf, &sc, 1, n, 4000 + c * 10 + i);
             size_t m = 0, fm = 0, within = 0;
@@ -263,7 +269,8 @@ static void bench_latency(const sl_conf_rollout_t *conf, size_t n)
     static const struct {
         const char *name;
         enum en_sim_latency_t kind;
-    } cases[] = {{"+30 % p50", SIM_LAT_P50_30}, {"7 in 10 100x slower", SIM_LAT_BIMODAL}, {"7 in 100 100x slower", SIM_LAT_TAIL}};
+    } cases[] = {
+        {"+30 % p50", SIM_LAT_P50_30}, {"7 in 10 100x slower", SIM_LAT_BIMODAL}, {"7 in 100 100x slower", SIM_LAT_TAIL}};
     static const double rates[] = {10, 100, 1000};
     printf("\n(d) latency regressions, %zu streams each; detected = rolled back by a latency verdict within 5,000 "
            "canary requests (goal: >= 95 %%)\n\n",
@@ -274,14 +281,19 @@ static void bench_latency(const sl_conf_rollout_t *conf, size_t n)
     uint64_t *v = malloc(n * sizeof(uint64_t));
     for (size_t c = 0; c != sizeof(cases) / sizeof(cases[0]); ++c) {
         for (size_t i = 0; i != sizeof(rates) / sizeof(rates[0]); ++i) {
-            sim_scenario_t sc = {.rate = rates[i], .p_stable = 0.002, .p_canary = 0.002, .latency = cases[c].kind,
-                                 .split_factor = 1, .max_canary = 5000, .max_ticks = 2000000};
+            sim_scenario_t sc = {.rate = rates[i],
+                                 .p_stable = 0.002,
+                                 .p_canary = 0.002,
+                                 .latency = cases[c].kind,
+                                 .split_factor = 1,
+                                 .max_canary = 5000,
+                                 .max_ticks = 2000000};
             sim_result_t *r = run(conf, &sc, 0, n, 6000 + c * 10 + i);
             sim_result_t *f = run(conf, &sc, 1, n, 7000 + c * 10 + i);
             size_t det = 0, shift = 0, tail = 0, fdet = 0;
             for (size_t k = 0; k != n; ++k) {
-                int lat = r[k].end == SIM_ROLLED_BACK &&
-                          (r[k].cause == SL_CANARY_K_LATENCY || r[k].cause == SL_CANARY_K_LATENCY_P99);
+                int lat =
+                    r[k].end == SIM_ROLLED_BACK && (r[k].cause == SL_CANARY_K_LATENCY || r[k].cause == SL_CANARY_K_LATENCY_P99);
                 if (lat) {
                     v[det++] = r[k].canary;
                     shift += r[k].cause == SL_CANARY_K_LATENCY;
@@ -314,8 +326,12 @@ static void bench_srm(const sl_conf_rollout_t *conf, size_t n)
     uint64_t *v = malloc(n * sizeof(uint64_t));
     for (size_t c = 0; c != sizeof(factors) / sizeof(factors[0]); ++c) {
         for (size_t i = 0; i != sizeof(rates) / sizeof(rates[0]); ++i) {
-            sim_scenario_t sc = {.rate = rates[i], .p_stable = 0.002, .p_canary = 0.002, .split_factor = factors[c],
-                                 .max_requests = 20000, .max_ticks = 2000000};
+            sim_scenario_t sc = {.rate = rates[i],
+                                 .p_stable = 0.002,
+                                 .p_canary = 0.002,
+                                 .split_factor = factors[c],
+                                 .max_requests = 20000,
+                                 .max_ticks = 2000000};
             sim_result_t *r = run(conf, &sc, 0, n, 8000 + c * 10 + i);
             size_t m = 0, within = 0;
             for (size_t k = 0; k != n; ++k) {
@@ -360,14 +376,14 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-')
             what = argv[i];
         else {
-            fprintf(stderr, "usage: %s [aa|errors|latency|srm|all] [--rollouts N] [--streams N] [--threads T] "
-                            "[--seed S]\n",
+            fprintf(stderr,
+                    "usage: %s [aa|errors|latency|srm|all] [--rollouts N] [--streams N] [--threads T] "
+                    "[--seed S]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (threads < 1 || threads > 16 || rollouts < 1 || streams < 1 || tick_ms < 10 || tick_ms > 60000 ||
-        60000 % tick_ms != 0) {
+    if (threads < 1 || threads > 16 || rollouts < 1 || streams < 1 || tick_ms < 10 || tick_ms > 60000 || 60000 % tick_ms != 0) {
         fprintf(stderr, "bad --threads, --rollouts, --streams or --tick-ms (10 to 60000, dividing a minute)\n");
         return 2;
     }

@@ -2,10 +2,10 @@
  * sim.c - simulated traffic for canary rollouts and the controllers run on it (sim.h).
  *
  * Time advances in control ticks (1 s unless the scenario says otherwise). Each tick, Poisson(rate x tick)
- * requests arrive; each goes to the canary with probability weight x split_factor (the router's random draw), so the split is Binomial; each version's errors are
- * Binomial(requests, its error rate). Latencies are lognormal (median 200 ms, sigma 0.5: p99 640 ms) for stable, and
- * for the canary as the scenario says. Every draw is exact (inversion, or a search outward from the mode for large
- * means), from a splitmix64 stream, so a run is reproducible from its seed.
+ * requests arrive; each goes to the canary with probability weight x split_factor (the router's random draw), so the split is
+ * Binomial; each version's errors are Binomial(requests, its error rate). Latencies are lognormal (median 200 ms, sigma 0.5:
+ * p99 640 ms) for stable, and for the canary as the scenario says. Every draw is exact (inversion, or a search outward from the
+ * mode for large means), from a splitmix64 stream, so a run is reproducible from its seed.
  *
  * Value samples: the gateway keeps a reservoir of at most 1024 latencies per version and interval; a reservoir of a
  * stream of independent draws is itself min(n, 1024) independent draws, so the simulation draws exactly that many at
@@ -95,8 +95,8 @@ static uint64_t binomial(sim_t *s, uint64_t n, double p)
     uint64_t m = (uint64_t)floor((nd + 1) * p), lo = m, hi = m;
     if (m > n)
         m = lo = hi = n;
-    double pm = exp(lgam(nd + 1) - lgam((double)m + 1) - lgam(nd - (double)m + 1) + (double)m * log(p) +
-                    (nd - (double)m) * log1p(-p));
+    double pm =
+        exp(lgam(nd + 1) - lgam((double)m + 1) - lgam(nd - (double)m + 1) + (double)m * log(p) + (nd - (double)m) * log1p(-p));
     double plo = pm, phi = pm, cum = pm;
     if (u <= cum)
         return m;
@@ -195,8 +195,7 @@ static void reset_values(sim_t *s)
 }
 
 /* One tick of traffic at canary weight w (0 .. 1): counts of each version. */
-static void traffic(sim_t *s, const sim_scenario_t *sc, double w, double seconds, sl_canary_counts_t *c,
-                    sl_canary_counts_t *st)
+static void traffic(sim_t *s, const sim_scenario_t *sc, double w, double seconds, sl_canary_counts_t *c, sl_canary_counts_t *st)
 {
     uint64_t n = poisson(s, sc->rate * seconds);
     double wa = w * sc->split_factor;
@@ -266,8 +265,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void sim_flagger(sim_t *s, const sl_conf_rollout_t *conf, const sim_scenario_t *sc, double p99_limit_ms,
-                 sim_result_t *out)
+void sim_flagger(sim_t *s, const sl_conf_rollout_t *conf, const sim_scenario_t *sc, double p99_limit_ms, sim_result_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->cause = -1;

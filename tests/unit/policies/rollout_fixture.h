@@ -73,8 +73,7 @@ static inline void fx_values(sl_canary_sample_t *s, uint64_t *rng, uint64_t n)
 {
     for (uint64_t i = 0; i != n; ++i) {
         double u = (double)(sl_reservoir_splitmix64(rng) >> 11) * 0x1p-53;
-        sl_canary_outcome_t o = {.latency_ms = 100 * exp(0.5 * (u - 0.5)), .ttft_ms = NAN, .tpot_ms = NAN,
-                                 .confidence = NAN};
+        sl_canary_outcome_t o = {.latency_ms = 100 * exp(0.5 * (u - 0.5)), .ttft_ms = NAN, .tpot_ms = NAN, .confidence = NAN};
         sl_canary_sample_observe(s, &o, sl_reservoir_splitmix64(rng));
     }
     s->counts.requests = 0;

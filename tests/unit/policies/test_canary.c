@@ -271,14 +271,21 @@ static sl_conf_backend_t canary_backend = {.name = "large-v2"};
 
 static sl_conf_rollout_t conf_analysis(void)
 {
-    sl_conf_rollout_t c = {.enabled = 1, .canary = &canary_backend, .steps_permille = {50, 500, 1000},
-                           .num_steps = 3, .interval_ms = 60000, .min_samples = 200, .failure_limit = 3,
+    sl_conf_rollout_t c = {.enabled = 1,
+                           .canary = &canary_backend,
+                           .steps_permille = {50, 500, 1000},
+                           .num_steps = 3,
+                           .interval_ms = 60000,
+                           .min_samples = 200,
+                           .failure_limit = 3,
                            .critical_mask = (1u << SL_CONF_CHECK_ERROR_RATE) | (1u << SL_CONF_CHECK_LATENCY)};
     c.checks[SL_CONF_CHECK_ERROR_RATE] = (sl_conf_check_t){.enabled = 1, .alpha = 0.001, .ratio = 1, .min_effect = 0.001};
     c.checks[SL_CONF_CHECK_LATENCY] = timing_check();
     c.checks[SL_CONF_CHECK_TTFT] = timing_check();
-    c.checks[SL_CONF_CHECK_ACCEPT_RATE] = (sl_conf_check_t){.enabled = 1, .alpha = 0.0001, .min_effect = 0.02, .min_samples = 100};
-    c.checks[SL_CONF_CHECK_CONFIDENCE] = (sl_conf_check_t){.enabled = 1, .alpha = 0.0001, .min_effect = 0.1, .min_samples = 100};
+    c.checks[SL_CONF_CHECK_ACCEPT_RATE] =
+        (sl_conf_check_t){.enabled = 1, .alpha = 0.0001, .min_effect = 0.02, .min_samples = 100};
+    c.checks[SL_CONF_CHECK_CONFIDENCE] =
+        (sl_conf_check_t){.enabled = 1, .alpha = 0.0001, .min_effect = 0.1, .min_samples = 100};
     c.checks[SL_CONF_CHECK_SRM] = (sl_conf_check_t){.enabled = 1, .alpha = 0.001, .hold = 1};
     return c;
 }
@@ -289,9 +296,13 @@ static void stream(sl_canary_sample_t *s, uint64_t *rng, int n, double slow, int
 {
     for (int i = 0; i != n; ++i) {
         double u = (double)(sl_reservoir_splitmix64(rng) >> 11) * 0x1p-53;
-        sl_canary_outcome_t o = {.error = err_every != 0 && i % err_every == 0, .judged = 1,
-                                 .accepted = esc_every == 0 || i % esc_every != 0, .latency_ms = slow * (200 + 100 * u),
-                                 .ttft_ms = NAN, .tpot_ms = NAN, .confidence = u};
+        sl_canary_outcome_t o = {.error = err_every != 0 && i % err_every == 0,
+                                 .judged = 1,
+                                 .accepted = esc_every == 0 || i % esc_every != 0,
+                                 .latency_ms = slow * (200 + 100 * u),
+                                 .ttft_ms = NAN,
+                                 .tpot_ms = NAN,
+                                 .confidence = u};
         sl_canary_sample_observe(s, &o, sl_reservoir_splitmix64(rng));
     }
 }
@@ -326,8 +337,8 @@ Test(canary, samples_count_and_merge)
 }
 
 /* One step of `ticks` ticks of 100 requests at 5%/95% (5 canary, 95 stable), values added at the end. */
-static size_t run_step(sl_canary_t *an, uint64_t *rng, int ticks, double slow, int canary_err_every,
-                       int canary_esc_every, sl_canary_verdict_t *out)
+static size_t run_step(sl_canary_t *an, uint64_t *rng, int ticks, double slow, int canary_err_every, int canary_esc_every,
+                       sl_canary_verdict_t *out)
 {
     sl_canary_sample_t vc, vs, tc, ts;
     sl_canary_sample_init(&vc);
@@ -376,9 +387,8 @@ Test(canary, a_healthy_canary_passes_every_check_and_looks_are_counted)
     sl_canary_verdict_t v[SL_CANARY_K_COUNT];
     size_t n = run_step(&an, &rng, 60, 1, 0, 10, v);
     cr_assert_eq(n, 8); /* error_rate, latency x2, ttft x2, accept_rate, confidence, srm (tpot is off) */
-    static const int order[] = {SL_CANARY_K_ERROR_RATE, SL_CANARY_K_LATENCY,  SL_CANARY_K_LATENCY_P99,
-                                SL_CANARY_K_TTFT,       SL_CANARY_K_TTFT_P99, SL_CANARY_K_ACCEPT_RATE,
-                                SL_CANARY_K_CONFIDENCE, SL_CANARY_K_SRM};
+    static const int order[] = {SL_CANARY_K_ERROR_RATE, SL_CANARY_K_LATENCY,     SL_CANARY_K_LATENCY_P99, SL_CANARY_K_TTFT,
+                                SL_CANARY_K_TTFT_P99,   SL_CANARY_K_ACCEPT_RATE, SL_CANARY_K_CONFIDENCE,  SL_CANARY_K_SRM};
     for (size_t i = 0; i != 8; ++i)
         cr_assert_eq(v[i].kind, order[i], "verdict %zu is %s", i, sl_canary_kind_name(v[i].kind));
     cr_assert_eq(find(v, n, SL_CANARY_K_ERROR_RATE)->outcome, SL_CANARY_PASS);
@@ -480,7 +490,8 @@ Test(canary, reconfigure_restarts_only_tests_whose_parameters_changed)
     sl_canary_t an;
     sl_canary_init(&an, &conf);
     sl_canary_begin_step(&an, 50);
-    sl_canary_counts_t c = {.requests = 10, .errors = 1, .judged = 10, .accepted = 9}, s = {.requests = 90, .judged = 90, .accepted = 80};
+    sl_canary_counts_t c = {.requests = 10, .errors = 1, .judged = 10, .accepted = 9},
+                       s = {.requests = 90, .judged = 90, .accepted = 80};
     sl_canary_verdict_t tv[2];
     sl_canary_tick(&an, &c, &s, tv);
     conf2 = conf;

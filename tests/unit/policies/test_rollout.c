@@ -17,8 +17,13 @@ static sl_conf_backend_t canary_backend = {.name = "large-v2"};
 /* steps 5%, 10%, 25%, 50%, 100%; interval 1 min; 200 samples; failure_limit 3; error_rate and latency critical */
 static sl_conf_rollout_t conf_default(void)
 {
-    sl_conf_rollout_t c = {.enabled = 1, .canary = &canary_backend, .steps_permille = {50, 100, 250, 500, 1000},
-                           .num_steps = 5, .interval_ms = MIN, .min_samples = 200, .failure_limit = 3,
+    sl_conf_rollout_t c = {.enabled = 1,
+                           .canary = &canary_backend,
+                           .steps_permille = {50, 100, 250, 500, 1000},
+                           .num_steps = 5,
+                           .interval_ms = MIN,
+                           .min_samples = 200,
+                           .failure_limit = 3,
                            .critical_mask = (1u << SL_CONF_CHECK_ERROR_RATE) | (1u << SL_CONF_CHECK_LATENCY)};
     c.checks[SL_CONF_CHECK_ERROR_RATE].enabled = 1;
     c.checks[SL_CONF_CHECK_LATENCY].enabled = 1;
@@ -30,8 +35,12 @@ static sl_conf_rollout_t conf_default(void)
 
 static sl_canary_verdict_t verdict(enum en_sl_canary_kind_t kind, enum en_sl_canary_outcome_kind_t outcome)
 {
-    sl_canary_verdict_t v = {.kind = (uint8_t)kind, .check = (uint8_t)sl_canary_kind_check(kind),
-                             .outcome = (uint8_t)outcome, .n_canary = 300, .n_stable = 5700, .p_value = 0.5};
+    sl_canary_verdict_t v = {.kind = (uint8_t)kind,
+                             .check = (uint8_t)sl_canary_kind_check(kind),
+                             .outcome = (uint8_t)outcome,
+                             .n_canary = 300,
+                             .n_stable = 5700,
+                             .p_value = 0.5};
     v.critical = v.check == SL_CONF_CHECK_ERROR_RATE || v.check == SL_CONF_CHECK_LATENCY;
     return v;
 }
@@ -49,16 +58,19 @@ static script_t all(int err, int lat, int p99, int acc, int srm)
     return s;
 }
 
-static int analysis(const sl_conf_rollout_t *c, sl_rollout_state_t *s, const script_t *sc, uint64_t now,
-                    uint64_t samples, int budget, sl_rollout_event_t *ev)
+static int analysis(const sl_conf_rollout_t *c, sl_rollout_state_t *s, const script_t *sc, uint64_t now, uint64_t samples,
+                    int budget, sl_rollout_event_t *ev)
 {
-    sl_rollout_input_t in = {.now_ms = now, .analysis = 1, .verdicts = sc->v, .num_verdicts = 5,
-                             .step_canary_requests = samples, .budget_exhausted = budget};
+    sl_rollout_input_t in = {.now_ms = now,
+                             .analysis = 1,
+                             .verdicts = sc->v,
+                             .num_verdicts = 5,
+                             .step_canary_requests = samples,
+                             .budget_exhausted = budget};
     return sl_rollout_decide(c, s, &in, s, ev);
 }
 
-static int tick(const sl_conf_rollout_t *c, sl_rollout_state_t *s, int err, int srm, uint64_t now,
-                sl_rollout_event_t *ev)
+static int tick(const sl_conf_rollout_t *c, sl_rollout_state_t *s, int err, int srm, uint64_t now, sl_rollout_event_t *ev)
 {
     sl_canary_verdict_t v[2] = {verdict(SL_CANARY_K_ERROR_RATE, err), verdict(SL_CANARY_K_SRM, srm)};
     sl_rollout_input_t in = {.now_ms = now, .verdicts = v, .num_verdicts = 2, .step_canary_requests = 1};
@@ -358,10 +370,11 @@ Test(rollout, pause_resume_and_protection_while_paused)
 Test(rollout, operator_actions_in_every_phase)
 {
     /* allowed[phase][op]: pause, resume, rollback, promote, restart */
-    static const int allowed[SL_ROLLOUT_PHASE_COUNT][5] = {
-        [SL_ROLLOUT_PENDING] = {1, 0, 1, 1, 0},  [SL_ROLLOUT_PROGRESSING] = {1, 0, 1, 1, 0},
-        [SL_ROLLOUT_PAUSED] = {0, 1, 1, 1, 0},   [SL_ROLLOUT_PROMOTED] = {0, 0, 1, 0, 0},
-        [SL_ROLLOUT_ROLLED_BACK] = {0, 0, 0, 0, 1}};
+    static const int allowed[SL_ROLLOUT_PHASE_COUNT][5] = {[SL_ROLLOUT_PENDING] = {1, 0, 1, 1, 0},
+                                                           [SL_ROLLOUT_PROGRESSING] = {1, 0, 1, 1, 0},
+                                                           [SL_ROLLOUT_PAUSED] = {0, 1, 1, 1, 0},
+                                                           [SL_ROLLOUT_PROMOTED] = {0, 0, 1, 0, 0},
+                                                           [SL_ROLLOUT_ROLLED_BACK] = {0, 0, 0, 0, 1}};
     static const uint32_t weight_after[5] = {0, 0, 0, 1000, 0}; /* pause keeps; resume: see below */
     sl_conf_rollout_t c = conf_default();
     for (int ph = 0; ph != SL_ROLLOUT_PHASE_COUNT; ++ph) {

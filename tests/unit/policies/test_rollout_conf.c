@@ -10,17 +10,17 @@
 #include "common/status.h"
 #include "conf/conf.h"
 
-#define BACKENDS                                                                                                       \
-    "backends:\n"                                                                                                      \
-    "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"                                                         \
-    "  large: {protocol: openai, endpoints: 127.0.0.1:8011}\n"                                                         \
-    "  large-v2: {protocol: openai, endpoints: 127.0.0.1:8014}\n"                                                      \
+#define BACKENDS                                                                                                               \
+    "backends:\n"                                                                                                              \
+    "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"                                                                 \
+    "  large: {protocol: openai, endpoints: 127.0.0.1:8011}\n"                                                                 \
+    "  large-v2: {protocol: openai, endpoints: 127.0.0.1:8014}\n"                                                              \
     "  clf: {protocol: kserve_v2, endpoints: 127.0.0.1:8021}\n"
 
 /* BACKENDS is 5 lines; the tier's rollout starts on line 9 */
-#define ROUTE_HEAD                                                                                                     \
-    "routes:\n"                                                                                                        \
-    "  - name: chat\n"                                                                                                 \
+#define ROUTE_HEAD                                                                                                             \
+    "routes:\n"                                                                                                                \
+    "  - name: chat\n"                                                                                                         \
     "    cascade:\n"
 
 static sl_conf_t *load_ok(const char *yaml)
@@ -93,27 +93,27 @@ Test(rollout_conf, defaults)
 
 Test(rollout_conf, every_key_away_from_its_default)
 {
-    sl_conf_t *c = load_ok(BACKENDS ROUTE_HEAD
-                           "      - backend: small\n"
-                           "        accept: {signal: logprob_mean, min: -0.4}\n"
-                           "        rollout:\n"
-                           "          canary: large\n"
-                           "          steps: [0.5%, 2.5%, 12.5%, 60%]\n"
-                           "          interval: 90s\n"
-                           "          min_samples: 1000\n"
-                           "          failure_limit: 5\n"
-                           "          sticky: header:X-User-Id\n"
-                           "          critical: [error_rate, ttft, accept_rate]\n"
-                           "          checks:\n"
-                           "            error_rate: {alpha: 0.0005, min_ratio: 1.25, min_increase: 0.5%}\n"
-                           "            latency: {enabled: false}\n"
-                           "            ttft: {alpha: 0.001, min_effect: 10%, p99_ratio: 2, min_samples: 200}\n"
-                           "            tpot: {enabled: true}\n"
-                           "            accept_rate: {min_effect: 5%, min_samples: 300}\n"
-                           "            confidence: {alpha: 0.01, min_effect: 0.2, min_samples: 400}\n"
-                           "            srm: {alpha: 0.0001, hold: false}\n"
-                           "      - backend: large\n"
-                           "        rollout: {canary: large-v2, sticky: cookie:session_ID}\n");
+    sl_conf_t *c =
+        load_ok(BACKENDS ROUTE_HEAD "      - backend: small\n"
+                                    "        accept: {signal: logprob_mean, min: -0.4}\n"
+                                    "        rollout:\n"
+                                    "          canary: large\n"
+                                    "          steps: [0.5%, 2.5%, 12.5%, 60%]\n"
+                                    "          interval: 90s\n"
+                                    "          min_samples: 1000\n"
+                                    "          failure_limit: 5\n"
+                                    "          sticky: header:X-User-Id\n"
+                                    "          critical: [error_rate, ttft, accept_rate]\n"
+                                    "          checks:\n"
+                                    "            error_rate: {alpha: 0.0005, min_ratio: 1.25, min_increase: 0.5%}\n"
+                                    "            latency: {enabled: false}\n"
+                                    "            ttft: {alpha: 0.001, min_effect: 10%, p99_ratio: 2, min_samples: 200}\n"
+                                    "            tpot: {enabled: true}\n"
+                                    "            accept_rate: {min_effect: 5%, min_samples: 300}\n"
+                                    "            confidence: {alpha: 0.01, min_effect: 0.2, min_samples: 400}\n"
+                                    "            srm: {alpha: 0.0001, hold: false}\n"
+                                    "      - backend: large\n"
+                                    "        rollout: {canary: large-v2, sticky: cookie:session_ID}\n");
     const sl_conf_rollout_t *r = &c->routes[0].tiers[0].rollout;
     cr_assert_str_eq(r->canary->name, "large");
     cr_assert_eq(r->num_steps, 4);
@@ -126,8 +126,8 @@ Test(rollout_conf, every_key_away_from_its_default)
     cr_assert_eq(r->failure_limit, 5);
     cr_assert_eq(r->sticky, SL_CONF_STICKY_HEADER);
     cr_assert_str_eq(r->sticky_name, "x-user-id");
-    cr_assert_eq(r->critical_mask, (1u << SL_CONF_CHECK_ERROR_RATE) | (1u << SL_CONF_CHECK_TTFT) |
-                                       (1u << SL_CONF_CHECK_ACCEPT_RATE));
+    cr_assert_eq(r->critical_mask,
+                 (1u << SL_CONF_CHECK_ERROR_RATE) | (1u << SL_CONF_CHECK_TTFT) | (1u << SL_CONF_CHECK_ACCEPT_RATE));
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].alpha, 0.0005, 1e-15);
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].ratio, 1.25, 0);
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].min_effect, 0.005, 1e-15);
@@ -190,8 +190,7 @@ static const bad_case_t cases[] = {
     {"canary_undefined",
      "      - backend: large\n"
      "        rollout: {canary: large-v3}\n",
-     {"10:27: routes[0].cascade[0].rollout.canary: undefined backend \"large-v3\" (did you mean \"large-v2\"?)",
-      NULL}},
+     {"10:27: routes[0].cascade[0].rollout.canary: undefined backend \"large-v3\" (did you mean \"large-v2\"?)", NULL}},
     {"canary_is_the_tier_backend",
      "      - backend: large\n"
      "        rollout: {canary: large}\n",
@@ -216,8 +215,7 @@ static const bad_case_t cases[] = {
      "      - backend: large\n"
      "        rollout: {canary: large-v2, steps: [5%, 25%, 10%, 10%, 100%]}\n",
      {"10:54: routes[0].cascade[0].rollout.steps[2]: steps must increase: 10% is not above the step before it (25%)",
-      "10:59: routes[0].cascade[0].rollout.steps[3]: steps must increase: 10% is not above the step before it (25%)",
-      NULL}},
+      "10:59: routes[0].cascade[0].rollout.steps[3]: steps must increase: 10% is not above the step before it (25%)", NULL}},
     {"steps_out_of_range",
      "      - backend: large\n"
      "        rollout: {canary: large-v2, steps: [0%, 50%, 150%]}\n",

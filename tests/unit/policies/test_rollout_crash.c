@@ -172,8 +172,7 @@ static void crash_everywhere(const sl_conf_rollout_t *conf, const char *dir, sl_
             cr_assert_eq(sl_rollout_init(&fresh, conf, now + 5), SL_OK);
             sl_rollout_saved_t *s = sl_calloc(1, sizeof(*s));
             int found = -1;
-            cr_assert_eq(sl_rollout_store_read(scratch, "chat", "large", s, &found, why), SL_OK, "point %d: %s", point,
-                         why);
+            cr_assert_eq(sl_rollout_store_read(scratch, "chat", "large", s, &found, why), SL_OK, "point %d: %s", point, why);
             cr_assert_eq(found, want->exists, "point %d", point);
             if (found) {
                 cr_assert_eq(s->state.phase, want->state.phase, "point %d", point);

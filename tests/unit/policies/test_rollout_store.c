@@ -227,9 +227,9 @@ Test(rollout_store, file_names)
     cr_assert_eq(sl_rollout_store_path("/x", "", "large", buf, sizeof(buf)), SL_EINVAL);
     cr_assert_eq(sl_rollout_store_path("/x", "chat", "a+b", buf, sizeof(buf)), SL_EINVAL);
     cr_assert_eq(sl_rollout_store_path(NULL, "chat", "large", buf, sizeof(buf)), SL_EINVAL);
-    cr_assert_eq(sl_rollout_store_path("/a/very/long/state/directory/name/that/does/not/fit", "chat", "large", buf,
-                                       sizeof(buf)),
-                 SL_ERANGE);
+    cr_assert_eq(
+        sl_rollout_store_path("/a/very/long/state/directory/name/that/does/not/fit", "chat", "large", buf, sizeof(buf)),
+        SL_ERANGE);
 }
 
 Test(rollout_store, write_then_read_and_damaged_files_set_aside)

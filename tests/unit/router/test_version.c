@@ -196,8 +196,7 @@ Test(version, apply_to_plan_steps)
     tier.rollout = rollout(SL_CONF_STICKY_HEADER, "x-user-id");
     headers_t h = {{"x-user-id"}, {"user-42"}}; /* bucket 757 */
     sl_facts_t f = facts_with(&h);
-    sl_plan_step_t step = {.tier = &tier, .backend = &stable_backend, .tier_index = 1,
-                           .variant = SL_PLAN_VARIANT_ACCURATE};
+    sl_plan_step_t step = {.tier = &tier, .backend = &stable_backend, .tier_index = 1, .variant = SL_PLAN_VARIANT_ACCURATE};
     int by_key = 0;
     cr_assert_eq(sl_router_version_apply(&step, 800, &f, 0, &by_key), SL_PLAN_VERSION_CANARY);
     cr_assert_eq(step.version, SL_PLAN_VERSION_CANARY);
@@ -209,8 +208,8 @@ Test(version, apply_to_plan_steps)
     cr_assert_eq(low.backend, &stable_backend);
 
     sl_conf_backend_t fp8 = {.name = "large-fp8"};
-    sl_plan_step_t degraded = {.tier = &tier, .backend = &fp8, .variant = SL_PLAN_VARIANT_DEGRADED,
-                               .version = SL_PLAN_VERSION_CANARY};
+    sl_plan_step_t degraded = {
+        .tier = &tier, .backend = &fp8, .variant = SL_PLAN_VARIANT_DEGRADED, .version = SL_PLAN_VERSION_CANARY};
     by_key = 1;
     cr_assert_eq(sl_router_version_apply(&degraded, 1000, &f, 0, &by_key), SL_PLAN_VERSION_STABLE);
     cr_assert_eq(degraded.version, SL_PLAN_VERSION_STABLE);

@@ -41,10 +41,10 @@ Test(canary_seq, matches_the_exact_reference)
                 seen_data = 1, pend_t = pend_c = 0;
             double ll = json_number_value(json_object_get(ex, "log_lambda")), pv = json_number_value(json_object_get(ex, "p"));
             cr_expect_eq(r.status, seen_data ? SL_STAT_OK : SL_STAT_NO_DATA, "%s batch %zu", name, b);
-            cr_expect(fabs(r.log_lambda - ll) <= 1e-9 * fmax(1, fabs(ll)), "%s batch %zu: log Lambda %.17g, want %.17g",
-                      name, b, r.log_lambda, ll);
-            cr_expect(fabs(r.p_value - pv) <= 1e-9 * fmax(pv, 1e-300), "%s batch %zu: p %.17g, want %.17g", name, b,
-                      r.p_value, pv);
+            cr_expect(fabs(r.log_lambda - ll) <= 1e-9 * fmax(1, fabs(ll)), "%s batch %zu: log Lambda %.17g, want %.17g", name,
+                      b, r.log_lambda, ll);
+            cr_expect(fabs(r.p_value - pv) <= 1e-9 * fmax(pv, 1e-300), "%s batch %zu: p %.17g, want %.17g", name, b, r.p_value,
+                      pv);
             cr_expect_eq(r.reject, json_is_true(json_object_get(ex, "reject")), "%s batch %zu", name, b);
         }
         cr_assert_eq(sl_canary_seq_validate(&s), SL_OK, "%s", name);
