@@ -104,7 +104,9 @@ void sl_gw_slo_observe(sl_proxy_t *p, uint64_t now_us)
     sl_slo_observe(r->tracker, (uint32_t)w, route, &o);
     if (o.shed)
         SL_GW_ADD(sl_gw_slo_shed(r, w, route)[p->shed ? SL_GW_SHED_SATURATED : SL_GW_SHED_OVERLOADED], 1);
-    if (p->dtier != 0 && !p->shed && p->variant == SL_PLAN_VARIANT_ACCURATE && p->t_tier_us != 0)
+    /* the accurate variant's latency: requests that reached it (served or failed), not those refused before */
+    if (p->dtier != 0 && !o.shed && p->failure != SL_FAILURE_NO_ENDPOINT && p->variant == SL_PLAN_VARIANT_ACCURATE &&
+        p->t_tier_us != 0)
         sl_hist_record(&sl_gw_slo_dshard(r, w, p->dtier - 1)->latency, now_us - p->t_tier_us);
 }
 

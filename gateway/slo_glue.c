@@ -129,8 +129,13 @@ int sl_gw_slo_attach(sl_gw_t *gw, sl_gw_gen_t *gen, char *err, size_t errlen)
             sl_hist_init(&sl_gw_slo_dshard(r, w, k)->latency);
 
     /* the handover: the published generation's history and counters, before anyone observes into the new one */
-    if (s->gens != NULL)
+    if (s->gens != NULL) {
         sl_slo_tracker_adopt(t, s->gens->tracker, wall);
+        const char *dir = s->persist_on ? s->persist.dir : NULL;
+        if ((dir == NULL) != (conf->state_dir == NULL) || (dir != NULL && strcmp(dir, conf->state_dir) != 0) ||
+            (dir != NULL && conf->state_interval_ms != s->persist.interval_ms))
+            SL_LOG(SL_LOG_WARN, "reload", "state_dir or state_interval changed: takes effect after a restart");
+    }
     r->next = s->gens;
     s->gens = r;
     gen->slo = r;
@@ -228,6 +233,32 @@ int sl_gw_slo_start(sl_gw_t *gw, char *err, size_t errlen)
     }
     slo_tick(s, gen->slo, wall);
     return SL_OK;
+}
+
+void sl_gw_slo_dispose(sl_gw_t *gw)
+{
+    sl_gw_slo_t *s = gw->slo;
+    if (s == NULL)
+        return;
+    while (s->gens != NULL) {
+        sl_gw_slo_gen_t *r = s->gens;
+        s->gens = r->next;
+        part_destroy(r);
+    }
+    sl_slo_verdict_destroy(s->verdict);
+    sl_persist_dispose(&s->persist);
+    sl_buf_dispose(&s->scratch);
+    for (size_t i = 0; i != s->num_dtiers; ++i) {
+        sl_free(s->dtiers[i].route);
+        sl_free(s->dtiers[i].backend);
+        sl_hist_ring_dispose(&s->dtiers[i].ring);
+    }
+    sl_free(s->dtiers);
+    for (size_t i = 0; i != s->num_routes; ++i)
+        sl_free(s->routes[i].name);
+    sl_free(s->routes);
+    sl_free(s);
+    gw->slo = NULL;
 }
 
 void sl_gw_slo_stop(sl_gw_t *gw)

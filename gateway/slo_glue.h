@@ -55,6 +55,11 @@ void sl_gw_slo_tick(sl_gw_t *gw, sl_gw_gen_t *gen, uint64_t now_ms);
  * time and writes the state file. */
 void sl_gw_slo_stop(sl_gw_t *gw);
 
+/* Frees gw->slo and every generation's part (gen->slo pointers dangle afterwards) and sets gw->slo to NULL. Only
+ * when no thread can observe or tick any more: the gateway itself exits without it (docs/ARCHITECTURE.md,
+ * "Stopping"); tests call it. NULL gw->slo is ignored. */
+void sl_gw_slo_dispose(sl_gw_t *gw);
+
 /* ---- data path (degrade_glue.c) ---- */
 
 /*
