@@ -10,15 +10,16 @@
  * a free slot takes the request: a request never waits for the accurate variant while a faster one has room. When
  * every variant is at max_concurrency the request is shed at once - 429 with Retry-After, in the route protocol's
  * error shape - instead of queueing past the latency SLO; the SLO policy counts it as bad for availability. On
- * departure the request reports its SLO outcome and, when the accurate variant served it, its latency from the
+ * departure the request reports its SLO outcome and, when it reached the accurate variant, its latency from the
  * start of the tier into the worker's shard of the tier's histogram. No lock, no allocation, nothing sleeps.
  *
  * Control thread, every tick (100 ms). For each degrade tier: the latency the workers recorded since the last tick
  * (summed shards minus what was already taken) goes into a ring of per-slot histograms over latency_window
  * (stats/hist.h: at most SL_GW_DEGRADE_SLOTS slots of at least one tick, so a 30 s window is 60 slots of 500 ms and
  * 440 KB); then the controller (policies/degrade.h, a pure function) steps with the accurate backend's saturation
- * (in flight over max_concurrency x endpoints, from the endpoints' own atomics), the ring's p99 against the route's
- * latency threshold, and the route's fast-burn state from the last SLO verdict; the fraction is then stored in the
+ * (in flight over max_concurrency x endpoints, from the endpoints' own atomics, averaged over the last ten ticks:
+ * one sample of a queue is noise, and instant saturation is spill-over's business), the ring's p99 against the
+ * route's latency threshold, and the route's fast-burn state from the last SLO verdict; the fraction is stored in the
  * part of every generation still alive. Every change is counted by cause, logged, and kept with its evidence for
  * /admin/state. The controller's state is keyed by (route name, tier index) and survives reloads.
  */
