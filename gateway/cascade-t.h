@@ -15,12 +15,12 @@
 #include "router/facts-t.h"
 #include "router/plan-t.h"
 
-#define SL_CASCADE_PENDING 0xff   /* sl_cascade_try_t.verdict while the attempt runs */
-#define SL_CASCADE_NO_SIGNAL 0xff /* sl_cascade_try_t.signal_state when no signal was extracted */
+#define SL_CASCADE_PENDING 0xff           /* sl_cascade_try_t.verdict while the attempt runs */
+#define SL_CASCADE_NO_SIGNAL 0xff         /* sl_cascade_try_t.signal_state when no signal was extracted */
 #define SL_CASCADE_MAX_EVENT (64u * 1024) /* longest SSE event the relay waits for; beyond, it passes bytes raw */
-#define SL_CASCADE_SCRATCH 2048   /* per-event scratch memory of the relay (the request's pool beyond it) */
-#define SL_CASCADE_COST_MAX 32    /* bytes of a formatted cost, NUL included: "18446744073.709551615" */
-#define SL_CASCADE_NANOS 1000000000.0 /* costs are counted in 10^-9 of the configured currency unit */
+#define SL_CASCADE_SCRATCH 2048           /* per-event scratch memory of the relay (the request's pool beyond it) */
+#define SL_CASCADE_COST_MAX 32            /* bytes of a formatted cost, NUL included: "18446744073.709551615" */
+#define SL_CASCADE_NANOS 1000000000.0     /* costs are counted in 10^-9 of the configured currency unit */
 
 /* One attempt of the plan: a step that was started. */
 typedef struct st_sl_cascade_try_t {
@@ -34,8 +34,8 @@ typedef struct st_sl_cascade_try_t {
     uint8_t failure;                  /* en_sl_failure_t judged (reasons failure and stream_started) */
     uint8_t signal_state;             /* en_sl_signal_state_t, or SL_CASCADE_NO_SIGNAL when not judged */
     uint8_t has_usage;
-    uint8_t charged;                  /* an answer arrived (a head with status below 500): its price applies */
-    uint8_t closed;                   /* tokens and cost are final */
+    uint8_t charged; /* an answer arrived (a head with status below 500): its price applies */
+    uint8_t closed;  /* tokens and cost are final */
 } sl_cascade_try_t;
 
 /* Bump allocator over a fixed buffer, reset for every SSE event, with a fallback allocator once it is full. */
@@ -51,18 +51,19 @@ typedef struct st_sl_cascade_t {
     size_t step; /* the step running or last run (index in plan.steps) */
     sl_cascade_try_t tries[SL_CONF_MAX_TIERS];
     size_t num_tries;
-    uint64_t cost_nanos;  /* sum over the closed tries */
-    uint64_t deadline_us; /* the request's total deadline (monotonic); 0 = none */
-    h2o_timeout_entry_t budget; /* the running step's latency budget */
-    h2o_timeout_entry_t next;   /* starts the next step from the event loop, outside any client callback */
+    uint64_t cost_nanos;          /* sum over the closed tries */
+    uint64_t deadline_us;         /* the request's total deadline (monotonic); 0 = none */
+    h2o_timeout_entry_t budget;   /* the running step's latency budget */
+    h2o_timeout_entry_t next;     /* starts the next step from the event loop, outside any client callback */
     h2o_timeout_entry_t deadline; /* the request's total deadline (plans of several steps) */
-    h2o_buffer_t *relay;        /* a passing stream's filtered bytes waiting for the client (relay_on) */
-    unsigned planned : 1;        /* the plan exists: everything below applies */
-    unsigned asked_logprobs : 1; /* the running step asked upstream for logprobs the client did not ask for */
-    unsigned asked_usage : 1;    /* ... and for the usage chunk of a stream the client did not ask for */
-    unsigned relay_on : 1;       /* a passing stream goes through the relay */
-    unsigned relay_raw : 1;      /* an event outgrew SL_CASCADE_MAX_EVENT: the rest passes unfiltered */
-    unsigned ended : 1;          /* sl_cascade_end ran */
+    h2o_buffer_t *relay;          /* a passing stream's filtered bytes waiting for the client (relay_on) */
+    unsigned planned : 1;         /* the plan exists: everything below applies */
+    unsigned asked_logprobs : 1;  /* the running step asked upstream for logprobs the client did not ask for */
+    unsigned asked_usage : 1;     /* ... and for the usage chunk of a stream the client did not ask for */
+    unsigned relay_on : 1;        /* a passing stream goes through the relay */
+    unsigned relay_raw : 1;       /* an event outgrew SL_CASCADE_MAX_EVENT: the rest passes unfiltered */
+    unsigned reads_answer : 1;    /* the running step's answer is read (judged, held, stripped): asked uncompressed */
+    unsigned ended : 1;           /* sl_cascade_end ran */
     sl_cascade_scratch_t scratch; /* SL_CASCADE_SCRATCH bytes from the pool once a stream is held or relayed */
 } sl_cascade_t;
 

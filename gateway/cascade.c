@@ -133,6 +133,7 @@ static void start_step(sl_proxy_t *p)
     p->reqbufs_for = NULL; /* each step encodes its own body (its signal may ask for logprobs) */
     c->asked_logprobs = 0;
     c->asked_usage = 0;
+    c->reads_answer = st->judged || st->mode == SL_PLAN_STREAM_BUFFERED;
     if (st->latency_budget_ms != 0)
         h2o_timeout_link(p->w->ctx->loop, sl_gw_worker_timeout(p->w, st->latency_budget_ms), &c->budget);
     sl_proxy_start_tier(p);
@@ -176,7 +177,7 @@ static void on_budget(h2o_timeout_entry_t *entry)
     sl_proxy_t *p = H2O_STRUCT_FROM_MEMBER(sl_proxy_t, cas.budget, entry);
     sl_cascade_t *c = &p->cas;
     if (p->responded || p->phase == SL_PROXY_DONE || p->phase == SL_PROXY_IDLE)
-        return; /* a stream already went out, or the attempt is over: nothing to abandon */
+        return;          /* a stream already went out, or the attempt is over: nothing to abandon */
     sl_proxy_abandon(p); /* from the loop: cancelling h2o's client is safe here; the slot is not reported */
     sl_judge_input_t in = {SL_FAILURE_NONE, NULL, 1, 0};
     sl_judge_t j;
@@ -288,8 +289,7 @@ int sl_cascade_is_sse(const sl_proxy_t *p)
 
 /* Extracts the step's accept signal from a held answer: *sig and in->signal, or in->failure = malformed when the
  * answer is not the protocol's. */
-static void judge_answer(sl_proxy_t *p, const sl_plan_step_t *st, h2o_buffer_t *body, sl_signal_t *sig,
-                         sl_judge_input_t *in)
+static void judge_answer(sl_proxy_t *p, const sl_plan_step_t *st, h2o_buffer_t *body, sl_signal_t *sig, sl_judge_input_t *in)
 {
     const sl_adapter_t *a = sl_adapter_get(p->backend->conf->protocol);
     sl_adapter_headers_t headers = {lookup_res_header, p->req};
@@ -409,7 +409,8 @@ static void record(sl_proxy_t *p)
         return;
     SL_GW_ADD(s->series[r->series[last->tier]].answers[last->tier], 1);
     const sl_conf_backend_t *top = c->plan.steps[c->plan.num_steps - 1].backend;
-    SL_GW_ADD(rs->cost_last_tier_nanos, sl_cascade_cost_nanos(&top->cost, 1, last->has_usage, last->tokens_in, last->tokens_out));
+    SL_GW_ADD(rs->cost_last_tier_nanos,
+              sl_cascade_cost_nanos(&top->cost, 1, last->has_usage, last->tokens_in, last->tokens_out));
 }
 
 void sl_cascade_end(sl_proxy_t *p)

@@ -100,8 +100,7 @@ void *sl_cascade_scratch_alloc(void *ctx, size_t n);
 
 /* The cost of one attempt in 10^-9 units of the config's currency, rounded to the nearest unit: per_request when
  * charged, plus the token prices applied to the usage counts when has_usage. Saturates at 2^62. */
-uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_usage, uint64_t tokens_in,
-                               uint64_t tokens_out);
+uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_usage, uint64_t tokens_in, uint64_t tokens_out);
 
 /* Writes nanos as a decimal number of currency units: the integer part, then the fraction without trailing zeros
  * ("0", "0.0021", "12.5"). buf holds SL_CASCADE_COST_MAX bytes; returns the length (NUL not counted). */

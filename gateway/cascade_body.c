@@ -81,6 +81,7 @@ int sl_cascade_encode(sl_proxy_t *p, const sl_gw_backend_rt_t *b, h2o_iovec_t *b
     }
     c->asked_logprobs = !rq->logprobs && sl_adapter_signal_logprobs(signal) != 0;
     c->asked_usage = rq->stream && !rq->usage;
+    c->reads_answer |= c->asked_logprobs || c->asked_usage;
     if (out.num_pieces <= cap) {
         for (size_t i = 0; i != out.num_pieces; ++i)
             bufs[i] = h2o_iovec_init(out.pieces[i].base, out.pieces[i].len);

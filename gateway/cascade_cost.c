@@ -16,8 +16,7 @@
 
 #define COST_SATURATION ((uint64_t)1 << 62)
 
-uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_usage, uint64_t tokens_in,
-                               uint64_t tokens_out)
+uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_usage, uint64_t tokens_in, uint64_t tokens_out)
 {
     if (!charged)
         return 0;
@@ -63,8 +62,8 @@ size_t sl_cascade_signal_format(double v, char *buf)
 }
 
 const double sl_cascade_signal_bounds[SL_GW_SIGNAL_BUCKETS] = {
-    -10, -5, -3, -2, -1.5, -1, -0.75, -0.5, -0.35, -0.25, -0.15, -0.1, -0.05, -0.01, 0,
-    0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1,
+    -10, -5,  -3,  -2,  -1.5, -1,  -0.75, -0.5, -0.35, -0.25, -0.15, -0.1, -0.05, -0.01,
+    0,   0.1, 0.2, 0.3, 0.4,  0.5, 0.6,   0.7,  0.8,   0.9,   0.95,  0.99, 1,
 };
 
 size_t sl_cascade_signal_bucket(double v)

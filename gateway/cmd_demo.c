@@ -2,8 +2,8 @@
  * cmd_demo.c - `sluice demo`: three simulated model servers started in this process (tools/sim/sim.h) and the
  * gateway in front of them, on a built-in config; no file needed. Chat requests go through a cascade: the small
  * model answers when its mean token log-probability is at least -0.35, the large one (ten times its price)
- * otherwise, and every answer says which tier answered and what it cost (x-sluice-* headers). `--print-config` prints that config (with the
- * simulators on their usual ports) as a starting point: it passes `sluice check` as printed.
+ * otherwise, and every answer says which tier answered and what it cost (x-sluice-* headers). `--print-config` prints that
+ * config (with the simulators on their usual ports) as a starting point: it passes `sluice check` as printed.
  *
  * The simulators listen on free ports; the running config is the same text with those ports (and the --listen /
  * --admin addresses) filled in, loaded with sl_conf_load_string. A reload (SIGHUP, POST /admin/reload) rebuilds

@@ -85,8 +85,8 @@ typedef struct st_sl_gw_gen_t {
 typedef struct st_sl_gw_series_stats_t {
     uint64_t requests[SL_GW_CLASSES];
     uint64_t tokens_in, tokens_out;
-    uint64_t cost_nanos;                  /* cost of this backend's attempts for this route, 10^-9 currency units */
-    uint64_t answers[SL_CONF_MAX_TIERS];  /* requests this backend answered for the cascade, by tier index */
+    uint64_t cost_nanos;                 /* cost of this backend's attempts for this route, 10^-9 currency units */
+    uint64_t answers[SL_CONF_MAX_TIERS]; /* requests this backend answered for the cascade, by tier index */
 } sl_gw_series_stats_t;
 
 /* Buckets of the cascade signal histograms (their bounds: sl_cascade_signal_bounds, gateway/cascade.h). */

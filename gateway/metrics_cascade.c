@@ -53,9 +53,10 @@ static int answers(const sl_gw_metrics_input_t *in, sl_buf_t *out)
                 if (i < in->shards[s]->num_series)
                     v += LD(in->shards[s]->series[i].answers[t]);
             if (v != 0)
-                err = sl_buf_appendf(out, "sluice_cascade_answers_total{route=\"%s\",tier=\"%zu\",backend=\"%s\"} %" PRIu64 "\n",
-                                     esc(n->routes[n->series[i].route], r, sizeof(r)),
-                                     t, esc(n->backends[n->series[i].backend], b, sizeof(b)), v);
+                err =
+                    sl_buf_appendf(out, "sluice_cascade_answers_total{route=\"%s\",tier=\"%zu\",backend=\"%s\"} %" PRIu64 "\n",
+                                   esc(n->routes[n->series[i].route], r, sizeof(r)), t,
+                                   esc(n->backends[n->series[i].backend], b, sizeof(b)), v);
         }
     return err;
 }
@@ -107,12 +108,15 @@ static int escalations(const sl_gw_metrics_input_t *in, sl_buf_t *out)
         esc(n->routes[id], r, sizeof(r));
         for (size_t j = 0; j != num && err == SL_OK; ++j) {
             uint32_t key = sums[j].key;
-            err = sl_buf_appendf(out, "sluice_cascade_escalations_total{route=\"%s\",from=\"%u\",to=\"%u\",reason=\"%s\"} %" PRIu64 "\n",
-                                 r, key & 0xff, (key >> 8) & 0xff, reason_of(key >> 16), sums[j].count);
+            err = sl_buf_appendf(
+                out, "sluice_cascade_escalations_total{route=\"%s\",from=\"%u\",to=\"%u\",reason=\"%s\"} %" PRIu64 "\n", r,
+                key & 0xff, (key >> 8) & 0xff, reason_of(key >> 16), sums[j].count);
         }
         if (other != 0 && err == SL_OK)
-            err = sl_buf_appendf(out, "sluice_cascade_escalations_total{route=\"%s\",from=\"other\",to=\"other\",reason=\"other\"} %" PRIu64 "\n",
-                                 r, other);
+            err = sl_buf_appendf(
+                out,
+                "sluice_cascade_escalations_total{route=\"%s\",from=\"other\",to=\"other\",reason=\"other\"} %" PRIu64 "\n", r,
+                other);
     }
     sl_free(sums);
     return err;
@@ -146,8 +150,8 @@ static int signals(const sl_gw_metrics_input_t *in, sl_buf_t *out)
             uint64_t cum = 0;
             for (size_t b = 0; b != SL_GW_SIGNAL_BUCKETS && err == SL_OK; ++b) {
                 cum += buckets[b];
-                err = sl_buf_appendf(out, "sluice_cascade_signal_bucket{route=\"%s\",tier=\"%zu\",le=\"%g\"} %" PRIu64 "\n", r, t,
-                                     sl_cascade_signal_bounds[b], cum);
+                err = sl_buf_appendf(out, "sluice_cascade_signal_bucket{route=\"%s\",tier=\"%zu\",le=\"%g\"} %" PRIu64 "\n", r,
+                                     t, sl_cascade_signal_bounds[b], cum);
             }
             if (err == SL_OK)
                 err = sl_buf_appendf(out,

@@ -159,6 +159,8 @@ static h2o_iovec_t build_head(sl_proxy_t *p, h2o_iovec_t path, size_t body_len)
             const h2o_token_t *t = (const h2o_token_t *)n;
             if (t == H2O_TOKEN_HOST || t == H2O_TOKEN_CONTENT_LENGTH || t == H2O_TOKEN_EXPECT)
                 continue;
+            if (t == H2O_TOKEN_ACCEPT_ENCODING && p->cas.reads_answer)
+                continue; /* the cascade reads this answer (judge, strip): ask for it uncompressed */
             if (t == H2O_TOKEN_X_FORWARDED_FOR) {
                 if (xff.base == NULL)
                     xff = h->value;

@@ -10,7 +10,7 @@ import time
 import harness
 from cascade_helpers import (ACCEPT, LARGE_COST, SMALL_COST, SURE, UNSURE, Gateway, cascade_config, chat, configure,
                              decimal, model, nanos, prompt_tokens, stats)
-from gw_helpers import Upstream, answer, wait_for
+from gw_helpers import Upstream, answer, head_fields, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
@@ -167,17 +167,27 @@ def test_logprobs_asked_upstream_and_stripped_for_a_client_that_did_not_ask():
     large = model("large", "0.95")
     g = Gateway(cascade_config(up.addr, large.addr))
     try:
-        status, h, doc, raw = chat(g)
+        status, h, doc, raw = chat(g, headers={"accept-encoding": "gzip, deflate"})
         assert status == 200 and h["x-sluice-tier"] == "0", raw
         sent = json.loads(up.requests[0][1])
         assert sent["logprobs"] is True and sent["model"] == "small"  # asked for the judge
         assert "top_logprobs" not in sent  # logprob_mean needs no alternatives
+        assert "accept-encoding" not in head_fields(up.requests[0][0])  # an answer sluice reads comes uncompressed
         assert doc["choices"][0]["logprobs"] is None  # ... and taken out again
         assert doc["choices"][0]["message"]["content"] == "yes" and doc["usage"]["completion_tokens"] == 1
         # a client that asked for logprobs gets them as the model server sent them, and its request is not edited
         status, h, doc, raw = chat(g, logprobs=True)
         assert json.loads(up.requests[1][1])["logprobs"] is True
         assert raw == body
+        # skipped to the last tier (not judged, nothing stripped): the client's accept-encoding goes upstream
+        g2 = Gateway(cascade_config(large.addr, up.addr, tier0=ACCEPT + ', skip_when: { "header:x-big": { exists: true } }'))
+        try:
+            status, h, doc, raw = chat(g2, headers={"accept-encoding": "gzip", "x-big": "1"})
+            assert status == 200 and h["x-sluice-tier"] == "1"
+            assert head_fields(up.requests[2][0])["accept-encoding"] == ["gzip"]
+            assert json.loads(up.requests[2][1]) == {"model": "large", "messages": [{"role": "user", "content": "hello"}]}
+        finally:
+            g2.stop()
     finally:
         g.stop()
         up.close()
@@ -235,4 +245,29 @@ def test_cost_headers_metrics_and_access_log_exact(tmp_path):
     finally:
         g.stop()
         small.stop()
+        large.stop()
+
+
+def test_header_signal_and_the_reasons_for_missing_and_unparsable_signals():
+    scores = []
+
+    def handler(c, i, req):
+        score = scores.pop(0)
+        answer(c, body=b'{"result":"ok"}', headers=[("content-type", "application/json")] +
+               ([("x-score", score)] if score is not None else []))
+    up = Upstream(handler)
+    large = model("large", "0.95")
+    g = Gateway(cascade_config(up.addr, large.addr, tier0='accept: { signal: "header:x-score", min: 0.5 }'))
+    try:
+        for score, tier, reason in (("0.9", "0", None), ("0.3", "1", "low_confidence"), (None, "1", "missing_signal"),
+                                    ("high", "1", "unparsable_signal"), (" 0.5 ", "0", None)):
+            scores.append(score)
+            status, h, doc, raw = chat(g)
+            assert status == 200 and h["x-sluice-tier"] == tier, (score, raw)
+            if reason is not None:
+                assert escalations(g, 0, 1, reason) == 1, reason
+        assert g.metric("sluice_cascade_signal_count", route="chat", tier="0") == 3  # values only
+    finally:
+        g.stop()
+        up.close()
         large.stop()

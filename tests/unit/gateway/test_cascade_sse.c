@@ -149,7 +149,8 @@ Test(cascade_sse, exact_replay_of_a_small_stream)
     /* the same client asking for usage keeps the (two-line) usage event as it was sent */
     sl_adapter_request_t usage = client("{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true}}");
     char *out = filter_all(&usage, in, strlen(in));
-    cr_assert_not_null(strstr(out, "data: {\"choices\":[],\ndata: \"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"));
+    cr_assert_not_null(
+        strstr(out, "data: {\"choices\":[],\ndata: \"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"));
     cr_assert_not_null(strstr(out, "\"logprobs\":null"));
 }
 
@@ -189,7 +190,7 @@ Test(cascade_sse, scratch_falls_back_when_full)
     sl_cascade_scratch_init(&s, small, sizeof(small), (sl_adapter_alloc_t){arena_alloc, &arena});
     char *a = sl_cascade_scratch_alloc(&s, 10), *b = sl_cascade_scratch_alloc(&s, 10), *c = sl_cascade_scratch_alloc(&s, 10);
     cr_assert_eq(a, small);
-    cr_assert_eq(b, small + 16); /* 16-byte aligned */
+    cr_assert_eq(b, small + 16);                        /* 16-byte aligned */
     cr_assert(c < small || c >= small + sizeof(small)); /* from the fallback */
     s.used = 0;
     cr_assert_eq(sl_cascade_scratch_alloc(&s, 32), small);
