@@ -5,7 +5,7 @@ cost arithmetic of docs/CASCADE.md to compare headers and metrics with."""
 import json
 
 import harness
-from gw_helpers import ZERO, Gateway, backend_yaml, sim
+from gw_helpers import ZERO, Gateway, backend_yaml, sim, wait_for
 
 SURE, UNSURE = "0.95", "0.3"  # small model confidence: accepted / escalated by logprob_mean >= -0.35 (c >= 0.705)
 ACCEPT = "accept: { signal: logprob_mean, min: -0.35 }"
@@ -79,6 +79,12 @@ def chat(g, content="hello", headers=None, **extra):
     return status, hdrs, doc, raw
 
 
+def settled(g):
+    """Waits until every request the gateway took has ended: the client may read an answer before the worker has
+    disposed of its request, where the cascade's metrics are recorded."""
+    wait_for(lambda: g.metric("sluice_inflight_requests") == 0, what="every request to have ended")
+
+
 def sse_events(raw):
     """The data of each event of an SSE body (text)."""
     text = raw.decode()
@@ -91,4 +97,4 @@ def sse_events(raw):
 
 
 __all__ = ["Gateway", "model", "cascade_config", "nanos", "decimal", "prompt_tokens", "configure", "stats", "chat",
-           "sse_events", "SURE", "UNSURE", "ACCEPT", "SMALL_COST", "LARGE_COST"]
+           "settled", "sse_events", "SURE", "UNSURE", "ACCEPT", "SMALL_COST", "LARGE_COST"]

@@ -9,12 +9,13 @@ import time
 
 import harness
 from cascade_helpers import (ACCEPT, LARGE_COST, SMALL_COST, SURE, UNSURE, Gateway, cascade_config, chat, configure,
-                             decimal, model, nanos, prompt_tokens, stats)
+                             decimal, model, nanos, prompt_tokens, settled, stats)
 from gw_helpers import Upstream, answer, head_fields, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
 def escalations(g, frm, to, reason):
+    settled(g)
     return g.metric("sluice_cascade_escalations_total", route="chat", **{"from": str(frm)}, to=str(to), reason=reason)
 
 
@@ -34,7 +35,7 @@ def test_accept_on_the_small_tier_and_escalate_on_low_confidence():
         assert doc["model"] == "large" and h["x-sluice-tier"] == "1" and h["x-sluice-backend"] == "large"
         assert h["x-sluice-escalations"] == "1"
         assert stats(small)["requests"] == 2 and stats(large)["requests"] == 1
-        assert escalations(g, 0, 1, "low_confidence") == 1
+        assert escalations(g, 0, 1, "low_confidence") == 1  # waits until the requests ended
         assert g.metric("sluice_cascade_answers_total", route="chat", tier="0", backend="small") == 1
         assert g.metric("sluice_cascade_answers_total", route="chat", tier="1", backend="large") == 1
         # both judged answers are in tier 0's signal histogram: ln 0.95 ~ -0.05, ln 0.3 ~ -1.2
@@ -211,6 +212,7 @@ def test_cost_headers_metrics_and_access_log_exact(tmp_path):
             status, h, doc, _ = chat(g, text)
             assert status == 200 and h["x-sluice-tier"] == "1"
             assert h["x-sluice-cost"] == decimal(small_n + large_n)
+        settled(g)
         body = g.metrics()
         assert g.metric("sluice_cost_total", route="chat", backend="small") == float(decimal(5 * small_n))
         assert f'sluice_cost_total{{route="chat",backend="small"}} {decimal(5 * small_n)}\n' in body
@@ -266,6 +268,7 @@ def test_header_signal_and_the_reasons_for_missing_and_unparsable_signals():
             assert status == 200 and h["x-sluice-tier"] == tier, (score, raw)
             if reason is not None:
                 assert escalations(g, 0, 1, reason) == 1, reason
+        settled(g)
         assert g.metric("sluice_cascade_signal_count", route="chat", tier="0") == 3  # values only
     finally:
         g.stop()

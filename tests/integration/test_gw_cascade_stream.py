@@ -8,7 +8,7 @@ import time
 
 import harness
 from cascade_helpers import (ACCEPT, SMALL_COST, SURE, UNSURE, Gateway, cascade_config, configure, decimal, model,
-                             nanos, sse_events, stats)
+                             nanos, settled, sse_events, stats)
 from gw_helpers import wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
@@ -103,6 +103,7 @@ def test_buffered_stream_escalates_on_low_confidence_and_failure():
         events = chunks(raw)
         assert all(e["model"] == "large" for e in events)
         assert all("usage" not in e or e["usage"] is None for e in events)  # its usage chunk is taken out too
+        settled(g)
         assert g.metric("sluice_cascade_escalations_total", route="chat", **{"from": "0"}, to="1",
                         reason="low_confidence") == 1
         assert g.metric("sluice_tokens_total", route="chat", backend="large", direction="output") == 5
@@ -111,6 +112,7 @@ def test_buffered_stream_escalates_on_low_confidence_and_failure():
         _, h, raw = stream(g, usage=True)
         events = chunks(raw)
         assert h["x-sluice-tier"] == "1" and events[-1]["usage"]["completion_tokens"] == 5
+        settled(g)
         assert g.metric("sluice_cascade_escalations_total", route="chat", **{"from": "0"}, to="1", reason="reset") == 1
     finally:
         g.stop()
@@ -132,6 +134,7 @@ def test_stream_without_buffer_streams_goes_straight_through():
         assert all("usage" not in e or e["usage"] is None for e in events)
         assert all(c.get("logprobs") is None for e in events for c in e["choices"])
         assert stats(large)["requests"] == 0
+        settled(g)
         assert g.metric("sluice_cascade_answers_total", route="chat", tier="0", backend="small") == 1
         # the usage chunk was asked for and dropped: the tokens are known all the same
         assert g.metric("sluice_tokens_total", route="chat", backend="small", direction="output") == 6
@@ -163,6 +166,7 @@ def test_kserve_cascade_on_top_prob_and_margin():
             assert status == 200 and doc["model_name"] == "small", raw
             assert h["x-sluice-tier"] == "0"
             assert h["x-sluice-cost"] == decimal(nanos(SMALL_COST, 0, 0))  # no usage in kserve: per request only
+            settled(g)
             assert g.metric("sluice_cascade_signal_count", route="chat", tier="0") == 2
             # top_prob 0.6 then 0.95; margin 0.2 then 0.9
             below = g.metric("sluice_cascade_signal_bucket", route="chat", tier="0", le="0.3")
