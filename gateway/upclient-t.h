@@ -129,7 +129,6 @@ struct st_sl_upclient_t {
     sl_upclient_body_t _body;
     const char *_deferred_err;
     size_t _head_seen; /* bytes of an incomplete head already scanned (picohttpparser's last_len) */
-    size_t _body_kept; /* decoded body bytes the user left at the start of sock->input */
     uint8_t _state;    /* en_sl_upclient_state_t */
     unsigned _method_is_head : 1;
     unsigned _keepalive : 1;

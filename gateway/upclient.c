@@ -184,7 +184,8 @@ static void end_body(sl_upclient_t *c)
         end_exchange(c);
 }
 
-/* Decodes what arrived since the last call and hands it over. */
+/* Decodes what the last read appended (sock->bytes_read bytes at the end of sock->input: the user may have taken
+ * or swapped the buffer since, even outside a callback) and hands it over. */
 static void read_body(sl_upclient_t *c, const char *err)
 {
     if (err != NULL) {
@@ -197,16 +198,17 @@ static void read_body(sl_upclient_t *c, const char *err)
         return;
     }
     h2o_buffer_t *in = c->sock->input;
-    size_t raw = in->size - c->_body_kept, n = raw, extra = 0;
-    int r = sl_upclient_body_decode(&c->_body, in->bytes + c->_body_kept, &n, &extra);
+    size_t raw = c->sock->bytes_read <= in->size ? c->sock->bytes_read : in->size, n = raw, extra = 0;
+    size_t kept = in->size - raw; /* decoded body bytes the user left */
+    int r = sl_upclient_body_decode(&c->_body, in->bytes + kept, &n, &extra);
     if (r < 0) {
         if (raw != 0)
-            in->size = c->_body_kept; /* the undecodable bytes are not body */
+            in->size = kept; /* the undecodable bytes are not body */
         fail_body(c, sl_upclient_error_chunked);
         return;
     }
     if (n != raw)
-        in->size = c->_body_kept + n; /* chunk framing, or bytes after the body's end */
+        in->size = kept + n; /* chunk framing, or bytes after the body's end */
     if (r == 1) {
         if (extra != 0)
             c->_keepalive = 0; /* the upstream wrote past its response */
@@ -218,11 +220,8 @@ static void read_body(sl_upclient_t *c, const char *err)
     c->_in_cb = 1;
     int stop = c->_cb.body(c, NULL);
     c->_in_cb = 0;
-    if (stop != 0 || c->_cancelled) {
+    if (stop != 0 || c->_cancelled)
         conn_release(c);
-        return;
-    }
-    c->_body_kept = c->sock->input->size; /* what the user left is decoded body */
 }
 
 static void deliver_head(sl_upclient_t *c, const sl_upclient_head_t *h, h2o_header_t *headers)
@@ -247,8 +246,8 @@ static void deliver_head(sl_upclient_t *c, const sl_upclient_head_t *h, h2o_head
     }
     c->_cb.body = body;
     c->_state = SL_UPCLIENT_S_BODY;
-    c->_body_kept = 0;
-    read_body(c, NULL); /* body bytes that came with the head, or the end of an empty body */
+    c->sock->bytes_read = c->sock->input->size; /* body bytes that came with the head count as just read */
+    read_body(c, NULL);
 }
 
 static void read_head(sl_upclient_t *c, const char *err)

@@ -15,7 +15,8 @@
  *   - on_connect runs synchronously inside sl_upclient_connect when an idle connection is reused, later from
  *     the loop for a new one (c->reused tells which);
  *   - body bytes (de-chunked) accumulate in c->sock->input: the user takes them (h2o_buffer_consume, or swaps
- *     the buffer for an empty one) when it likes; bytes still there when the exchange ends are dropped;
+ *     the buffer for another) when it likes, inside a callback or between them; bytes still there when the
+ *     exchange ends are dropped;
  *   - sl_upclient_cancel may be called at any time, inside a callback too; no callback runs after it;
  *   - header names are lower case (tokens where h2o has one); names, values and reason point into the socket
  *     buffer and are valid only during on_head.

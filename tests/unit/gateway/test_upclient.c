@@ -135,6 +135,7 @@ typedef struct {
     size_t body_len;
     int cancel_in; /* 1: cancel inside on_head, 2: inside the first on_body */
     int pause_first;
+    int keep_in_buffer; /* on_body leaves the bytes: the test takes them between callbacks */
     int calls_after_end;
 } ex_t;
 
@@ -170,9 +171,11 @@ static int on_body(sl_upclient_t *c, const char *errstr)
         ++e->calls_after_end;
     ++e->bodies;
     h2o_buffer_t **in = &c->sock->input;
-    memcpy(e->body + e->body_len, (*in)->bytes, (*in)->size);
-    e->body_len += (*in)->size;
-    h2o_buffer_consume(in, (*in)->size);
+    if (!e->keep_in_buffer || errstr != NULL) {
+        memcpy(e->body + e->body_len, (*in)->bytes, (*in)->size);
+        e->body_len += (*in)->size;
+        h2o_buffer_consume(in, (*in)->size);
+    }
     if (errstr != NULL) {
         e->body_err = errstr;
         e->done = 1;
@@ -365,6 +368,21 @@ static int two_pieces(int fd, int conn, int idx, const char *req, size_t len)
     send_str(fd, "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nfirst");
     pause_ms(20);
     send_str(fd, "later");
+    return 0;
+}
+
+static int chunked_slowly(int fd, int conn, int idx, const char *req, size_t len)
+{
+    char piece[600];
+    send_str(fd, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+    for (int k = 0; k != 20; ++k) {
+        int n = snprintf(piece, sizeof(piece), "1f4\r\n");
+        memset(piece + n, 'a' + k, 500);
+        memcpy(piece + n + 500, "\r\n", 2);
+        send_all(fd, piece, (size_t)n + 502);
+        pause_ms(3);
+    }
+    send_str(fd, "0\r\n\r\n");
     return 0;
 }
 
@@ -646,5 +664,38 @@ Test(upclient, pause_stops_reading_until_resumed)
     cr_assert_eq(e->body_err, sl_upclient_error_is_eos);
     cr_assert_eq(e->body_len, 1048576);
     cr_assert(run_until(pool_has_one, NULL, 1000));
+    free(e);
+}
+
+/* The user takes the body between callbacks (as the proxy's double buffer does when the client drains it): by
+ * consuming it, or by swapping the socket's buffer for an empty one. */
+Test(upclient, body_taken_outside_callbacks)
+{
+    up_start(chunked_slowly);
+    setup(4, 2000);
+    ex_t *e = ex_new("GET");
+    e->keep_in_buffer = 1;
+    ex_start(e, 0);
+    uint64_t deadline = sl_clock_now_us() + 3000000;
+    for (int k = 0; !e->done && sl_clock_now_us() < deadline; ++k) {
+        h2o_evloop_run(loop, 10);
+        if (e->done || e->c == NULL || e->c->sock->input->size == 0)
+            continue;
+        h2o_buffer_t **in = &e->c->sock->input;
+        memcpy(e->body + e->body_len, (*in)->bytes, (*in)->size);
+        e->body_len += (*in)->size;
+        if (k % 2 == 0) {
+            h2o_buffer_consume(in, (*in)->size);
+        } else {
+            h2o_buffer_t *taken = *in;
+            h2o_buffer_init(in, &h2o_socket_buffer_prototype);
+            h2o_buffer_dispose(&taken);
+        }
+    }
+    cr_assert_eq(e->body_err, sl_upclient_error_is_eos);
+    cr_assert_eq(e->body_len, 10000);
+    for (size_t i = 0; i != 10000; ++i)
+        cr_assert_eq(e->body[i], 'a' + (char)(i / 500), "byte %zu", i);
+    cr_assert_eq(pool.num_idle, 1);
     free(e);
 }
