@@ -5,7 +5,11 @@
  *   GET  /metrics          Prometheus text format 0.0.4 (metrics.c)
  *   POST /admin/reload     reload the config file; 200 with the new generation, or 400 with every error
  *   GET  /admin/endpoints  JSON: every endpoint's in-flight count, rotation state and ejection counters
- *   GET  /admin/state      JSON: SLO budgets, burn rates and alerts; the state file; accuracy scaling (slo_glue.h)
+ *   GET  /admin/state      JSON: SLO budgets, burn rates and alerts; the state file; accuracy scaling (slo_glue.h);
+ *                          canary rollouts (rollout_glue.h)
+ *   POST /admin/rollouts/<route>/<tier>/<action>  pause, resume, rollback, promote or restart a rollout (tier: its
+ *                          index or its backend's name); 200 with the rollout, 404 when there is none, 409 when the
+ *                          action is not allowed in its current state
  * When admin.token_file is set, the /admin/ paths require "Authorization: Bearer <token>" (401 otherwise); the probes and
  * /metrics stay open so that orchestrators and Prometheus need no secret. Answers are JSON unless noted.
  */
@@ -17,6 +21,7 @@
 #include "gateway/control.h"
 #include "gateway/gw.h"
 #include "gateway/metrics.h"
+#include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 
@@ -94,7 +99,8 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     }
     sl_buf_t out;
     sl_buf_init(&out, METRICS_CAP);
-    if (sl_gw_metrics_render(&in, &out) != SL_OK || sl_gw_slo_render_metrics(gw, &out) != SL_OK) {
+    if (sl_gw_metrics_render(&in, &out) != SL_OK || sl_gw_slo_render_metrics(gw, &out) != SL_OK ||
+        sl_gw_rollout_render_metrics(gw, &out) != SL_OK) {
         sl_buf_dispose(&out);
         respond_json(req, 500, "Internal Server Error", "{\"error\":\"metrics too large\"}");
         return;
@@ -191,10 +197,50 @@ static void on_state(sl_gw_t *gw, h2o_req_t *req)
 {
     sl_buf_t b;
     sl_buf_init(&b, METRICS_CAP);
-    if (sl_gw_slo_render_state(gw, &b) != SL_OK)
+    int ok = sl_gw_slo_render_state(gw, &b) == SL_OK && b.len != 0 && b.data[b.len - 1] == '}';
+    if (ok) { /* the rollouts go into the same object, as its last member */
+        b.len--;
+        ok = sl_gw_rollout_render_state(gw, &b) == SL_OK && sl_buf_append(&b, "}", 1) == SL_OK;
+    }
+    if (!ok)
         respond_json(req, 500, "Internal Server Error", "{\"error\":\"state too large\"}");
     else
         respond(req, 200, "OK", "application/json", b.data, b.len);
+    sl_buf_dispose(&b);
+}
+
+/* POST /admin/rollouts/<route>/<tier>/<action> (rollout_admin.c) */
+static void on_rollout(sl_gw_t *gw, h2o_req_t *req, h2o_iovec_t rest)
+{
+    char buf[256], *parts[3];
+    size_t n = 0;
+    if (rest.len >= sizeof(buf)) {
+        respond_json(req, 404, "Not Found", "{\"error\":\"no such rollout\"}");
+        return;
+    }
+    memcpy(buf, rest.base, rest.len);
+    buf[rest.len] = '\0';
+    for (char *s = buf, *tok; n != 3 && (tok = strsep(&s, "/")) != NULL;)
+        parts[n++] = tok;
+    const char *why = "expected /admin/rollouts/<route>/<tier>/<action>";
+    int rc = n == 3 && strchr(parts[2], '/') == NULL ? sl_gw_rollout_admin(gw, parts[0], parts[1], parts[2], &why) : SL_ENOENT;
+    sl_buf_t b;
+    sl_buf_init(&b, METRICS_CAP);
+    if (rc == SL_OK) {
+        sl_buf_append(&b, "{\"status\":\"ok\"", 15);
+        if (sl_gw_rollout_render_state(gw, &b) == SL_OK && sl_buf_append(&b, "}", 1) == SL_OK)
+            respond(req, 200, "OK", "application/json", b.data, b.len);
+        else
+            respond_json(req, 200, "OK", "{\"status\":\"ok\"}");
+    } else {
+        sl_buf_append(&b, "{\"error\":\"", 10);
+        sl_buf_append_json_escaped(&b, why, strlen(why));
+        sl_buf_append(&b, "\"}", 2);
+        if (rc == SL_EINVAL)
+            respond(req, 409, "Conflict", "application/json", b.data, b.len);
+        else
+            respond(req, 404, "Not Found", "application/json", b.data, b.len);
+    }
     sl_buf_dispose(&b);
 }
 
@@ -222,6 +268,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             on_endpoints(gw, req);
         } else if (h2o_memis(path.base, path.len, H2O_STRLIT("/admin/state")) && get) {
             on_state(gw, req);
+        } else if (path.len > 16 && memcmp(path.base, "/admin/rollouts/", 16) == 0 && post) {
+            on_rollout(gw, req, h2o_iovec_init(path.base + 16, path.len - 16));
         } else {
             respond_json(req, 404, "Not Found", "{\"error\":\"no such admin endpoint or method\"}");
         }

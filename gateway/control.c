@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 #include "conf/snapshot.h"
 #include "gateway/gw.h"
+#include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 
 #include <string.h>
@@ -77,6 +78,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     sl_gw_control_update_endpoints(gw, gen, now_ms);
     sl_gw_health_tick(gw, gen, now_ms);
     sl_gw_slo_tick(gw, gen, now_ms); /* degrade controllers; every second the SLO tick and the state file */
+    sl_gw_rollout_tick(gw, sl_clock_wall_ms()); /* canary rollouts: analysis, state files, weights (rollout_glue.h) */
     if (++gw->tick_count % TICK_PER_SECOND == 0) {
         sl_snapshot_reclaim(&gw->slot);
         free_retired_shards(gw);

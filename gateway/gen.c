@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "conf/conf.h"
 #include "gateway/access_log.h"
+#include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "router/match.h"
 
@@ -127,6 +128,7 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     /* last: the SLO history and counters of the published generation move to this one (slo_glue.h) */
     if (sl_gw_slo_attach(gw, gen, err, errlen) != SL_OK)
         goto Error;
+    sl_gw_rollout_attach(gw, gen); /* never fails; its slots borrow this config from here on (rollout_glue.h) */
     *out = gen;
     return SL_OK;
 Error:

@@ -18,6 +18,7 @@
 #include "conf/snapshot.h"
 #include "gateway/control.h"
 #include "gateway/proxy.h"
+#include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 
@@ -152,6 +153,7 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     int rc = sl_gw_slo_start(gw, err, errlen);
     if (rc != SL_OK)
         return rc;
+    sl_gw_rollout_start(gw); /* canary rollouts, restored from state_dir (rollout_glue.h) */
 
     /* one cache-line-aligned block: each worker's struct starts on its own line */
     gw->workers_raw = sl_calloc(1, gw->server.num_threads * sizeof(*gw->workers) + 64);
@@ -232,6 +234,7 @@ void sl_gw_stop(sl_gw_t *gw)
     sl_server_stop(&gw->server);
     sl_server_stop(&gw->control);
     sl_gw_slo_stop(gw); /* every thread is gone: the last collection, the last tick, the state file */
+    sl_gw_rollout_stop(gw);
 }
 
 static int same_addr(const sl_conf_addr_t *a, const sl_conf_addr_t *b)

@@ -102,6 +102,11 @@ typedef struct st_sl_proxy_t {
     uint8_t variant;    /* en_sl_plan_variant_t the tier's request went to */
     unsigned shed : 1;  /* sluice shed the request itself: every variant of the tier at max_concurrency (429) */
     uint64_t t_tier_us; /* when the degrade tier started (its accurate variant's latency is measured from here) */
+    /* canary rollouts (rollout_glue.c): set when a tier with a rollout starts */
+    uint8_t ro_slot;    /* 1 + the rollout's slot; 0 when the request met no rollout */
+    uint8_t ro_version; /* en_sl_canary_version_t it went to */
+    uint8_t ro_tier;    /* the tier with the rollout */
+    uint64_t t_ro_us;   /* when that tier started */
 } sl_proxy_t;
 
 #endif

@@ -18,6 +18,7 @@
 #include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/headers.h"
+#include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 #include "router/match.h"
@@ -252,6 +253,7 @@ static void on_dispose(void *_p)
     if (p->t_dispatch_us != 0)
         sl_hist_record(&s->overhead, p->overhead_us + (p->t_dispatch_us - p->t_recv_us));
     sl_gw_slo_observe(p, now); /* SLO outcome, sheds, the accurate variant's latency (slo_glue.h) */
+    sl_gw_rollout_observe(p, now); /* the outcome of a tier with a rollout, by version (rollout_glue.h) */
     sl_gw_log_request(w, p);
 
     h2o_doublebuffer_dispose(&p->sending);

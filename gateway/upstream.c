@@ -22,6 +22,7 @@
 #include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/gw.h"
+#include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/worker.h"
 #include "stats/hist.h"
@@ -441,6 +442,8 @@ void sl_proxy_start_tier(sl_proxy_t *p)
     const sl_gw_backend_rt_t *b = p->gen->backends + tier->backend->index;
     /* accuracy scaling (degrade_glue.c): the variant, with its slot taken under spill-over; -1: pick b below */
     int r = sl_gw_degrade_pick(p, tier, &b);
+    if (r < 0)
+        sl_gw_rollout_pick(p, tier, &b); /* canary rollouts (rollout_glue.c): stable or canary on the accurate variant */
     p->backend = b;
     if (p->reqbufs_for != b && sl_proxy_build_request(p, b) != 0) {
         release_slot(p, 0, 0);
