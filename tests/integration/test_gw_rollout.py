@@ -3,6 +3,7 @@ promoted; a canary turned bad mid-rollout (POST /sim/config) is rolled back with
 every later request goes to stable; the admin actions; kill -9 and restart resume at the same step and weight, and
 a rolled-back canary stays rolled back; a reload keeps or replaces the rollout by its canary; a sticky header keeps
 a key on one version. Both simulators' own counters are checked against what sluice reports."""
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import tempfile
 import threading
 
 import harness
-from gw_helpers import Gateway, chat_body, keepalive, post, sim, wait_for
+from gw_helpers import Gateway, chat_body, keepalive, post, raw_request, sim, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 CHAT = "/v1/chat/completions"
@@ -20,16 +21,19 @@ FAST_CHECKS = "{ latency: { min_samples: 5 } }"
 SIM = ["--ttft-ms", "2", "--ttft-jitter-ms", "3", "--ttft-per-token-ms", "0", "--tpot-ms", "0", "--tpot-jitter-ms", "0"]
 
 
-def rollout_config(stable, canary, rollout, state_dir=None, other=None):
+def rollout_config(stable, canary, rollout, state_dir=None, other=None, extra="", slo=None):
     text = 'server: { listen: ["127.0.0.1:0"], threads: 2 }\nadmin: { listen: 127.0.0.1:0 }\n'
     if state_dir is not None:
         text += f"state_dir: {state_dir}\n"
     text += ("backends:\n"
-             f"  stable: {{ protocol: openai, endpoints: [{stable.addr}], model: sim-model }}\n"
-             f"  canary: {{ protocol: openai, endpoints: [{canary.addr}], model: sim-model }}\n")
+             f"  stable: {{ protocol: openai, endpoints: [{stable.addr}], model: sim-model{extra} }}\n"
+             f"  canary: {{ protocol: openai, endpoints: [{canary.addr}], model: sim-model{extra} }}\n")
     if other is not None:
         text += f"  other: {{ protocol: openai, endpoints: [{other.addr}], model: sim-model }}\n"
-    text += (f"routes:\n  - name: chat\n    match: {{ path: {CHAT} }}\n"
+    text += f"routes:\n  - name: chat\n    match: {{ path: {CHAT} }}\n"
+    if slo is not None:
+        text += f"    slo: {slo}\n"
+    text += (
              f"    cascade:\n      - backend: stable\n        rollout: {rollout}\n")
     return text
 
@@ -303,6 +307,57 @@ def test_a_sticky_header_keeps_each_key_on_one_version():
         assert all(len(v) == 1 for v in versions.values()), versions
         picked = {next(iter(v)) for v in versions.values()}
         assert picked == {"stable", "canary"}  # 24 keys all on one side at 50%: odds 2^-23
+    finally:
+        g.stop()
+        stable.stop()
+        canary.stop()
+
+
+def test_a_sticky_cookie_is_found_across_several_cookie_fields():
+    stable, canary = sim(*SIM), sim(*SIM)
+    g = Gateway(rollout_config(stable, canary, "{ canary: canary, steps: [50%, 90%], interval: 1h, sticky: 'cookie:uid' }"))
+    try:
+        wait_for(lambda: rollout(g)["weight_permille"] == 500, what="the rollout at 50%")
+        c = keepalive(g.addr)
+        body = json.dumps(chat_body(max_tokens=1)).encode()
+        picked = set()
+        for u in range(24):
+            status, headers, _ = post(c, CHAT, chat_body(max_tokens=1), headers={"cookie": f"a=1; uid=user-{u}; b=2"})
+            assert status == 200
+            want = headers["x-sluice-backend"]
+            picked.add(want)
+            for rep in range(2):
+                # the cookie split over two fields, the key in the second: found only when the fields are joined
+                line, h, _ = raw_request(g.addr, (f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                                  f"Cookie: a=1\r\nCookie: uid=user-{u}; b=2\r\n"
+                                                  f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+                                         + body)
+                assert " 200 " in line and h["x-sluice-backend"] == [want], (u, line, h)
+        assert picked == {"stable", "canary"}  # 24 keys all on one side at 50%: odds 2^-23
+    finally:
+        g.stop()
+        stable.stop()
+        canary.stop()
+
+
+def test_an_exhausted_error_budget_holds_promotion():
+    # both versions fail 30% of their answers: no regression of the canary, but the route's 99% availability budget
+    # is spent, so the rollout may not move past its first step
+    stable, canary = sim(*SIM, "--error-rate", "0.3"), sim(*SIM, "--error-rate", "0.3")
+    g = Gateway(rollout_config(stable, canary,
+                               f"{{ canary: canary, steps: [20%, 50%], interval: 1s, min_samples: 20, "
+                               f"checks: {FAST_CHECKS} }}",
+                               extra=", outlier: { consecutive_failures: 0 }", slo="{ availability: 99% }"))
+    try:
+        t = Traffic(g.addr)
+        wait_for(lambda: rollout(g)["hold"] == "budget", timeout=20, what="the rollout held by the error budget")
+        first = rollout(g)["next_analysis_ms"]
+        wait_for(lambda: rollout(g)["next_analysis_ms"] >= first + 2000, timeout=20, what="two more analyses")
+        t.stop()
+        r = rollout(g)
+        assert (r["phase"], r["step"], r["weight_permille"], r["hold"]) == ("progressing", 0, 200, "budget"), r
+        assert r["step_canary_requests"] >= 20
+        assert any(e["event"] == "hold" and e["hold"] == "budget" for e in r["history"])
     finally:
         g.stop()
         stable.stop()
