@@ -77,8 +77,6 @@ static const char *lookup_joined(void *ctx, const char *name, size_t name_len, s
 
 void sl_gw_rollout_pick(sl_proxy_t *p, const sl_conf_tier_t *tier, const sl_gw_backend_rt_t **b)
 {
-    p->ro_slot = 0;
-    p->ro_version = SL_CANARY_STABLE;
     const sl_gw_gen_t *gen = p->gen;
     const sl_gw_rollouts_t *rs = p->w->gw->rollouts;
     if (!tier->rollout.enabled || gen->rollout_slot == NULL || rs == NULL || p->variant != SL_PLAN_VARIANT_ACCURATE)
@@ -91,13 +89,13 @@ void sl_gw_rollout_pick(sl_proxy_t *p, const sl_conf_tier_t *tier, const sl_gw_b
     facts.http.header = lookup_joined;
     facts.http.header_ctx = p->req;
     enum en_sl_plan_version_t v = sl_router_version_pick(&tier->rollout, weight, &facts, p->cas.plan.draw, p->tier, NULL);
+    /* a later tier of the cascade leaves these alone: the departure reports this tier's attempt */
     p->ro_slot = (uint8_t)(k + 1);
     p->ro_tier = (uint8_t)p->tier;
+    p->ro_version = v == SL_PLAN_VERSION_CANARY ? SL_CANARY_CANARY : SL_CANARY_STABLE;
     p->t_ro_us = sl_clock_now_us();
-    if (v == SL_PLAN_VERSION_CANARY) {
-        p->ro_version = SL_CANARY_CANARY;
+    if (v == SL_PLAN_VERSION_CANARY)
         *b = gen->backends + tier->rollout.canary->index;
-    }
 }
 
 void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us)

@@ -33,7 +33,9 @@ void sl_gw_rollout_attach(sl_gw_t *gw, sl_gw_gen_t *gen);
 
 /* A tier starts (worker): on a tier with a rollout whose request stays on the accurate variant, picks stable or
  * canary (router/version.h, sticky when configured; Cookie fields joined) with the weight the control thread
- * published, and points *b at the canary backend when the canary is chosen. Records the choice in p. */
+ * published, and points *b at the canary backend when the canary is chosen. Records the choice in p, where a later
+ * tier without a rollout leaves it (the departure reports the rollout tier's attempt; of several tiers with a
+ * rollout in one cascade, the last one started). */
 void sl_gw_rollout_pick(sl_proxy_t *p, const sl_conf_tier_t *tier, const sl_gw_backend_rt_t **b);
 
 /* A request departs (worker): hands the outcome of the tier with a rollout (error, latency, TTFT, time per token,

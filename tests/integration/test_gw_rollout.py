@@ -362,3 +362,28 @@ def test_an_exhausted_error_budget_holds_promotion():
         g.stop()
         stable.stop()
         canary.stop()
+
+
+def test_a_failing_canary_rolls_back_even_when_the_cascade_hides_its_failures():
+    # tier 0 rolls out a canary that fails every answer; each failure escalates to tier 1, so clients only ever get
+    # 200, and the rollout must still see the canary's failed attempts
+    stable, canary, big = sim(*SIM), sim(*SIM, "--error-rate", "1"), sim(*SIM)
+    text = rollout_config(stable, canary, f"{{ canary: canary, steps: [30%, 60%], interval: 1s, min_samples: 1000000, "
+                                          f"checks: {FAST_CHECKS} }}", other=big)
+    text = text.replace("  other:", "  big:") + "      - backend: big\n"
+    g = Gateway(text)
+    try:
+        t = Traffic(g.addr)
+        wait_for(lambda: rollout(g)["phase"] == "rolled_back", timeout=20, what="the rollback")
+        t.stop()
+        assert list(t.statuses) == [200], t.statuses
+        ev = rollout(g)["history"][-1]
+        assert ev["event"] == "rollback" and ev["from"]["weight_permille"] == 300
+        failing = [v for v in ev["evidence"] if v["outcome"] == "fail"]
+        assert failing and failing[0]["verdict"] == "error_rate" and failing[0]["canary"] == 1.0, ev["evidence"]
+        assert sim_requests(big) > 0
+    finally:
+        g.stop()
+        stable.stop()
+        canary.stop()
+        big.stop()
