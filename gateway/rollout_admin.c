@@ -7,6 +7,7 @@
  */
 #include "gateway/rollout_glue.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,5 +108,32 @@ int sl_gw_rollout_render_metrics(sl_gw_t *gw, sl_buf_t *out)
         if (rs->slots[i]->configured &&
             sl_rollout_render_metrics(&rs->slots[i]->r, rs->slots[i]->route, rs->slots[i]->backend, out) != SL_OK)
             return SL_ENOMEM;
+    if (sl_buf_appendf(out, "# HELP sluice_rollout_outcomes_dropped_total Request outcomes a worker could not hand over to "
+                            "the rollout's analysis (its ring was full).\n"
+                            "# TYPE sluice_rollout_outcomes_dropped_total counter\n"
+                            "# HELP sluice_rollout_state_write_failures_total Writes of the rollout's state file that "
+                            "failed.\n"
+                            "# TYPE sluice_rollout_state_write_failures_total counter\n") != SL_OK)
+        return SL_ENOMEM;
+    for (size_t i = 0; i != rs->num_slots; ++i) {
+        const sl_gw_ro_slot_t *s = rs->slots[i];
+        if (!s->configured)
+            continue;
+        uint64_t dropped = 0;
+        for (size_t w = 0; w != rs->num_workers; ++w)
+            dropped += __atomic_load_n(&s->rings[w]->dropped, __ATOMIC_RELAXED);
+        if (sl_buf_appendf(out,
+                           "sluice_rollout_outcomes_dropped_total{route=\"%s\",backend=\"%s\",canary=\"%s\"} %" PRIu64 "\n",
+                           s->route, s->backend, s->canary, dropped) != SL_OK)
+            return SL_ENOMEM;
+    }
+    for (size_t i = 0; i != rs->num_slots; ++i) {
+        const sl_gw_ro_slot_t *s = rs->slots[i];
+        if (s->configured &&
+            sl_buf_appendf(out,
+                           "sluice_rollout_state_write_failures_total{route=\"%s\",backend=\"%s\",canary=\"%s\"} %" PRIu64 "\n",
+                           s->route, s->backend, s->canary, s->write_failures) != SL_OK)
+            return SL_ENOMEM;
+    }
     return SL_OK;
 }

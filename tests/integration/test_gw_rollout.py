@@ -124,6 +124,9 @@ def test_a_healthy_canary_is_promoted_step_by_step():
         assert metric(g, "sluice_rollout_weight", route="chat", backend="stable", canary="canary") == 1
         assert metric(g, "sluice_rollout_state", route="chat", backend="stable", canary="canary", state="promoted") == 1
         assert metric(g, "sluice_rollout_rollbacks_total", route="chat", backend="stable", canary="canary") == 0
+        assert metric(g, "sluice_rollout_outcomes_dropped_total", route="chat", backend="stable", canary="canary") == 0
+        assert metric(g, "sluice_rollout_state_write_failures_total", route="chat", backend="stable", canary="canary") == 0
+        assert "sluice_rollout_outcomes_dropped_total{" in g.metrics()
         check = subprocess.run(["promtool", "check", "metrics"], input=g.metrics().encode(), capture_output=True)
         assert check.returncode == 0 and check.stdout == b"" and check.stderr == b"", check.stdout + check.stderr
     finally:
