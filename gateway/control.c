@@ -14,6 +14,7 @@
 #include "gateway/gw.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
+#include "gateway/upclient.h"
 
 #include <string.h>
 
@@ -91,10 +92,8 @@ void sl_gw_control_init(sl_worker_t *sw)
     sl_gw_t *gw = sw->server->data;
     sw->data = gw;
     gw->ctl_loop = sw->ctx.loop;
-    h2o_timeout_init(gw->ctl_loop, &gw->ctl_io_timeout, 60000); /* checks have their own, shorter deadline */
-    gw->ctl_client_ctx.loop = gw->ctl_loop;
-    gw->ctl_client_ctx.getaddr_receiver = &sw->ctx.receivers.hostinfo_getaddr;
-    gw->ctl_client_ctx.io_timeout = &gw->ctl_io_timeout;
+    /* health checks keep no idle connection, so the idle timeout class is never used */
+    sl_upclient_ctx_init(&gw->ctl_client_ctx, gw->ctl_loop, &sw->ctx.zero_timeout, &sw->ctx.one_sec_timeout, 0);
     h2o_timeout_init(gw->ctl_loop, &gw->tick_timeout, 1000 / TICK_PER_SECOND);
     gw->tick.cb = on_tick;
     h2o_timeout_link(gw->ctl_loop, &gw->tick_timeout, &gw->tick);

@@ -22,6 +22,7 @@
 #include "conf/conf-t.h"
 #include "conf/snapshot-t.h"
 #include "gateway/server.h"
+#include "gateway/upclient-t.h"
 #include "stats/hist-t.h"
 
 #define SL_GW_MAX_WORKERS 64
@@ -160,12 +161,11 @@ struct st_sl_gw_worker_t {
     _Alignas(64) sl_gw_t *gw;
     size_t idx;
     h2o_context_t *ctx;
-    uint64_t rng[4]; /* xoshiro256** */
-    h2o_http1client_ctx_t client_ctx;
-    h2o_timeout_t io_timeout; /* h2o's own client timeout, a backstop: ours fire first */
+    uint64_t rng[4];              /* xoshiro256** */
+    sl_upclient_ctx_t client_ctx; /* upstream connections (gateway/upclient.h) */
     sl_gw_timeout_class_t *timeouts[SL_GW_MAX_TIMEOUT_CLASSES];
     size_t num_timeouts;
-    h2o_socketpool_t **pools; /* by endpoint id; NULL until first used */
+    sl_upclient_pool_t **pools; /* by endpoint id; NULL until first used */
     size_t num_pools;
     h2o_linklist_t waiters; /* sl_proxy_t waiting for a slot, FIFO */
     uint32_t *queued;       /* by backend id: how many of the waiters wait for that backend */
@@ -196,11 +196,11 @@ typedef struct st_sl_gw_names_t {
 typedef struct st_sl_gw_check_t {
     sl_gw_t *gw;
     sl_pool_endpoint_t *endpoint;
-    h2o_http1client_t *client; /* non-NULL while the check runs */
+    sl_upclient_t *client;     /* non-NULL while the check runs */
     h2o_timeout_entry_t timer; /* the check's own timeout */
     h2o_iovec_t reqbuf;        /* owned */
     int status;
-    h2o_socketpool_t pool;          /* connections are "close": the pool only connects */
+    sl_upclient_pool_t pool;        /* keeps no idle connection: every check connects anew */
     sl_conf_health_t settings;      /* copied when the check starts (path NULLed: it lives in reqbuf) */
     const sl_conf_health_t *health; /* &settings */
 } sl_gw_check_t;
@@ -223,8 +223,7 @@ struct st_sl_gw_t {
     _Atomic int eject_pending;    /* a worker asked for an ejection */
     /* control thread only */
     h2o_loop_t *ctl_loop;
-    h2o_http1client_ctx_t ctl_client_ctx;
-    h2o_timeout_t ctl_io_timeout;
+    sl_upclient_ctx_t ctl_client_ctx; /* health checks */
     sl_gw_timeout_class_t *ctl_timeouts[SL_GW_MAX_TIMEOUT_CLASSES];
     size_t ctl_num_timeouts;
     sl_conf_t *boot_conf; /* the config the process started with (restart-only settings), one ref */

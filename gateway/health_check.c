@@ -1,8 +1,9 @@
 /*
  * health_check.c - active health checks, run by the control thread on its own event loop: a GET of health.path on
  * every endpoint of a backend that configures it, every health.interval, with its own deadline (health.timeout).
- * Each check uses a connection of its own ("connection: close"), so a stale keep-alive socket never fails a
- * check. Verdicts go through backends/health.c; the outcome is visible to workers through the endpoint's `out`.
+ * Each check uses a connection of its own ("connection: close", and a pool that keeps no idle connection), so a
+ * stale keep-alive connection never fails a check. Verdicts go through backends/health.c; the outcome is visible
+ * to workers through the endpoint's `out`.
  */
 #include "backends/health.h"
 #include "common/alloc.h"
@@ -10,6 +11,7 @@
 #include "common/log.h"
 #include "gateway/control.h"
 #include "gateway/gw.h"
+#include "gateway/upclient.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,36 +28,36 @@ static void finish(sl_gw_check_t *c, int ok, const char *why)
         SL_LOG(SL_LOG_INFO, "health", "%s %s is back in rotation", c->endpoint->backend, c->endpoint->addr.text);
 }
 
-static int on_body(h2o_http1client_t *client, const char *errstr)
+static int on_body(sl_upclient_t *client, const char *errstr)
 {
     sl_gw_check_t *c = client->data;
     if (errstr == NULL) {
         h2o_buffer_consume(&client->sock->input, client->sock->input->size); /* the body is not looked at */
         return 0;
     }
-    int ok = errstr == h2o_http1client_error_is_eos && c->status >= 200 && c->status < 300;
-    finish(c, ok, ok ? "" : errstr == h2o_http1client_error_is_eos ? "bad status" : errstr);
+    int ok = errstr == sl_upclient_error_is_eos && c->status >= 200 && c->status < 300;
+    finish(c, ok, ok ? "" : errstr == sl_upclient_error_is_eos ? "bad status" : errstr);
     return 0;
 }
 
-static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
-                                       h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers, int rlen)
+static sl_upclient_body_cb on_head(sl_upclient_t *client, const char *errstr, int minor_version, int status, h2o_iovec_t msg,
+                                   h2o_header_t *headers, size_t num_headers, int rlen)
 {
     sl_gw_check_t *c = client->data;
-    if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
+    if (errstr != NULL && errstr != sl_upclient_error_is_eos) {
         finish(c, 0, errstr);
         return NULL;
     }
     c->status = status;
-    if (errstr == h2o_http1client_error_is_eos) {
+    if (errstr == sl_upclient_error_is_eos) {
         finish(c, status >= 200 && status < 300, "bad status");
         return NULL;
     }
     return on_body;
 }
 
-static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr, h2o_iovec_t **reqbufs,
-                                          size_t *reqbufcnt, int *method_is_head)
+static sl_upclient_head_cb on_connect(sl_upclient_t *client, const char *errstr, h2o_iovec_t **reqbufs, size_t *reqbufcnt,
+                                      int *method_is_head)
 {
     sl_gw_check_t *c = client->data;
     if (errstr != NULL) {
@@ -72,7 +74,7 @@ static void on_timeout(h2o_timeout_entry_t *entry)
 {
     sl_gw_check_t *c = H2O_STRUCT_FROM_MEMBER(sl_gw_check_t, timer, entry);
     if (c->client != NULL)
-        h2o_http1client_cancel(c->client); /* a timer callback: outside the client's own callbacks */
+        sl_upclient_cancel(c->client);
     finish(c, 0, "timed out");
 }
 
@@ -93,8 +95,7 @@ static void start(sl_gw_t *gw, sl_pool_endpoint_t *e, const sl_conf_health_t *h,
         c->gw = gw;
         c->endpoint = e;
         c->timer.cb = on_timeout;
-        h2o_socketpool_init_by_address(&c->pool, (struct sockaddr *)&e->addr.sa, e->addr.salen, 0, SIZE_MAX);
-        h2o_socketpool_set_timeout(&c->pool, gw->ctl_loop, 1000);
+        sl_upclient_pool_init(&c->pool, &gw->ctl_client_ctx, (struct sockaddr *)&e->addr.sa, e->addr.salen, 0);
     }
     c->settings = *h;
     c->health = &c->settings;
@@ -109,7 +110,7 @@ static void start(sl_gw_t *gw, sl_pool_endpoint_t *e, const sl_conf_health_t *h,
     c->status = 0;
     sl_health_start(e, h, now_ms);
     h2o_timeout_link(gw->ctl_loop, sl_gw_control_timeout(gw, h->timeout_ms != 0 ? h->timeout_ms : 1000), &c->timer);
-    h2o_http1client_connect_with_pool(&c->client, c, &gw->ctl_client_ctx, &c->pool, on_connect);
+    sl_upclient_connect(&c->client, c, &c->pool, 1, on_connect);
 }
 
 void sl_gw_health_tick(sl_gw_t *gw, const sl_gw_gen_t *gen, uint64_t now_ms)

@@ -58,14 +58,13 @@ typedef struct st_sl_proxy_t {
     /* the current attempt */
     enum en_sl_proxy_phase_t phase;
     enum en_sl_proxy_mode_t mode;
-    h2o_http1client_t *client;       /* non-NULL while h2o's client is alive */
+    sl_upclient_t *client;           /* non-NULL while the upstream exchange runs */
     h2o_timeout_entry_t timer;       /* the phase's deadline: queue, connect, first byte or idle */
     h2o_timeout_entry_t total_timer; /* the attempt's total deadline */
     h2o_linklist_t waiter;           /* in w->waiters while QUEUED */
     uint32_t idle_ms;                /* idle deadline of the body phase (stream_idle for streams) */
     unsigned attempts;               /* attempts started */
     unsigned holds_slot : 1;         /* an in-flight slot on `endpoint` is held */
-    unsigned in_connect : 1;         /* inside h2o_http1client_connect*: a synchronous on_connect = reused socket */
     unsigned reused : 1;             /* the attempt runs on a pooled keep-alive connection */
     unsigned fresh_retry_done : 1;   /* the one retry on a fresh connection was used */
     unsigned got_bytes : 1;          /* the attempt received some response byte */
@@ -76,10 +75,9 @@ typedef struct st_sl_proxy_t {
     unsigned upstream_error : 1;     /* ... and it ended broken */
     unsigned is_stream : 1;          /* the answer is a stream (SSE or chunked without length) */
     unsigned disposed : 1;
-    unsigned in_client_cb : 1;   /* inside one of h2o's client callbacks (cancel is forbidden there) */
-    unsigned cancel_in_cb : 1;   /* the request went away during such a callback: it returns NULL / -1 */
-    size_t input_seen;           /* bytes of the client's socket buffer already timed and scanned */
-    h2o_socket_cb saved_read_cb; /* h2o client's body reader while reads are paused */
+    unsigned in_client_cb : 1; /* inside one of the upstream client's callbacks */
+    unsigned cancel_in_cb : 1; /* the request went away during such a callback: it returns NULL / -1 */
+    size_t input_seen;         /* bytes of the client's socket buffer already timed and scanned */
     /* streaming to the client */
     h2o_doublebuffer_t sending;
     h2o_buffer_t *tail; /* bytes the upstream delivered after its client was released */
@@ -95,6 +93,10 @@ typedef struct st_sl_proxy_t {
     uint64_t t_recv_us, t_end_us, t_dispatch_us, t_attempt_us, t_head_us, t_first_byte_us, t_last_chunk_us, t_up_end_us;
     uint64_t overhead_us;
     uint64_t bytes_out;
+    /* the client connection read ahead while the request runs (read_ahead.c) */
+    h2o_socket_t *client_sock;
+    h2o_buffer_t *client_held; /* the request's input buffer, given back when the request ends */
+
     sl_gw_usage_t usage; /* of the current attempt (reset when the cascade moves on) */
     sl_cascade_t cas;    /* facts, plan, attempts, cost (gateway/cascade.h) */
     /* accuracy scaling and SLO (degrade_glue.c): set when the current tier starts */

@@ -262,6 +262,7 @@ static void on_dispose(void *_p)
         h2o_buffer_dispose(&p->held);
     SL_GW_SUB(s->inflight, 1);
     sl_snapshot_unpin(&w->reader, &p->gen->super);
+    sl_proxy_read_ahead_end(p); /* last: the request's strings live in the buffer it gives back */
 }
 
 int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -284,6 +285,7 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
     p->t_recv_us = t0;
     p->status = 0;
     p->root.type = SL_JSON_INVALID;
+    sl_proxy_read_ahead_start(p);
     h2o_doublebuffer_init(&p->sending, &h2o_socket_buffer_prototype);
     h2o_buffer_init(&p->tail, &h2o_socket_buffer_prototype);
     sl_gw_usage_init(&p->usage);

@@ -25,7 +25,7 @@ int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b);
 int sl_proxy_parse_body(sl_proxy_t *p);
 
 /* The buffer holding upstream bytes the client has not taken yet: the cascade's relay for a filtered stream, else
- * h2o's client socket buffer while the client lives, else the tail it left. */
+ * the upstream client's socket buffer while the exchange runs, else the tail it left. */
 static inline h2o_buffer_t **sl_proxy_pending(sl_proxy_t *p)
 {
     if (p->cas.relay_on)
@@ -51,6 +51,16 @@ void sl_proxy_dispatch_waiters(sl_gw_worker_t *w);
 
 /* Restarts upstream reads paused for backpressure once the client took enough (from the generator's proceed). */
 void sl_proxy_resume_reads(sl_proxy_t *p);
+
+/* read_ahead.c ------------------------------------------------------------------------------------------------ */
+
+/* Keeps a cleartext HTTP/1 client connection reading while the request runs (h2o stops it, at the cost of two
+ * epoll_ctl per request): the request's input buffer is set aside, reads go to a fresh one. Call once, first. */
+void sl_proxy_read_ahead_start(sl_proxy_t *p);
+
+/* Gives the request's input buffer back to the connection, with what was read meanwhile appended. From the pool's
+ * dispose hook, after the last use of the request's strings. */
+void sl_proxy_read_ahead_end(sl_proxy_t *p);
 
 /* respond.c --------------------------------------------------------------------------------------------------- */
 

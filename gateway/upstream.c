@@ -1,20 +1,18 @@
 /*
  * upstream.c - one upstream attempt of a proxied request: slot, connect, head, body, deadlines, retry.
  *
- * Deadlines. h2o 2.2.5's client has ONE io_timeout per client context, used for connect, the head and every gap
- * between reads. Ours is a 24 h backstop; each attempt links its own entries instead: `timer` for the current
- * phase (queue_timeout, connect, first_byte, then idle or stream_idle re-armed on every read) and `total_timer`.
- * They fire from the event loop, outside the client's callbacks, so they may call h2o_http1client_cancel()
- * (inside a callback that would be a use-after-free: there we return NULL / -1 instead and let the client free
- * itself).
+ * Deadlines. The upstream client (gateway/upclient.h) has no timeout of its own; each attempt links its own
+ * entries: `timer` for the current phase (queue_timeout, connect, first_byte, then idle or stream_idle re-armed on
+ * every read) and `total_timer`. They fire from the event loop and cancel the exchange (sl_upclient_cancel);
+ * inside the client's callbacks the proxy returns NULL / -1 instead, which ends the exchange the same way.
  *
  * Classification. Each failure is classified once, where it is seen, into en_sl_failure_t; failure.c maps it to a
  * status. A failure before any response byte on a reused keep-alive connection (the upstream closed it as we sent)
  * is retried once on a fresh connection, keeping the slot, and counts against neither the endpoint nor the client.
  *
  * Backpressure. The client never stops reading on its own: when SL_GW_HIGH_WATER bytes wait in its socket buffer
- * (the client downstream is slower), reads stop until the buffer drains below half of it; the idle deadline is
- * suspended meanwhile (the upstream is not idle, we are not reading).
+ * (the client downstream is slower), reads pause (sl_upclient_pause) until the buffer drains below half of it;
+ * the idle deadline is suspended meanwhile (the upstream is not idle, we are not reading).
  */
 #include "gateway/proxy.h"
 #include "backends/pool.h"
@@ -24,10 +22,10 @@
 #include "gateway/gw.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
+#include "gateway/upclient.h"
 #include "gateway/worker.h"
 #include "stats/hist.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 static void connect_attempt(sl_proxy_t *p, int fresh);
@@ -68,7 +66,7 @@ static void dequeue(sl_proxy_t *p)
     h2o_timeout_unlink(&p->timer);
 }
 
-/* Cancels h2o's client from outside its callbacks, keeping the body bytes it had not handed over yet. */
+/* Cancels the upstream exchange from outside its callbacks, keeping the body bytes not handed over yet. */
 static void cancel_client(sl_proxy_t *p)
 {
     if (p->client == NULL)
@@ -79,7 +77,7 @@ static void cancel_client(sl_proxy_t *p)
         p->client->sock->input = t;
         p->input_seen = 0;
     }
-    h2o_http1client_cancel(p->client);
+    sl_upclient_cancel(p->client);
     p->client = NULL;
 }
 
@@ -87,7 +85,7 @@ void sl_proxy_abandon(sl_proxy_t *p)
 {
     if (p->in_client_cb) {
         /* only reachable if h2o tore the request down from inside one of our client callbacks; the callback
-         * sees cancel_in_cb and returns NULL / -1, which makes the client free itself */
+         * sees cancel_in_cb and returns NULL / -1, which ends the exchange */
         p->cancel_in_cb = 1;
         p->client = NULL;
     }
@@ -144,11 +142,9 @@ static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
         sl_proxy_flush(p);
 }
 
-/* errstr of a failed read: a timeout of h2o's backstop, a broken connection, or a response h2o could not parse */
-static enum en_sl_failure_t classify(const char *errstr, enum en_sl_failure_t timeout_kind)
+/* errstr of a failed exchange: a broken connection ("I/O error ..."), or an answer the client could not parse */
+static enum en_sl_failure_t classify(const char *errstr)
 {
-    if (strcmp(errstr, "I/O timeout") == 0)
-        return timeout_kind;
     if (strncmp(errstr, "I/O error", 9) == 0)
         return SL_FAILURE_RESET;
     return SL_FAILURE_MALFORMED;
@@ -156,8 +152,7 @@ static enum en_sl_failure_t classify(const char *errstr, enum en_sl_failure_t ti
 
 static void pause_reads(sl_proxy_t *p)
 {
-    p->saved_read_cb = p->client->sock->_cb.read; /* the client's private body reader */
-    h2o_socket_read_stop(p->client->sock);
+    sl_upclient_pause(p->client);
     p->paused = 1;
     h2o_timeout_unlink(&p->timer);
 }
@@ -166,7 +161,7 @@ void sl_proxy_resume_reads(sl_proxy_t *p)
 {
     if (!p->paused || p->client == NULL || (*sl_proxy_pending(p))->size >= SL_GW_HIGH_WATER / 2)
         return;
-    h2o_socket_read_start(p->client->sock, p->saved_read_cb);
+    sl_upclient_resume(p->client);
     p->paused = 0;
     link_timer(p, &p->timer, p->idle_ms);
 }
@@ -190,12 +185,12 @@ static void observe_input(sl_proxy_t *p, h2o_buffer_t *in)
 
 /* A buffered attempt: the body stays in the client's socket buffer until the end (content-length bounded it, or
  * for an answer the cascade holds without a length, the check against SL_GW_MAX_BUFFERED here). */
-static int on_body_buffered(h2o_http1client_t *client, const char *errstr)
+static int on_body_buffered(sl_upclient_t *client, const char *errstr)
 {
     sl_proxy_t *p = client->data;
     observe_input(p, client->sock->input);
     if (errstr == NULL && client->sock->input->size > SL_GW_MAX_BUFFERED) {
-        p->client = NULL; /* returning -1 makes the client free itself */
+        p->client = NULL; /* returning -1 ends the exchange (the connection is closed) */
         attempt_failed(p, SL_FAILURE_MALFORMED);
         return -1;
     }
@@ -204,19 +199,19 @@ static int on_body_buffered(h2o_http1client_t *client, const char *errstr)
         return 0;
     }
     p->client = NULL;
-    if (errstr != h2o_http1client_error_is_eos) {
-        attempt_failed(p, classify(errstr, SL_FAILURE_IDLE_TIMEOUT));
+    if (errstr != sl_upclient_error_is_eos) {
+        attempt_failed(p, classify(errstr));
         return 0;
     }
     h2o_buffer_t *body = client->sock->input;
-    h2o_buffer_init(&client->sock->input, &h2o_socket_buffer_prototype); /* the client disposes the empty one */
+    h2o_buffer_init(&client->sock->input, &h2o_socket_buffer_prototype); /* the connection keeps an empty one */
     p->input_seen = 0;
     attempt_succeeded(p);
     sl_cascade_on_answer(p, body); /* judged: answered, or the next tier starts */
     return 0;
 }
 
-static int on_body(h2o_http1client_t *client, const char *errstr)
+static int on_body(sl_upclient_t *client, const char *errstr)
 {
     sl_proxy_t *p = client->data;
     h2o_buffer_t *in = client->sock->input;
@@ -224,19 +219,19 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
     observe_input(p, in);
     sl_cascade_relay_feed(p, &client->sock->input, errstr != NULL); /* a filtered stream: whole events move on */
     if (errstr != NULL) {
-        /* the client's last call: keep the bytes not sent yet, it frees its socket buffer after we return */
+        /* the client's last call: keep the bytes not sent yet (the connection is pooled or closed after we return) */
         h2o_buffer_t *t = p->tail;
         p->tail = client->sock->input;
         client->sock->input = t;
         p->input_seen = 0;
         p->client = NULL;
-        if (errstr == h2o_http1client_error_is_eos) {
+        if (errstr == sl_upclient_error_is_eos) {
             attempt_succeeded(p);
             p->upstream_done = 1;
             if (p->sending.bytes_inflight == 0)
                 sl_proxy_flush(p);
         } else {
-            attempt_failed(p, classify(errstr, SL_FAILURE_IDLE_TIMEOUT));
+            attempt_failed(p, classify(errstr));
         }
         p->in_client_cb = 0;
         return 0;
@@ -250,14 +245,15 @@ static int on_body(h2o_http1client_t *client, const char *errstr)
     return p->cancel_in_cb ? -1 : 0;
 }
 
-static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *errstr, int minor_version, int status,
-                                       h2o_iovec_t msg, h2o_header_t *headers, size_t num_headers, int rlen)
+static sl_upclient_body_cb on_head(sl_upclient_t *client, const char *errstr, int minor_version, int status, h2o_iovec_t msg,
+                                   h2o_header_t *headers, size_t num_headers, int rlen)
 {
     sl_proxy_t *p = client->data;
     h2o_timeout_unlink(&p->timer);
-    if (errstr != NULL && errstr != h2o_http1client_error_is_eos) {
+    if (errstr != NULL && errstr != sl_upclient_error_is_eos) {
         p->client = NULL;
-        attempt_failed(p, classify(errstr, SL_FAILURE_FIRST_BYTE_TIMEOUT));
+        p->got_bytes = client->got_bytes; /* part of an answer arrived: the request is not sent again */
+        attempt_failed(p, classify(errstr));
         return NULL;
     }
     p->got_bytes = 1;
@@ -277,7 +273,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         attempt_failed(p, SL_FAILURE_MALFORMED); /* too large to hold back and judge */
         return NULL;
     }
-    if (hold && errstr == h2o_http1client_error_is_eos) { /* an answer without a body is judged as such */
+    if (hold && errstr == sl_upclient_error_is_eos) { /* an answer without a body is judged as such */
         p->client = NULL;
         h2o_buffer_t *empty;
         h2o_buffer_init(&empty, &h2o_socket_buffer_prototype);
@@ -285,8 +281,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
         sl_cascade_on_answer(p, empty);
         return NULL;
     }
-    if (errstr != h2o_http1client_error_is_eos &&
-        (hold || (!p->is_stream && p->req->res.content_length <= SL_GW_MAX_BUFFERED))) {
+    if (errstr != sl_upclient_error_is_eos && (hold || (!p->is_stream && p->req->res.content_length <= SL_GW_MAX_BUFFERED))) {
         /* a whole answer of known length: hold it back, so a failure before its end still gets a clean error
          * (and the next attempt, with the cascade) instead of a truncated answer */
         p->mode = SL_PROXY_BUFFER;
@@ -300,7 +295,7 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     sl_proxy_start_stream(p);
     p->in_client_cb = 0;
     p->overhead_us += sl_clock_now_us() - p->t_head_us;
-    if (errstr == h2o_http1client_error_is_eos) { /* no body: HEAD, 204, 304 */
+    if (errstr == sl_upclient_error_is_eos) { /* no body: HEAD, 204, 304 */
         p->client = NULL;
         attempt_succeeded(p);
         p->upstream_done = 1;
@@ -314,24 +309,19 @@ static h2o_http1client_body_cb on_head(h2o_http1client_t *client, const char *er
     return on_body;
 }
 
-static h2o_http1client_head_cb on_connect(h2o_http1client_t *client, const char *errstr, h2o_iovec_t **reqbufs,
-                                          size_t *reqbufcnt, int *method_is_head)
+static sl_upclient_head_cb on_connect(sl_upclient_t *client, const char *errstr, h2o_iovec_t **reqbufs, size_t *reqbufcnt,
+                                      int *method_is_head)
 {
     sl_proxy_t *p = client->data;
     h2o_timeout_unlink(&p->timer);
     if (errstr != NULL) {
         p->client = NULL;
-        attempt_failed(p, strcmp(errstr, "connection timeout") == 0 ? SL_FAILURE_CONNECT_TIMEOUT : SL_FAILURE_CONNECT_REFUSED);
+        attempt_failed(p, SL_FAILURE_CONNECT_REFUSED); /* a connect that takes too long is our timer's (on_timer) */
         return NULL;
     }
-    /* a pooled socket is handed over synchronously, inside h2o_http1client_connect_with_pool; a new connection
+    /* an idle keep-alive connection is handed over synchronously, inside sl_upclient_connect; a new connection
      * completes later, from the event loop */
-    p->reused = p->in_connect;
-    if (!p->reused) {
-        /* bounds what one read burst can pull in while the client is slower (backpressure, see above) */
-        int rcvbuf = SL_GW_UPSTREAM_RCVBUF;
-        setsockopt(h2o_socket_get_fd(client->sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    }
+    p->reused = client->reused;
     p->phase = SL_PROXY_WAITING_HEAD;
     *reqbufs = p->reqbufs;
     *reqbufcnt = p->num_reqbufs;
@@ -396,20 +386,8 @@ static void connect_attempt(sl_proxy_t *p, int fresh)
     p->total_timer.cb = on_total_timer;
     link_timer(p, &p->timer, t->connect_ms);
     link_timer(p, &p->total_timer, t->total_ms);
-    p->in_connect = 1;
-    const sl_conf_addr_t *a = &p->endpoint->addr;
-    if (fresh && a->family == AF_INET) {
-        /* h2o connects directly (no resolver) to an IPv4 literal, on a connection of its own that never joins
-         * the pool */
-        char host[INET_ADDRSTRLEN];
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->sa;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        h2o_http1client_connect(&p->client, p, &w->client_ctx, h2o_iovec_init(host, strlen(host)), ntohs(sin->sin_port), 0,
-                                on_connect);
-    } else {
-        h2o_http1client_connect_with_pool(&p->client, p, &w->client_ctx, sl_gw_worker_pool(w, p->endpoint), on_connect);
-    }
-    p->in_connect = 0;
+    /* fresh: a new connection even when idle ones wait (the retry after a stale one failed) */
+    sl_upclient_connect(&p->client, p, sl_gw_worker_pool(w, p->endpoint), fresh, on_connect);
 }
 
 static int pick(sl_proxy_t *p)

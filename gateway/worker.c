@@ -13,14 +13,13 @@
 #include "conf/snapshot.h"
 #include "gateway/access_log.h"
 #include "gateway/proxy.h"
+#include "gateway/upclient.h"
 #include "stats/hist.h"
 
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-#define IO_BACKSTOP_MS (24u * 3600 * 1000) /* h2o's single client timeout: far beyond every deadline of ours */
 
 static void seed_rng(sl_gw_worker_t *w)
 {
@@ -110,7 +109,7 @@ void sl_gw_worker_fit(sl_gw_worker_t *w, const sl_gw_gen_t *gen)
         memset(w->queued + w->num_queued, 0, (n - w->num_queued) * sizeof(*w->queued));
         w->num_queued = n;
     }
-    /* socket pools of the generation's endpoints are created here, off the request path */
+    /* connection pools of the generation's endpoints are created here, off the request path */
     for (size_t b = 0; b != gen->conf->num_backends; ++b)
         for (size_t i = 0; i != gen->backends[b].num_endpoints; ++i)
             sl_gw_worker_pool(w, gen->backends[b].endpoints[i]);
@@ -142,7 +141,7 @@ h2o_timeout_t *sl_gw_worker_timeout(sl_gw_worker_t *w, uint32_t ms)
     return &c->timeout;
 }
 
-h2o_socketpool_t *sl_gw_worker_pool(sl_gw_worker_t *w, const sl_pool_endpoint_t *e)
+sl_upclient_pool_t *sl_gw_worker_pool(sl_gw_worker_t *w, const sl_pool_endpoint_t *e)
 {
     if (e->id >= w->num_pools) {
         size_t n = w->num_pools < 16 ? 16 : w->num_pools;
@@ -153,10 +152,8 @@ h2o_socketpool_t *sl_gw_worker_pool(sl_gw_worker_t *w, const sl_pool_endpoint_t 
         w->num_pools = n;
     }
     if (w->pools[e->id] == NULL) {
-        h2o_socketpool_t *pool = sl_calloc(1, sizeof(*pool));
-        h2o_socketpool_init_by_address(pool, (struct sockaddr *)&e->addr.sa, e->addr.salen, 0, SIZE_MAX);
-        /* mandatory in 2.2.5: without a loop the pool's expiry dereferences NULL on the first connect */
-        h2o_socketpool_set_timeout(pool, w->ctx->loop, SL_GW_KEEPALIVE_MS);
+        sl_upclient_pool_t *pool = sl_calloc(1, sizeof(*pool));
+        sl_upclient_pool_init(pool, &w->client_ctx, (struct sockaddr *)&e->addr.sa, e->addr.salen, SL_UPCLIENT_MAX_IDLE);
         w->pools[e->id] = pool;
     }
     return w->pools[e->id];
@@ -191,12 +188,9 @@ void sl_gw_worker_init(sl_gw_worker_t *w, sl_worker_t *sw)
     w->idx = sw->idx;
     sw->data = w;
     seed_rng(w);
-    h2o_timeout_init(w->ctx->loop, &w->io_timeout, IO_BACKSTOP_MS);
-    w->client_ctx.loop = w->ctx->loop;
-    w->client_ctx.getaddr_receiver = &w->ctx->receivers.hostinfo_getaddr;
-    w->client_ctx.io_timeout = &w->io_timeout;
-    w->client_ctx.websocket_timeout = NULL;
-    w->client_ctx.ssl_ctx = NULL;
+    /* SO_RCVBUF bounds what one read burst can pull in while the client is slower (backpressure, upstream.c) */
+    sl_upclient_ctx_init(&w->client_ctx, w->ctx->loop, &w->ctx->zero_timeout, sl_gw_worker_timeout(w, SL_GW_KEEPALIVE_MS),
+                         SL_GW_UPSTREAM_RCVBUF);
     h2o_linklist_init_anchor(&w->waiters);
     w->queue_poll.cb = sl_proxy_on_queue_poll;
     w->log_buf = sl_malloc(SL_GW_LOG_BUF);

@@ -1,5 +1,5 @@
 /*
- * worker.h - per-worker state of the data plane: snapshot reader, upstream client context and socket pools,
+ * worker.h - per-worker state of the data plane: snapshot reader, upstream client context and connection pools,
  * timeout classes, PRNG, metric shard, queue of requests waiting for a slot. Everything here runs on the worker's
  * own thread unless said otherwise.
  */
@@ -52,8 +52,8 @@ void sl_gw_worker_exit(sl_gw_worker_t *w);
  * nearest longer existing class is used (or the longest one). */
 h2o_timeout_t *sl_gw_worker_timeout(sl_gw_worker_t *w, uint32_t ms);
 
-/* The worker's keep-alive socket pool for endpoint e, created on first use. */
-h2o_socketpool_t *sl_gw_worker_pool(sl_gw_worker_t *w, const sl_pool_endpoint_t *e);
+/* The worker's pool of upstream connections to endpoint e, created on first use. */
+sl_upclient_pool_t *sl_gw_worker_pool(sl_gw_worker_t *w, const sl_pool_endpoint_t *e);
 
 /* Makes sure the shard and the per-backend arrays can hold the ids of gen (called when a generation is adopted,
  * and by tests). */
