@@ -106,6 +106,9 @@ uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_
  * ("0", "0.0021", "12.5"). buf holds SL_CASCADE_COST_MAX bytes; returns the length (NUL not counted). */
 size_t sl_cascade_cost_format(uint64_t nanos, char *buf);
 
+/* Writes v in decimal, NUL-terminated, into buf (21 bytes); returns the length (NUL not counted). */
+size_t sl_cascade_u64_format(uint64_t v, char *buf);
+
 /* Writes a signal value as a JSON number (shortest of %.9g that is valid JSON: no inf/nan, which the adapters
  * never report as values). buf holds 32 bytes; returns the length. */
 size_t sl_cascade_signal_format(double v, char *buf);

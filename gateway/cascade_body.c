@@ -182,8 +182,8 @@ void sl_cascade_add_headers(sl_proxy_t *p)
     if (!c->planned || p->backend == NULL)
         return;
     char *v = h2o_mem_alloc_pool(&req->pool, 24 + SL_CASCADE_COST_MAX);
-    int n = snprintf(v, 24, "%zu", c->num_tries != 0 ? c->num_tries - 1 : 0);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-escalations"), 0, NULL, v, (size_t)n);
+    size_t n = sl_cascade_u64_format(c->num_tries != 0 ? c->num_tries - 1 : 0, v);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-escalations"), 0, NULL, v, n);
     size_t len = sl_cascade_cost_format(sl_cascade_cost_so_far(p), v + 24);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-cost"), 0, NULL, v + 24, len);
 }

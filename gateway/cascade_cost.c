@@ -31,22 +31,36 @@ uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_
     return (uint64_t)n;
 }
 
+size_t sl_cascade_u64_format(uint64_t v, char *buf)
+{
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (size_t i = 0; i != n; ++i)
+        buf[i] = digits[n - 1 - i];
+    buf[n] = '\0';
+    return n;
+}
+
+/* digit by digit, without snprintf: this runs for every answer (x-sluice-cost, the access log) */
 size_t sl_cascade_cost_format(uint64_t nanos, char *buf)
 {
-    unsigned long long whole = (unsigned long long)(nanos / 1000000000u);
+    size_t n = sl_cascade_u64_format(nanos / 1000000000u, buf);
     unsigned frac = (unsigned)(nanos % 1000000000u);
-    int n = snprintf(buf, SL_CASCADE_COST_MAX, "%llu", whole);
     if (frac == 0)
-        return (size_t)n;
-    char digits[10];
-    snprintf(digits, sizeof(digits), "%09u", frac);
+        return n;
+    char digits[9];
+    for (size_t i = 9; i != 0; --i, frac /= 10)
+        digits[i - 1] = (char)('0' + frac % 10);
     size_t k = 9;
     while (digits[k - 1] == '0')
         --k;
     buf[n++] = '.';
     memcpy(buf + n, digits, k);
     buf[n + k] = '\0';
-    return (size_t)n + k;
+    return n + k;
 }
 
 size_t sl_cascade_signal_format(double v, char *buf)

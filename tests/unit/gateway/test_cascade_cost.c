@@ -33,6 +33,17 @@ Test(cascade_cost, attempt_cost_in_nanos)
     cr_assert_eq(sl_cascade_cost_nanos(&huge, 1, 1, UINT64_MAX, UINT64_MAX), (uint64_t)1 << 62); /* saturates */
 }
 
+Test(cascade_cost, integers)
+{
+    char buf[21];
+    cr_assert_eq(sl_cascade_u64_format(0, buf), 1);
+    cr_assert_str_eq(buf, "0");
+    cr_assert_eq(sl_cascade_u64_format(907, buf), 3);
+    cr_assert_str_eq(buf, "907");
+    cr_assert_eq(sl_cascade_u64_format(UINT64_MAX, buf), 20);
+    cr_assert_str_eq(buf, "18446744073709551615");
+}
+
 Test(cascade_cost, decimal_text)
 {
     cr_assert_str_eq(fmt(0), "0");
