@@ -175,20 +175,21 @@ def test_failures_inside_client_callbacks_and_aborts_never_crash():
 
 
 def test_timeouts_are_separate_deadlines_not_one_io_timeout():
-    # first byte after 250 ms: longer than idle (150 ms) and connect (100 ms), shorter than first_byte (600 ms)
-    s = sim(*ZERO, "--ttft-ms", "250", "--tpot-ms", "250", "--output-tokens-mean", "4096", "--output-tokens-max", "4096")
-    t = "timeouts: { connect: 100ms, first_byte: 600ms, idle: 150ms, stream_idle: 400ms, total: 5s }"
+    # first byte after 500 ms: longer than idle (300 ms) and connect (100 ms), shorter than first_byte (1500 ms);
+    # every margin is at least 500 ms so a loaded machine (CI runs two suites at once, one under ASan) cannot flip it
+    s = sim(*ZERO, "--ttft-ms", "500", "--tpot-ms", "500", "--output-tokens-mean", "4096", "--output-tokens-max", "4096")
+    t = "timeouts: { connect: 100ms, first_byte: 1500ms, idle: 300ms, stream_idle: 1000ms, total: 10s }"
     g = Gateway(config(backend_yaml("b", [s.addr], model="sim-model", extra=t), [("r", "/v1/", "b")]))
     try:
         status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
                                           body=json.dumps(chat_body(max_tokens=2)).encode())
         assert status == 200, body
-        # a stream with 250 ms between tokens: longer than idle, within stream_idle
+        # a stream with 500 ms between tokens: longer than idle, within stream_idle
         status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
                                           body=json.dumps(chat_body(stream=True, max_tokens=4)).encode())
         assert status == 200 and body.endswith(b"data: [DONE]\n\n")
-        # 500 ms between tokens: longer than stream_idle -> the stream is cut, counted as idle_timeout
-        status, _, body = harness.request(s.addr, "POST", "/sim/config", body=b'{"tpot_ms": 500}')
+        # 2 s between tokens: longer than stream_idle -> the stream is cut, counted as idle_timeout
+        status, _, body = harness.request(s.addr, "POST", "/sim/config", body=b'{"tpot_ms": 2000}')
         assert status == 200
         out = harness.raw_exchange(g.addr, b"POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n"
                                    % len(json.dumps(chat_body(stream=True, max_tokens=6)))
