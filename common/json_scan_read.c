@@ -120,9 +120,10 @@ int sl_json_string_eq(const sl_json_span_t *v, const char *s, size_t n)
     if (v->type != SL_JSON_STRING || v->len < 2)
         return 0;
     const char *p = v->p + 1, *end = v->p + v->len - 1;
-    /* fast path: no escape in the raw text */
-    if ((size_t)(end - p) == n && memchr(p, '\\', n) == NULL)
-        return memcmp(p, s, n) == 0;
+    /* fast path: without an escape the raw text is the string (a key compared against several names is mostly
+     * told apart by its length here, without decoding it) */
+    if (memchr(p, '\\', (size_t)(end - p)) == NULL)
+        return (size_t)(end - p) == n && memcmp(p, s, n) == 0;
     size_t i = 0;
     while (p != end) {
         unsigned char u[4];
