@@ -85,7 +85,7 @@ static void setup_h2o(sl_gw_t *gw, const sl_conf_t *conf)
     static const char server_name[] = "sluice";
     h2o_globalconf_t *g = &gw->h2o;
     h2o_config_init(g);
-    g->server_name = h2o_iovec_init(server_name, sizeof(server_name) - 1);
+    g->server_name = h2o_iovec_init(server_name, 0); /* the data plane's filter adds the field (respond.c) */
     g->max_request_entity_size = conf->server.max_body_bytes;
     if (conf->server.header_timeout_ms != 0)
         g->http1.req_timeout = conf->server.header_timeout_ms;

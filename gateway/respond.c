@@ -214,7 +214,9 @@ void sl_proxy_on_stop(h2o_generator_t *self, h2o_req_t *req)
 
 /* h2o answers "413 Request Entity Too Large" itself, as text, when a body outgrows max_request_entity_size while
  * it is being read (before any handler runs). This filter rewrites that answer into the JSON error of the
- * route's protocol. Answers the proxy starts itself (w->in_own_start) pass untouched, upstream 413s included. */
+ * route's protocol. Answers the proxy starts itself (w->in_own_start) pass untouched, upstream 413s included.
+ * Every answer of the data plane passes here, which is where its `server` field is added: h2o would write it
+ * with a sprintf of its own for every HTTP/1 answer (its server_name is left empty, gw.c). */
 typedef struct st_sl_proxy_413_ostream_t {
     h2o_ostream_t super;
     h2o_iovec_t body;
@@ -248,6 +250,7 @@ static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
         os->body = h2o_iovec_init(body, len);
         slot = &os->super.next;
     }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SERVER, NULL, H2O_STRLIT("sluice"));
     h2o_setup_next_ostream(req, slot);
 }
 
