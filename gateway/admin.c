@@ -21,6 +21,7 @@
 #include "gateway/control.h"
 #include "gateway/gw.h"
 #include "gateway/metrics.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/worker.h"
@@ -100,7 +101,7 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     sl_buf_t out;
     sl_buf_init(&out, METRICS_CAP);
     if (sl_gw_metrics_render(&in, &out) != SL_OK || sl_gw_slo_render_metrics(gw, &out) != SL_OK ||
-        sl_gw_rollout_render_metrics(gw, &out) != SL_OK) {
+        sl_gw_rollout_render_metrics(gw, &out) != SL_OK || sl_gw_monitor_render_metrics(gw, &out) != SL_OK) {
         sl_buf_dispose(&out);
         respond_json(req, 500, "Internal Server Error", "{\"error\":\"metrics too large\"}");
         return;
@@ -200,7 +201,8 @@ static void on_state(sl_gw_t *gw, h2o_req_t *req)
     int ok = sl_gw_slo_render_state(gw, &b) == SL_OK && b.len != 0 && b.data[b.len - 1] == '}';
     if (ok) { /* the rollouts go into the same object, as its last member */
         b.len--;
-        ok = sl_gw_rollout_render_state(gw, &b) == SL_OK && sl_buf_append(&b, "}", 1) == SL_OK;
+        ok = sl_gw_rollout_render_state(gw, &b) == SL_OK && sl_gw_monitor_render_state(gw, &b) == SL_OK &&
+             sl_buf_append(&b, "}", 1) == SL_OK;
     }
     if (!ok)
         respond_json(req, 500, "Internal Server Error", "{\"error\":\"state too large\"}");

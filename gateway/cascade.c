@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "gateway/failure.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/proxy.h"
 #include "gateway/worker.h"
 #include "router/facts.h"
@@ -247,7 +248,8 @@ int sl_cascade_holds(const sl_proxy_t *p)
     if (!c->planned || p->is_head || c->num_tries == 0)
         return 0;
     const sl_plan_step_t *st = &c->plan.steps[c->step];
-    return st->judged || st->mode == SL_PLAN_STREAM_BUFFERED;
+    /* logprobs asked for the monitor only (not streams): a whole answer is held so they can be stripped */
+    return st->judged || st->mode == SL_PLAN_STREAM_BUFFERED || (c->asked_logprobs && !c->plan.stream);
 }
 
 int sl_cascade_on_failure(sl_proxy_t *p, enum en_sl_failure_t f)
@@ -268,7 +270,7 @@ int sl_cascade_on_failure(sl_proxy_t *p, enum en_sl_failure_t f)
     return 0;
 }
 
-static const char *lookup_res_header(void *ctx, const char *name, size_t name_len, size_t *value_len)
+const char *sl_cascade_res_header(void *ctx, const char *name, size_t name_len, size_t *value_len)
 {
     h2o_req_t *req = ctx;
     ssize_t i = h2o_find_header_by_str(&req->res.headers, name, name_len, -1);
@@ -292,7 +294,7 @@ int sl_cascade_is_sse(const sl_proxy_t *p)
 static void judge_answer(sl_proxy_t *p, const sl_plan_step_t *st, h2o_buffer_t *body, sl_signal_t *sig, sl_judge_input_t *in)
 {
     const sl_adapter_t *a = sl_adapter_get(p->backend->conf->protocol);
-    sl_adapter_headers_t headers = {lookup_res_header, p->req};
+    sl_adapter_headers_t headers = {sl_cascade_res_header, p->req};
     const sl_conf_signal_t *want = &st->tier->accept.signal;
     int ok;
     if (sl_cascade_is_sse(p)) {
@@ -346,6 +348,7 @@ void sl_cascade_on_answer(sl_proxy_t *p, h2o_buffer_t *body)
                                sl_gw_failure_message(j.failure));
         return;
     }
+    sl_gw_monitor_answer(p, body); /* the prediction is read while the answer's bytes exist (monitor_glue.h) */
     int replay = sl_cascade_is_sse(p);
     body = sl_cascade_client_body(p, body);
     if (replay)

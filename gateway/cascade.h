@@ -48,6 +48,9 @@ void sl_cascade_on_answer(sl_proxy_t *p, h2o_buffer_t *body);
 /* Gives the request's scratch allocator its memory (from the pool, once): before a stream is judged or filtered. */
 void sl_cascade_scratch_ready(sl_proxy_t *p);
 
+/* Header lookup over the response head copied into req->res (ctx: the h2o_req_t), for sl_adapter_headers_t. */
+const char *sl_cascade_res_header(void *ctx, const char *name, size_t name_len, size_t *value_len);
+
 /* Whether the head of the current attempt (copied into the response) says text/event-stream. */
 int sl_cascade_is_sse(const sl_proxy_t *p);
 

@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 #include "conf/snapshot.h"
 #include "gateway/gw.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/upclient.h"
@@ -80,6 +81,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     sl_gw_health_tick(gw, gen, now_ms);
     sl_gw_slo_tick(gw, gen, now_ms); /* degrade controllers; every second the SLO tick and the state file */
     sl_gw_rollout_tick(gw, sl_clock_wall_ms()); /* canary rollouts: analysis, state files, weights (rollout_glue.h) */
+    sl_gw_monitor_tick(gw, gen, now_ms);        /* drift windows, feedback tables, measures (monitor_glue.h) */
     if (++gw->tick_count % TICK_PER_SECOND == 0) {
         sl_snapshot_reclaim(&gw->slot);
         free_retired_shards(gw);
@@ -96,6 +98,7 @@ void sl_gw_control_init(sl_worker_t *sw)
     sl_upclient_ctx_init(&gw->ctl_client_ctx, gw->ctl_loop, &sw->ctx.zero_timeout, &sw->ctx.one_sec_timeout, 0);
     h2o_timeout_init(gw->ctl_loop, &gw->tick_timeout, 1000 / TICK_PER_SECOND);
     gw->tick.cb = on_tick;
+    sl_gw_monitor_control_init(gw, sw->ctx.queue); /* POST /v1/feedback bodies arrive from the workers */
     h2o_timeout_link(gw->ctl_loop, &gw->tick_timeout, &gw->tick);
 }
 

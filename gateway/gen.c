@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "conf/conf.h"
 #include "gateway/access_log.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "router/match.h"
@@ -72,6 +73,7 @@ static void gen_dispose(sl_snapshot_t *snap)
 {
     sl_gw_gen_t *gen = (sl_gw_gen_t *)snap;
     sl_gw_slo_release(gen); /* its SLO part outlives it: the control thread collects and frees it */
+    sl_gw_monitor_release(gen); /* so does its monitor */
     sl_gw_log_target_release(gen->log);
     sl_conf_release(gen->conf);
     sl_arena_dispose(&gen->arena);
@@ -127,6 +129,9 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     gen->num_backend_ids = gw->names.num_backends;
     /* last: the SLO history and counters of the published generation move to this one (slo_glue.h) */
     if (sl_gw_slo_attach(gw, gen, err, errlen) != SL_OK)
+        goto Error;
+    /* the last step that can fail: a bad reference file refuses the config; the handover moves state (monitor_glue.h) */
+    if (sl_gw_monitor_attach(gw, gen, err, errlen) != SL_OK)
         goto Error;
     sl_gw_rollout_attach(gw, gen); /* never fails; its slots borrow this config from here on (rollout_glue.h) */
     *out = gen;

@@ -44,6 +44,8 @@ typedef struct st_sl_gw_worker_t sl_gw_worker_t;
 struct st_sl_gw_slo_gen_t; /* gateway/slo_glue-t.h */
 struct st_sl_gw_slo_t;
 struct st_sl_gw_rollouts_t; /* gateway/rollout_glue-t.h */
+struct st_sl_gw_mon_gen_t;  /* gateway/monitor_glue-t.h */
+struct st_sl_gw_monitor_t;
 
 /* An access-log destination shared by the generations that name the same path. */
 typedef struct st_sl_gw_log_target_t {
@@ -82,6 +84,7 @@ typedef struct st_sl_gw_gen_t {
     sl_gw_log_target_t *log;                             /* one reference */
     struct st_sl_gw_slo_gen_t *slo; /* SLO tracker and accuracy scaling (slo_glue.h); owned by the control thread */
     uint8_t *rollout_slot; /* [route index x SL_CONF_MAX_TIERS + tier]: rollout slot (rollout_glue.h); NULL = none */
+    struct st_sl_gw_mon_gen_t *mon; /* model monitoring (monitor_glue.h); owned by the control thread; NULL = none */
 } sl_gw_gen_t;
 
 /* Counters of one (route, backend) pair. */
@@ -240,6 +243,7 @@ struct st_sl_gw_t {
     sl_conf_t *(*builtin_conf)(sl_conf_errors_t *errs); /* demo: re-creates the built-in config on reload */
     struct st_sl_gw_slo_t *slo;                         /* SLO tracking, error budgets, accuracy scaling (slo_glue.h) */
     struct st_sl_gw_rollouts_t *rollouts;               /* canary rollouts (rollout_glue.h) */
+    struct st_sl_gw_monitor_t *monitor;                 /* model monitoring and POST /v1/feedback (monitor_glue.h) */
 };
 
 #endif

@@ -17,6 +17,7 @@
 #include "conf/conf.h"
 #include "conf/snapshot.h"
 #include "gateway/control.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/proxy.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
@@ -154,6 +155,8 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     if (rc != SL_OK)
         return rc;
     sl_gw_rollout_start(gw); /* canary rollouts, restored from state_dir (rollout_glue.h) */
+    if ((rc = sl_gw_monitor_start(gw, err, errlen)) != SL_OK) /* model monitoring: reference files are read here */
+        return rc;
 
     /* one cache-line-aligned block: each worker's struct starts on its own line */
     gw->workers_raw = sl_calloc(1, gw->server.num_threads * sizeof(*gw->workers) + 64);

@@ -109,6 +109,8 @@ typedef struct st_sl_proxy_t {
     uint8_t ro_version; /* en_sl_canary_version_t it went to */
     uint8_t ro_tier;    /* the tier with the rollout */
     uint64_t t_ro_us;   /* when that tier started */
+    /* model monitoring (monitor_observe.c) */
+    uint8_t mon_observed; /* the request was handed to its route's monitor */
 } sl_proxy_t;
 
 #endif

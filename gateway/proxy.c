@@ -18,6 +18,7 @@
 #include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/headers.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
 #include "gateway/worker.h"
@@ -254,6 +255,7 @@ static void on_dispose(void *_p)
         sl_hist_record(&s->overhead, p->overhead_us + (p->t_dispatch_us - p->t_recv_us));
     sl_gw_slo_observe(p, now); /* SLO outcome, sheds, the accurate variant's latency (slo_glue.h) */
     sl_gw_rollout_observe(p, now); /* the outcome of a tier with a rollout, by version (rollout_glue.h) */
+    sl_gw_monitor_observe(p, now); /* a monitored route's request not observed with its answer (monitor_glue.h) */
     sl_gw_log_request(w, p);
 
     h2o_doublebuffer_dispose(&p->sending);
@@ -269,6 +271,8 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     sl_gw_worker_t *w = sl_gw_worker_of(req);
     uint64_t t0 = sl_clock_now_us();
+    if (sl_gw_feedback_match(req))
+        return sl_gw_feedback_on_req(w, req); /* POST /v1/feedback: answered by the control thread (monitor_glue.h) */
     sl_gw_gen_t *gen = (sl_gw_gen_t *)sl_snapshot_pin(&w->reader);
     if (gen == NULL) {
         /* cannot happen once the server accepts: the first generation is published before the listeners open */
