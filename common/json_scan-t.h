@@ -59,6 +59,25 @@ typedef struct st_sl_json_edit_t {
     int keep_existing;
 } sl_json_edit_t;
 
+/* One step of the path from a container to a value inside it (sl_json_parse_visit). */
+typedef struct st_sl_json_step_t {
+    sl_json_span_t key; /* the member's name (a STRING span, escapes as written) in an object; type SL_JSON_INVALID
+                           in an array */
+    size_t index;       /* members or elements of the container before this one */
+} sl_json_step_t;
+
+/* What sl_json_parse_visit() reports while it validates (caller-owned, no teardown). on_value is called for every
+ * value at depth 1 to max_depth (the root's members or elements are at depth 1) once its last byte is scanned: a
+ * container after its contents, values in document order otherwise. path[0..depth) leads from the root to the value
+ * (path[d] is the step out of the container at depth d); value is the value's span. A document that turns out
+ * malformed may have had values reported before the error: the caller discards what it collected when the parse
+ * fails. */
+typedef struct st_sl_json_visitor_t {
+    void (*on_value)(void *ctx, const sl_json_step_t *path, size_t depth, const sl_json_span_t *value);
+    void *ctx;
+    size_t max_depth;
+} sl_json_visitor_t;
+
 /* Iterator over the scalar leaves of nested arrays, in document (row-major) order (caller-owned, no teardown). */
 typedef struct st_sl_json_leaf_iter_t {
     const char *p;

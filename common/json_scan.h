@@ -35,6 +35,12 @@
  * SL_ENOMEM when nesting exceeds SL_JSON_MAX_DEPTH. *root untouched on failure. */
 int sl_json_parse(const char *json, size_t len, sl_json_span_t *root);
 
+/* sl_json_parse() that also reports the values of the document to a visitor as it validates them (json_scan-t.h):
+ * one pass collects what a caller needs from the body, with no lookup after it. The same document gives the same
+ * returns as sl_json_parse(); v->on_value is called before the return value is known, so a caller keeps what it
+ * collected only on SL_OK. */
+int sl_json_parse_visit(const char *json, size_t len, sl_json_span_t *root, const sl_json_visitor_t *v);
+
 /* Scans the one value that starts at json[0] after optional whitespace, stopping right after it (bytes beyond are
  * not looked at). *consumed gets the bytes up to the end of the value (leading whitespace included). Same returns
  * as sl_json_parse(); outputs untouched on failure. For framed input such as an SSE data line. */
@@ -97,6 +103,11 @@ size_t sl_json_string_len(const sl_json_span_t *v);
 /* Returns 1 when v is a STRING whose unescaped text equals s[0..n), else 0. No copy. */
 int sl_json_string_eq(const sl_json_span_t *v, const char *s, size_t n);
 
+/* Returns the index of the first names[i] (text without escapes) equal to the unescaped text of the STRING span v,
+ * or -1 (also when v is not a string). A key is matched against several names with one look at its bytes: names
+ * are compared by length first, and an escape is looked for only when no name matched the raw text. */
+int sl_json_string_index(const sl_json_span_t *v, const sl_json_piece_t *names, size_t num_names);
+
 /* Returns 1 when s[0..n) can be the body of a JSON string as is (valid UTF-8, no control character, no quote or
  * backslash except as part of a valid escape), else 0. */
 int sl_json_is_string_body(const char *s, size_t n);
@@ -128,6 +139,15 @@ int sl_json_rewrite_string(const char *json, size_t len, const sl_json_span_t *r
  * failure. */
 int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits,
                         sl_json_piece_t *pieces, size_t cap, size_t *num_pieces);
+
+/* sl_json_edit_object() for a caller that already knows where the edited members are (a one-pass read found them
+ * with sl_json_parse_visit): at[i] is the value of the first member named edits[i].key (p NULL when absent; the
+ * caller has checked that none of them occurs twice) and num_members the number of obj's members. Builds the same
+ * pieces without walking obj. Returns as sl_json_edit_object(), SL_EINVAL also for an at[i] outside obj (never
+ * SL_EEXIST or SL_ESYNTAX: nothing is scanned). */
+int sl_json_edit_object_at(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits,
+                           size_t num_edits, const sl_json_span_t *at, size_t num_members, sl_json_piece_t *pieces, size_t cap,
+                           size_t *num_pieces);
 
 /* Writes s[0..n) escaped as the body of a JSON string (RFC 8259: quote, backslash and control characters; other
  * bytes as they are) to dst, which must hold 6 * n bytes; returns the bytes written. */

@@ -75,41 +75,26 @@ int sl_json_rewrite_string(const char *json, size_t len, const sl_json_span_t *r
     return SL_OK;
 }
 
-int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits,
-                        sl_json_piece_t *pieces, size_t cap, size_t *num_pieces)
+/* The checks both editing entry points make on their arguments. */
+static int edits_valid(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits)
 {
     if (obj->type != SL_JSON_OBJECT || obj->len < 2 || obj->p < json || obj->p + obj->len > json + len ||
         num_edits > SL_JSON_MAX_EDITS)
-        return SL_EINVAL;
+        return 0;
     for (size_t i = 0; i != num_edits; ++i) {
         if (!key_is_plain(edits[i].key, edits[i].key_len) || edits[i].value_len == 0)
-            return SL_EINVAL;
+            return 0;
         for (size_t j = 0; j != i; ++j)
             if (edits[j].key_len == edits[i].key_len && memcmp(edits[j].key, edits[i].key, edits[i].key_len) == 0)
-                return SL_EINVAL;
+                return 0;
     }
+    return 1;
+}
 
-    /* one pass over the members: where is each edited key? */
-    sl_json_span_t at[SL_JSON_MAX_EDITS];
-    for (size_t i = 0; i != num_edits; ++i)
-        at[i].p = NULL;
-    sl_json_iter_t it;
-    sl_json_span_t k, v;
-    int ret;
-    sl_json_iter_init(&it, obj);
-    while ((ret = sl_json_iter_next(&it, &k, &v)) == SL_OK) {
-        for (size_t i = 0; i != num_edits; ++i) {
-            if (!sl_json_string_eq(&k, edits[i].key, edits[i].key_len))
-                continue;
-            if (at[i].p != NULL)
-                return SL_EEXIST;
-            at[i] = v;
-        }
-    }
-    if (ret != SL_ENOENT)
-        return ret;
-    size_t num_members = it.index;
-
+/* Builds the pieces of an edit whose members are located (at[i]: the value of edits[i].key, p NULL when absent). */
+static int edit_build(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits,
+                      const sl_json_span_t *at, size_t num_members, sl_json_piece_t *pieces, size_t cap, size_t *num_pieces)
+{
     /* replacements in document order (insertion sort of at most SL_JSON_MAX_EDITS indices) */
     size_t order[SL_JSON_MAX_EDITS], num_repl = 0;
     for (size_t i = 0; i != num_edits; ++i) {
@@ -150,6 +135,46 @@ int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj,
     memcpy(pieces, out, n * sizeof(out[0]));
     *num_pieces = n;
     return SL_OK;
+}
+
+int sl_json_edit_object(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits, size_t num_edits,
+                        sl_json_piece_t *pieces, size_t cap, size_t *num_pieces)
+{
+    if (!edits_valid(json, len, obj, edits, num_edits))
+        return SL_EINVAL;
+
+    /* one pass over the members: where is each edited key? */
+    sl_json_span_t at[SL_JSON_MAX_EDITS];
+    for (size_t i = 0; i != num_edits; ++i)
+        at[i].p = NULL;
+    sl_json_iter_t it;
+    sl_json_span_t k, v;
+    int ret;
+    sl_json_iter_init(&it, obj);
+    while ((ret = sl_json_iter_next(&it, &k, &v)) == SL_OK) {
+        for (size_t i = 0; i != num_edits; ++i) {
+            if (!sl_json_string_eq(&k, edits[i].key, edits[i].key_len))
+                continue;
+            if (at[i].p != NULL)
+                return SL_EEXIST;
+            at[i] = v;
+        }
+    }
+    if (ret != SL_ENOENT)
+        return ret;
+    return edit_build(json, len, obj, edits, num_edits, at, it.index, pieces, cap, num_pieces);
+}
+
+int sl_json_edit_object_at(const char *json, size_t len, const sl_json_span_t *obj, const sl_json_edit_t *edits,
+                           size_t num_edits, const sl_json_span_t *at, size_t num_members, sl_json_piece_t *pieces, size_t cap,
+                           size_t *num_pieces)
+{
+    if (!edits_valid(json, len, obj, edits, num_edits))
+        return SL_EINVAL;
+    for (size_t i = 0; i != num_edits; ++i)
+        if (at[i].p != NULL && (at[i].p <= obj->p || at[i].p + at[i].len >= obj->p + obj->len))
+            return SL_EINVAL;
+    return edit_build(json, len, obj, edits, num_edits, at, num_members, pieces, cap, num_pieces);
 }
 
 size_t sl_json_pieces_len(const sl_json_piece_t *pieces, size_t num_pieces)

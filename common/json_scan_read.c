@@ -135,6 +135,24 @@ int sl_json_string_eq(const sl_json_span_t *v, const char *s, size_t n)
     return i == n;
 }
 
+int sl_json_string_index(const sl_json_span_t *v, const sl_json_piece_t *names, size_t num_names)
+{
+    if (v->type != SL_JSON_STRING || v->len < 2)
+        return -1;
+    const char *body = v->p + 1;
+    size_t len = v->len - 2;
+    /* raw text equal to a name (which has no backslash) is that name, unescaped */
+    for (size_t i = 0; i != num_names; ++i)
+        if (names[i].len == len && memcmp(names[i].base, body, len) == 0)
+            return (int)i;
+    if (memchr(body, '\\', len) == NULL)
+        return -1;
+    for (size_t i = 0; i != num_names; ++i)
+        if (sl_json_string_eq(v, names[i].base, names[i].len))
+            return (int)i;
+    return -1;
+}
+
 int sl_json_is_string_body(const char *s, size_t n)
 {
     const char *p = s, *end = s + n;

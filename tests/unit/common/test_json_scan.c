@@ -584,3 +584,24 @@ Test(json_scan, random_mutations_stay_in_bounds)
     }
     cr_assert_gt(accepted, 0); /* some mutations land inside strings and stay valid */
 }
+
+Test(json_scan, string_index_matches_names_as_unescaped)
+{
+    static const sl_json_piece_t names[] = {{"model", 5}, {"messages", 8}, {"stream", 6}, {"", 0}};
+    struct {
+        const char *json;
+        int want;
+    } cases[] = {
+        {"\"model\"", 0},         {"\"messages\"", 1},       {"\"stream\"", 2},  {"\"\"", 3},
+        {"\"mod\\u0065l\"", 0},   {"\"\\u006dessages\"", 1}, {"\"Model\"", -1}, {"\"streams\"", -1},
+        {"\"stre\\\"am\"", -1},   {"\"model \"", -1},        {"\"x\"", -1},     {"\"\\\\model\"", -1},
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        sl_json_span_t v = root_of(cases[i].json);
+        cr_assert_eq(sl_json_string_index(&v, names, 4), cases[i].want, "%s", cases[i].json);
+    }
+    sl_json_span_t num = root_of("5");
+    cr_assert_eq(sl_json_string_index(&num, names, 4), -1);
+    sl_json_span_t s = root_of("\"model\"");
+    cr_assert_eq(sl_json_string_index(&s, names, 0), -1);
+}
