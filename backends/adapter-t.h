@@ -46,7 +46,10 @@ enum en_sl_adapter_kind_t {
     SL_ADAPTER_KIND_JSON,        /* protocol http: any JSON object */
 };
 
-/* What the client asked for, found once per request by the route's adapter (inspect). Spans borrow the body. */
+#define SL_ADAPTER_EDIT_KEYS 4 /* top-level members an adapter's one-pass read locates for its encode */
+
+/* What the client asked for, found once per request by the route's adapter (read, or inspect). Spans borrow the
+ * body. */
 typedef struct st_sl_adapter_request_t {
     enum en_sl_adapter_kind_t kind;
     sl_json_span_t root;    /* the body's root value; type SL_JSON_INVALID when no body was inspected */
@@ -58,6 +61,14 @@ typedef struct st_sl_adapter_request_t {
     uint32_t num_messages;  /* chat: entries of "messages" */
     uint64_t prompt_bytes;  /* bytes of prompt text (unescaped UTF-8), see the adapter's file for what counts */
     uint64_t prompt_tokens; /* estimate: ceil(prompt_bytes / 4), the usual 4-bytes-per-token rule of thumb */
+    /* Where encode's edits go, when the adapter's read found it in its one pass (located != 0): the first value of
+     * each top-level member the adapter may set (which member is which slot is the adapter's own business; type
+     * SL_JSON_INVALID when absent), how often each occurs (2 stands for more than once) and the number of the
+     * root's members. Encode then builds its pieces without walking the body again. */
+    int located;
+    uint32_t num_members;
+    sl_json_span_t edit_at[SL_ADAPTER_EDIT_KEYS];
+    uint8_t edit_count[SL_ADAPTER_EDIT_KEYS];
 } sl_adapter_request_t;
 
 /* What the upstream request must carry beyond the client's own request. */
@@ -144,6 +155,10 @@ struct st_sl_adapter_t {
     enum en_sl_protocol_t protocol;
     /* Reads the client's request body (root: a validated document) into *out. */
     int (*inspect)(const sl_json_span_t *root, sl_adapter_request_t *out);
+    /* Reads the client's request body from its bytes in one pass: validates it (sl_json_parse's grammar and
+     * returns) and collects what inspect would, plus where encode's edits go. NULL for a protocol without one
+     * (sl_adapter_read then parses and inspects). */
+    int (*read)(const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out);
     /* Writes the upstream request body: the client's bytes plus the edits `want` requires. */
     int (*encode)(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
                   const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out);

@@ -24,6 +24,18 @@ const sl_adapter_t *sl_adapter_get(enum en_sl_protocol_t protocol)
     return (size_t)protocol < TABLE_SIZE ? table[protocol] : NULL;
 }
 
+int sl_adapter_read(const sl_adapter_t *a, const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out)
+{
+    if (a->read != NULL)
+        return a->read(body, len, root, out);
+    sl_json_span_t r;
+    int ret = sl_json_parse(body, len, &r);
+    if (ret != SL_OK)
+        return ret;
+    *root = r;
+    return a->inspect(&r, out);
+}
+
 const sl_adapter_t *sl_adapter_find(const char *name)
 {
     for (size_t i = 0; i != TABLE_SIZE; ++i)

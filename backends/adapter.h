@@ -2,7 +2,8 @@
  * adapter.h - protocol adapters: the table (types in adapter-t.h) and the helpers shared by every protocol.
  *
  * Using an adapter, per request (worker thread, all pure functions over borrowed bytes, no malloc):
- *   1. a = sl_adapter_get(route->protocol); sl_json_parse(body) then a->inspect(&root, &req)  -> request facts
+ *   1. a = sl_adapter_get(route->protocol); sl_adapter_read(a, body, len, &root, &req)  -> request facts (one pass
+ *      over the body where the adapter has a read callback; else sl_json_parse(body) then a->inspect(&root, &req))
  *   2. per tier: b = sl_adapter_get(tier->backend->protocol); b->encode(body, len, &req, &want, &alloc, &up)
  *      -> send up.pieces (the client's bytes, model rewritten, logprobs/usage asked when needed) to the target
  *      b->encode_path(path, path_len, backend->model, &alloc, &target)
@@ -15,6 +16,9 @@
  * Contracts common to the callbacks (adapter-t.h):
  *   inspect      SL_OK; SL_EINVAL when root is not an object (the shape every protocol here requires). Unknown
  *                shapes are not errors: kind OTHER. Never fails on missing optional fields.
+ *   read         as inspect, on the body's bytes: SL_OK with *root and *out; SL_EINVAL when the body is JSON but
+ *                not an object (*root set, *out untouched); SL_ESYNTAX / SL_ENOMEM when it is not JSON (as
+ *                sl_json_parse; nothing set).
  *   encode       SL_OK with out->pieces covering the whole upstream body; SL_EINVAL / SL_EEXIST when the body
  *                cannot be edited safely (a duplicated "model"/"logprobs"/"stream_options" key, a non-string
  *                "model"): answer 400. With nothing to change, out is one piece: the body itself.
@@ -44,6 +48,10 @@ extern const sl_adapter_t sl_adapter_http;
 
 /* The adapter of a protocol; never NULL for a value of en_sl_protocol_t (NULL for anything else). */
 const sl_adapter_t *sl_adapter_get(enum en_sl_protocol_t protocol);
+
+/* Reads the client's body with adapter a: a->read when it has one (one pass), else sl_json_parse() then
+ * a->inspect(). Returns as the read contract above. */
+int sl_adapter_read(const sl_adapter_t *a, const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out);
 
 /* The adapter named `name` ("openai", "kserve_v2", "http"), or NULL. */
 const sl_adapter_t *sl_adapter_find(const char *name);

@@ -15,6 +15,7 @@
  *    signal needs them (a superset of its request; nothing is removed from a field it asked for);
  *  - streams: "stream_options": {"include_usage": true} (merged into the client's stream_options object) so that
  *    tokens and cost are known; the usage chunk is then dropped from what a client that did not ask receives.
+ * Both sides of the request (reading the facts in one pass over the body, writing the edits): openai_request.c.
  *
  * Signals, on choice 0 only (with n > 1 the other choices are not judged):
  *  - logprob_mean / logprob_min: over the answer's content tokens (chat logprobs.content[].logprob, completions
@@ -29,148 +30,6 @@
 
 #include <math.h>
 #include <string.h>
-
-/* Prompt bytes of a completions "prompt": strings count their bytes, token ids 4 bytes each. */
-static uint64_t prompt_bytes(const sl_json_span_t *prompt)
-{
-    if (prompt->type == SL_JSON_STRING)
-        return sl_json_string_len(prompt);
-    sl_json_leaf_iter_t it;
-    sl_json_span_t leaf;
-    uint64_t total = 0;
-    if (sl_json_leaf_init(&it, prompt) != SL_OK)
-        return 0;
-    while (sl_json_leaf_next(&it, &leaf) == SL_OK)
-        total += leaf.type == SL_JSON_STRING ? sl_json_string_len(&leaf) : leaf.type == SL_JSON_NUMBER ? 4 : 0;
-    return total;
-}
-
-/* Text bytes of one chat message: "content" as a string, or the "text" of each content part. */
-static uint64_t message_bytes(const sl_json_span_t *msg)
-{
-    sl_json_span_t content, part, text;
-    if (msg->type != SL_JSON_OBJECT || sl_json_find_key(msg, "content", 7, &content) != SL_OK)
-        return 0;
-    if (content.type == SL_JSON_STRING)
-        return sl_json_string_len(&content);
-    uint64_t total = 0;
-    sl_json_iter_t it;
-    if (sl_json_iter_init(&it, &content) != SL_OK || content.type != SL_JSON_ARRAY)
-        return 0;
-    while (sl_json_iter_next(&it, NULL, &part) == SL_OK)
-        if (part.type == SL_JSON_OBJECT && sl_json_find_key(&part, "text", 4, &text) == SL_OK && text.type == SL_JSON_STRING)
-            total += sl_json_string_len(&text);
-    return total;
-}
-
-static int openai_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
-{
-    if (root->type != SL_JSON_OBJECT)
-        return SL_EINVAL;
-    sl_adapter_request_t r;
-    memset(&r, 0, sizeof(r));
-    r.root = *root;
-    sl_json_span_t none = {NULL, 0, SL_JSON_INVALID}, messages = none, prompt = none, logprobs = none, top = none,
-                   options = none, stream = none, k, v;
-    r.model = none;
-    sl_json_iter_t it;
-    sl_json_iter_init(&it, root);
-    int ret;
-    /* one pass over the top level; the first occurrence of a key wins, as in every lookup of json_scan */
-    while ((ret = sl_json_iter_next(&it, &k, &v)) == SL_OK) {
-        sl_json_span_t *slot = KEY_IS(&k, "model")            ? &r.model
-                               : KEY_IS(&k, "messages")       ? &messages
-                               : KEY_IS(&k, "prompt")         ? &prompt
-                               : KEY_IS(&k, "logprobs")       ? &logprobs
-                               : KEY_IS(&k, "top_logprobs")   ? &top
-                               : KEY_IS(&k, "stream_options") ? &options
-                               : KEY_IS(&k, "stream")         ? &stream
-                                                              : NULL;
-        if (slot != NULL && slot->p == NULL)
-            *slot = v;
-    }
-    if (ret != SL_ENOENT)
-        return ret;
-    if (r.model.type != SL_JSON_STRING)
-        r.model = none;
-    r.stream = stream.type == SL_JSON_TRUE;
-    uint64_t n;
-    if (messages.type == SL_JSON_ARRAY) {
-        r.kind = SL_ADAPTER_KIND_CHAT;
-        sl_json_iter_init(&it, &messages);
-        while (sl_json_iter_next(&it, NULL, &v) == SL_OK) {
-            r.num_messages++;
-            r.prompt_bytes += message_bytes(&v);
-        }
-        r.logprobs = logprobs.type == SL_JSON_TRUE;
-        if (r.logprobs && sl_json_get_uint64(&top, &n) == SL_OK)
-            r.top_logprobs = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-    } else if (prompt.p != NULL) {
-        r.kind = SL_ADAPTER_KIND_COMPLETIONS;
-        r.prompt_bytes = prompt_bytes(&prompt);
-        if (sl_json_get_uint64(&logprobs, &n) == SL_OK) {
-            r.logprobs = 1;
-            r.top_logprobs = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-        }
-    }
-    sl_json_span_t inc;
-    r.usage = r.stream && options.type == SL_JSON_OBJECT && sl_json_find_key(&options, "include_usage", 13, &inc) == SL_OK &&
-              inc.type == SL_JSON_TRUE;
-    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
-    *out = r;
-    return SL_OK;
-}
-
-static int openai_encode(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
-                         const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
-{
-    static const char *const digits[] = {"0", "1", "2"};
-    sl_json_edit_t edits[4];
-    size_t n = 0;
-    uint32_t need = sl_adapter_signal_logprobs(want->signal);
-    if (req->root.type != SL_JSON_OBJECT)
-        return SL_EINVAL;
-    if (want->model != NULL) {
-        size_t qlen;
-        const char *q = sl_adapter_quote(alloc, want->model, &qlen);
-        edits[n++] = (sl_json_edit_t){"model", 5, q, qlen, 0};
-    }
-    if (req->kind == SL_ADAPTER_KIND_CHAT && need != 0) {
-        if (!req->logprobs)
-            edits[n++] = (sl_json_edit_t){"logprobs", 8, "true", 4, 0};
-        if (need == 2 && (!req->logprobs || req->top_logprobs < 2))
-            edits[n++] = (sl_json_edit_t){"top_logprobs", 12, "2", 1, 0};
-    } else if (req->kind == SL_ADAPTER_KIND_COMPLETIONS && need != 0 && (!req->logprobs || req->top_logprobs < need)) {
-        edits[n++] = (sl_json_edit_t){"logprobs", 8, digits[need], 1, 0};
-    }
-    if (req->stream && !req->usage) {
-        sl_json_span_t so;
-        if (sl_json_find_key(&req->root, "stream_options", 14, &so) == SL_OK && so.type == SL_JSON_OBJECT) {
-            /* merge into the client's object: copy it (it is small) with include_usage set */
-            sl_json_edit_t inc = {"include_usage", 13, "true", 4, 0};
-            sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(1)];
-            size_t np;
-            int ret = sl_json_edit_object(so.p, so.len, &so, &inc, 1, pieces, SL_JSON_EDIT_PIECES(1), &np);
-            if (ret != SL_OK)
-                return ret;
-            char *merged = sl_adapter_alloc(alloc, sl_json_pieces_len(pieces, np));
-            size_t mlen = sl_json_pieces_copy(pieces, np, merged);
-            edits[n++] = (sl_json_edit_t){"stream_options", 14, merged, mlen, 0};
-        } else
-            edits[n++] = (sl_json_edit_t){"stream_options", 14, "{\"include_usage\":true}", 22, 0};
-    }
-    if (n == 0) {
-        sl_adapter_body_borrow(alloc, body, len, out);
-        return SL_OK;
-    }
-    sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(4)];
-    size_t np;
-    int ret = sl_json_edit_object(body, len, &req->root, edits, n, pieces, SL_JSON_EDIT_PIECES(4), &np);
-    if (ret != SL_OK)
-        return ret;
-    sl_adapter_body_pieces(alloc, pieces, np, out);
-    return SL_OK;
-}
 
 /* choices[0] of an answer or chunk (the element whose "index" is 0, else the first). */
 static int first_choice(const sl_json_span_t *root, sl_json_span_t *choice)
@@ -397,8 +256,9 @@ static int openai_format_error(const sl_adapter_error_t *err, const sl_adapter_a
 const sl_adapter_t sl_adapter_openai = {
     .name = "openai",
     .protocol = SL_PROTOCOL_OPENAI,
-    .inspect = openai_inspect,
-    .encode = openai_encode,
+    .inspect = sl_openai__inspect,
+    .read = sl_openai__read,
+    .encode = sl_openai__encode,
     .encode_path = sl_adapter_path_unchanged,
     .decode = openai_decode,
     .signal = openai_signal,

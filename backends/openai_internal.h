@@ -28,6 +28,12 @@ uint32_t sl_openai__acc_logprobs(logprob_acc_t *acc, const sl_json_span_t *logpr
 /* The signal an accumulator gives (MISSING / UNPARSABLE with their reasons when it cannot). */
 void sl_openai__acc_signal(const logprob_acc_t *acc, enum en_sl_signal_kind_t kind, sl_signal_t *out);
 
+/* Table callbacks implemented in openai_request.c (contracts: adapter.h). */
+int sl_openai__inspect(const sl_json_span_t *root, sl_adapter_request_t *out);
+int sl_openai__read(const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out);
+int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
+                      const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out);
+
 /* Table callbacks implemented in openai_stream.c (contracts: adapter.h). */
 int sl_openai__decode_event(const char *data, size_t len, sl_adapter_stream_t *st, sl_adapter_event_t *out);
 void sl_openai__stream_signal(const sl_adapter_stream_t *st, enum en_sl_signal_kind_t kind, sl_signal_t *out);
