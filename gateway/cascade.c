@@ -1,7 +1,7 @@
 /*
  * cascade.c - the steps of a cascade on the data plane (see cascade.h; the rules, for users: docs/CASCADE.md).
  *
- * A request's facts are read once (the route adapter's inspect over the body, parsed only when the route needs
+ * A request's facts are read once (the route adapter's one pass over the body, made only when the route needs
  * it) and its plan made once (router/plan.h); then steps run one at a time. Every step is one "try": an attempt of
  * gateway/upstream.c on the step's backend, ended by exactly one verdict of the router's judge - on a failure
  * before a response started, on the whole held answer, when a stream's head goes out, or when the step's latency
@@ -222,11 +222,11 @@ void sl_cascade_start(sl_proxy_t *p, const sl_router_facts_t *http)
     c->deadline.cb = on_deadline;
     sl_facts_init(&c->facts, http);
     if (p->body_len != 0 && reads_body(route)) {
-        if (sl_proxy_parse_body(p) != 0)
-            return; /* answered 400 */
         const sl_adapter_t *a = sl_adapter_get(route->protocol);
-        if (p->root.type != SL_JSON_INVALID && a != NULL)
-            a->inspect(&p->root, &c->facts.body); /* a body that is not an object leaves no body facts */
+        if (sl_proxy_parse_body(p, a) != 0)
+            return; /* answered 400 */
+        if (a != NULL && p->facts_by == a)
+            c->facts.body = p->body_facts; /* a body that is not an object leaves no body facts */
     }
     if (sl_router_plan(route, &c->facts, sl_gw_worker_rand(p->w), &c->plan) != SL_OK) {
         sl_proxy_respond_error(p, 500, SL_FAILURE_NONE, "no_tier", "the route has no tier to try");

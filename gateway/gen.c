@@ -6,6 +6,7 @@
  * control thread reclaiming it), so it only frees memory and drops references: no h2o object lives in it.
  */
 #include "gateway/gw.h"
+#include "backends/adapter.h"
 #include "backends/pool.h"
 #include "common/alloc.h"
 #include "common/json_scan.h"
@@ -80,6 +81,20 @@ static void gen_dispose(sl_snapshot_t *snap)
     sl_free(gen);
 }
 
+/* The adapter that reads the body for every route, when it reads in one pass: a body read before routing (to match
+ * on its "model") then gives the matched route its facts too. NULL when the routes speak several protocols. */
+static const sl_adapter_t *body_adapter(const sl_conf_t *conf)
+{
+    const sl_adapter_t *a = NULL;
+    for (size_t i = 0; i != conf->num_routes; ++i) {
+        const sl_adapter_t *r = sl_adapter_get(conf->routes[i].protocol);
+        if (r == NULL || r->read == NULL || (a != NULL && r != a))
+            return NULL;
+        a = r;
+    }
+    return a;
+}
+
 int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, size_t errlen)
 {
     sl_gw_gen_t *gen = sl_calloc(1, sizeof(*gen));
@@ -124,6 +139,7 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
             r->series[t] = sl_gw_names_series(&gw->names, r->id, gen->backends[cr->tiers[t].backend->index].id);
     }
     gen->needs_model = sl_router_needs_model(conf);
+    gen->body_adapter = body_adapter(conf);
     gen->num_series = gw->names.num_series;
     gen->num_route_ids = gw->names.num_routes;
     gen->num_backend_ids = gw->names.num_backends;

@@ -80,6 +80,8 @@ typedef struct st_sl_gw_gen_t {
     sl_gw_backend_rt_t *backends;                        /* parallel to conf->backends */
     sl_gw_route_rt_t *routes;                            /* parallel to conf->routes */
     int needs_model;                                     /* some route matches on the JSON "model" */
+    const struct st_sl_adapter_t *body_adapter; /* the adapter of every route that reads the body, when it reads in one
+                                                   pass (the body is then read once, even before routing); else NULL */
     uint32_t num_series, num_route_ids, num_backend_ids; /* shard sizes this generation needs */
     sl_gw_log_target_t *log;                             /* one reference */
     struct st_sl_gw_slo_gen_t *slo; /* SLO tracker and accuracy scaling (slo_glue.h); owned by the control thread */

@@ -50,6 +50,9 @@ typedef struct st_sl_proxy_t {
     size_t body_len;
     sl_json_span_t root; /* the body's root when it was parsed (type INVALID otherwise) */
     h2o_iovec_t model;   /* the client's "model" (bytes inside the body), base NULL when none */
+    int body_read;       /* the body went through sl_proxy_parse_body() */
+    const sl_adapter_t *facts_by;    /* the adapter whose facts body_facts holds; NULL = none */
+    sl_adapter_request_t body_facts; /* what that adapter read in the body (sl_proxy_parse_body) */
     h2o_iovec_t request_id;
     h2o_iovec_t reqbufs[1 + SL_PROXY_MAX_BODY_PIECES]; /* head, then body pieces; rebuilt for each backend */
     size_t num_reqbufs;

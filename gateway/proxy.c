@@ -62,20 +62,46 @@ static int is_json_content_type(h2o_req_t *req)
     return v.len >= 16 && h2o_lcstris(v.base, 16, H2O_STRLIT("application/json"));
 }
 
-int sl_proxy_parse_body(sl_proxy_t *p)
+/* A visitor that keeps the first top-level "model" (a read before routing, when no one adapter reads every body). */
+static void on_top_value(void *ctx, const sl_json_step_t *path, size_t depth, const sl_json_span_t *v)
 {
-    if (p->root.type != SL_JSON_INVALID || p->body_len == 0)
+    static const sl_json_piece_t name = {H2O_STRLIT("model")};
+    sl_json_span_t *model = ctx;
+    if (model->p == NULL && sl_json_string_index(&path[0].key, &name, 1) == 0)
+        *model = *v;
+}
+
+int sl_proxy_parse_body(sl_proxy_t *p, const sl_adapter_t *a)
+{
+    if (p->body_len == 0)
         return 0;
-    if (sl_json_parse(p->body, p->body_len, &p->root) != 0) {
-        p->root.type = SL_JSON_INVALID;
+    if (p->body_read) {
+        if (a != NULL && a != p->facts_by && p->root.type != SL_JSON_INVALID)
+            p->facts_by = a->inspect(&p->root, &p->body_facts) == SL_OK ? a : NULL;
+        return 0;
+    }
+    p->body_read = 1;
+    sl_json_span_t root, model = {NULL, 0, SL_JSON_INVALID};
+    int ret;
+    if (a != NULL) {
+        if ((ret = sl_adapter_read(a, p->body, p->body_len, &root, &p->body_facts)) == SL_OK) {
+            p->facts_by = a;
+            model = p->body_facts.model;
+        } else if (ret == SL_EINVAL) {
+            ret = SL_OK; /* JSON, but not of a shape the adapter reads: no facts */
+        }
+    } else {
+        sl_json_visitor_t top = {on_top_value, &model, 1};
+        ret = sl_json_parse_visit(p->body, p->body_len, &root, &top);
+    }
+    if (ret != SL_OK) {
         if (!is_json_content_type(p->req))
             return 0; /* not JSON and not said to be: passed through as it is */
         sl_proxy_respond_error(p, 400, SL_FAILURE_NONE, "invalid_json", "the request body is not valid JSON");
         return -1;
     }
-    sl_json_span_t model;
-    if (p->root.type == SL_JSON_OBJECT && sl_json_find_key(&p->root, H2O_STRLIT("model"), &model) == 0 &&
-        model.type == SL_JSON_STRING)
+    p->root = root;
+    if (root.type == SL_JSON_OBJECT && model.type == SL_JSON_STRING)
         p->model = h2o_iovec_init(model.p + 1, model.len - 2); /* the string's body, escapes as written */
     return 0;
 }
@@ -304,7 +330,7 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
         sl_proxy_respond_error(p, 413, SL_FAILURE_NONE, "body_too_large", "the request body is too large");
         return 0;
     }
-    if (gen->needs_model && sl_proxy_parse_body(p) != 0)
+    if (gen->needs_model && sl_proxy_parse_body(p, gen->body_adapter) != 0)
         return 0;
     sl_router_facts_t facts = {req->path.base, req->path.len, req->authority.base, req->authority.len,
                                p->model.base,  p->model.len,  lookup_header,       req};

@@ -20,9 +20,13 @@ void sl_proxy_on_queue_poll(h2o_timeout_entry_t *entry);
  * gateway/cascade.h). Returns 0, or -1 after answering 400 (a JSON body that cannot be edited safely). */
 int sl_proxy_build_request(sl_proxy_t *p, const sl_gw_backend_rt_t *b);
 
-/* Parses the client's body once (p->root, p->model). Returns 0 (also for a body that is not JSON and not said to
- * be: it passes as it is), or -1 after answering 400 (a body declared JSON that is not). */
-int sl_proxy_parse_body(sl_proxy_t *p);
+/* Reads the client's body once: one pass that validates it (p->root) and finds its "model" (p->model) and, when a
+ * is not NULL, the facts of a's protocol (p->body_facts, p->facts_by = a; through sl_adapter_read, one pass for an
+ * adapter with a read callback). A later call with another adapter takes that adapter's facts from p->root (its
+ * inspect) without validating again; a later call with the same adapter, or none, does nothing. Returns 0 (also for
+ * a body that is not JSON and not said to be: it passes as it is), or -1 after answering 400 (a body declared JSON
+ * that is not). */
+int sl_proxy_parse_body(sl_proxy_t *p, const sl_adapter_t *a);
 
 /* The buffer holding upstream bytes the client has not taken yet: the cascade's relay for a filtered stream, else
  * the upstream client's socket buffer while the exchange runs, else the tail it left. */
