@@ -130,7 +130,9 @@ static void start_step(sl_proxy_t *p)
     t->signal_state = SL_CASCADE_NO_SIGNAL;
     p->tier = st->tier_index;
     size_t n = strlen(p->tiers_tried);
-    snprintf(p->tiers_tried + n, sizeof(p->tiers_tried) - n, n != 0 ? ",%u" : "%u", (unsigned)st->tier_index);
+    if (n != 0)
+        p->tiers_tried[n++] = ',';
+    sl_cascade_u64_format(st->tier_index, p->tiers_tried + n); /* below SL_CONF_MAX_TIERS: 2 digits at most */
     p->reqbufs_for = NULL; /* each step encodes its own body (its signal may ask for logprobs) */
     c->asked_logprobs = 0;
     c->asked_usage = 0;

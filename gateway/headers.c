@@ -83,3 +83,20 @@ void sl_gw_request_id_format(uint64_t hi, uint64_t lo, char out[32])
         out[16 + i] = hex[(lo >> (60 - 4 * i)) & 15];
     }
 }
+
+size_t sl_gw_ipv4_format(const void *addr, char out[16])
+{
+    const unsigned char *b = addr;
+    size_t n = 0;
+    for (int i = 0; i != 4; ++i) {
+        unsigned v = b[i];
+        if (v >= 100)
+            out[n++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[n++] = (char)('0' + v / 10 % 10);
+        out[n++] = (char)('0' + v % 10);
+        out[n++] = '.';
+    }
+    out[--n] = '\0';
+    return n;
+}

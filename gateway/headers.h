@@ -30,4 +30,9 @@ int sl_gw_request_id_valid(const char *value, size_t len);
 /* Writes 32 lower-case hex digits of (hi, lo) to out (no NUL). */
 void sl_gw_request_id_format(uint64_t hi, uint64_t lo, char out[32]);
 
+/* Writes the IPv4 address at addr (4 bytes, network order) in dotted-decimal form, as inet_ntop() writes it but
+ * without its sprintf per byte (x-forwarded-for is written for every request), NUL-terminated, to out; returns
+ * the bytes before the NUL (7 to 15). */
+size_t sl_gw_ipv4_format(const void *addr, char out[16]);
+
 #endif

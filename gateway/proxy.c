@@ -141,7 +141,7 @@ static h2o_iovec_t build_head(sl_proxy_t *p, h2o_iovec_t path, size_t body_len)
     struct sockaddr_storage ss;
     socklen_t sslen = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
     if (sslen != 0 && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
+        sl_gw_ipv4_format(&((struct sockaddr_in *)&ss)->sin_addr.s_addr, peer);
     else if (sslen != 0 && ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof(peer));
 

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -71,4 +72,26 @@ Test(headers, request_id_format)
     cr_assert_str_eq(out, "0123456789abcdeffedcba9876543210");
     sl_gw_request_id_format(0, 1, out);
     cr_assert_str_eq(out, "00000000000000000000000000000001");
+}
+
+/* dotted-decimal IPv4, checked against inet_ntop on the edge bytes and on random addresses */
+Test(headers, ipv4_format_as_inet_ntop)
+{
+    static const unsigned char edges[][4] = {{0, 0, 0, 0}, {127, 0, 0, 1}, {255, 255, 255, 255}, {9, 10, 99, 100},
+                                             {100, 199, 200, 249}, {250, 1, 20, 205}};
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i != 10000 + sizeof(edges) / sizeof(edges[0]); ++i) {
+        unsigned char a[4];
+        if (i < sizeof(edges) / sizeof(edges[0])) {
+            memcpy(a, edges[i], 4);
+        } else {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            memcpy(a, &x, 4);
+        }
+        char want[INET_ADDRSTRLEN], got[16];
+        cr_assert_not_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+        size_t n = sl_gw_ipv4_format(a, got);
+        cr_assert_str_eq(got, want);
+        cr_assert_eq(n, strlen(want));
+    }
 }
