@@ -104,11 +104,12 @@ def rss_bytes(pids):
 
 
 class Server:
-    def __init__(self, name, argv, port, workdir, env=None):
+    def __init__(self, name, argv, port, workdir, env=None, wrapper=()):
+        """wrapper: argv prefix the server runs under (valgrind for instr.py); it then gets longer to start."""
         self.name, self.port, self.workdir = name, port, workdir
         self.log = open(os.path.join(workdir, name + ".log"), "wb")
-        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
-        wait_port(port)
+        self.p = subprocess.Popen(list(wrapper) + argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        wait_port(port, 60.0 if wrapper else 10.0)
 
     def pids(self):
         return proc_tree(self.p.pid)
@@ -143,7 +144,7 @@ http {{
     return Server("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir)
 
 
-def start_nginx(workdir, backend_port):
+def start_nginx(workdir, backend_port, wrapper=()):
     port = free_port()
     conf = os.path.join(workdir, "nginx.conf")
     with open(conf, "w") as f:
@@ -163,7 +164,7 @@ http {{
   }}
 }}
 """)
-    return Server("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir)
+    return Server("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir, wrapper=wrapper)
 
 
 def start_haproxy(workdir, backend_port):
@@ -189,7 +190,7 @@ backend be
     return Server("haproxy", ["haproxy", "-db", "-f", conf], port, workdir)
 
 
-def start_sluice(workdir, sluice_bin, backend_port):
+def start_sluice(workdir, sluice_bin, backend_port, wrapper=()):
     port, admin = free_port(), free_port()
     conf = os.path.join(workdir, "sluice.yaml")
     with open(conf, "w") as f:
@@ -208,7 +209,7 @@ routes:
     cascade:
       - backend: fast
 """)
-    return Server("sluice", [sluice_bin, "run", "-c", conf, "--log-level", "error"], port, workdir)
+    return Server("sluice", [sluice_bin, "run", "-c", conf, "--log-level", "error"], port, workdir, wrapper=wrapper)
 
 
 def wrk(port, conns, duration, workdir):
