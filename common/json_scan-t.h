@@ -31,6 +31,8 @@ typedef struct st_sl_json_span_t {
     const char *p;
     size_t len;
     enum en_sl_json_type_t type;
+    uint8_t plain; /* 1: a STRING the scanner found without a backslash, whose raw body is its text (readers then
+                      skip looking for escapes); 0: not known (any span made by hand) */
 } sl_json_span_t;
 
 /* A piece of an edited document. Same layout as h2o_iovec_t (base, len); base is borrowed (the original document,

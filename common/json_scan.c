@@ -102,8 +102,9 @@ const char *sl_json__decode_u(const char *p, const char *end, unsigned long *cp)
 
 #define ONES 0x0101010101010101ull
 
-/* Scans a string (p at the opening quote); returns the byte after the closing quote or NULL. */
-static const char *scan_string(const char *p, const char *end)
+/* Scans a string (p at the opening quote); returns the byte after the closing quote or NULL. *escaped is set when
+ * the string holds a backslash (and left alone otherwise). */
+static inline __attribute__((always_inline)) const char *scan_string(const char *p, const char *end, int *escaped)
 {
     ++p;
     for (;;) {
@@ -134,6 +135,7 @@ static const char *scan_string(const char *p, const char *end)
         if (c < 0x20)
             return NULL;
         if (c == '\\') {
+            *escaped = 1;
             if (end - p < 2)
                 return NULL;
             switch (p[1]) {
@@ -225,9 +227,11 @@ static inline __attribute__((always_inline)) int scan_core(const char *p, const 
     sl_json_step_t path[SL_JSON_MAX_DEPTH];   /* visitor only: the step into each open container */
     size_t depth = 0;
     const char *start = p, *vstart = p;
+    int escaped = 0; /* the last string value scanned held a backslash */
 
 value:
     vstart = p;
+    escaped = 0;
     if (p == end)
         return SL_ESYNTAX;
     switch (*p) {
@@ -251,7 +255,7 @@ value:
             goto member;
         goto value;
     case '"':
-        if ((p = scan_string(p, end)) == NULL)
+        if ((p = scan_string(p, end, &escaped)) == NULL)
             return SL_ESYNTAX;
         goto after_value;
     case 't':
@@ -280,12 +284,14 @@ member:
         return SL_ESYNTAX;
     {
         const char *key = p;
-        if ((p = scan_string(p, end)) == NULL)
+        int key_escaped = 0;
+        if ((p = scan_string(p, end, &key_escaped)) == NULL)
             return SL_ESYNTAX;
         if (vis != NULL) {
             path[depth - 1].key.p = key;
             path[depth - 1].key.len = (size_t)(p - key);
             path[depth - 1].key.type = SL_JSON_STRING;
+            path[depth - 1].key.plain = !key_escaped;
         }
     }
     p = skip_ws(p, end);
@@ -299,11 +305,13 @@ after_value:
         out->p = start;
         out->len = (size_t)(p - start);
         out->type = type_of(*start);
+        out->plain = out->type == SL_JSON_STRING && !escaped;
         *next = p;
         return SL_OK;
     }
     if (vis != NULL && depth <= vis->max_depth) {
-        sl_json_span_t v = {vstart, (size_t)(p - vstart), type_of(*vstart)};
+        sl_json_span_t v = {vstart, (size_t)(p - vstart), type_of(*vstart), 0};
+        v.plain = v.type == SL_JSON_STRING && !escaped;
         vis->on_value(vis->ctx, path, depth, &v);
     }
     p = skip_ws(p, end);
@@ -396,13 +404,15 @@ int sl_json_iter_next(sl_json_iter_t *it, sl_json_span_t *key, sl_json_span_t *v
             goto syntax;
         p = skip_ws(p + 1, it->end);
     }
-    sl_json_span_t k = {NULL, 0, SL_JSON_INVALID}, v;
+    sl_json_span_t k = {NULL, 0, SL_JSON_INVALID, 0}, v;
     if (it->close == '}') {
-        if (p == it->end || *p != '"' || (next = scan_string(p, it->end)) == NULL)
+        int escaped = 0;
+        if (p == it->end || *p != '"' || (next = scan_string(p, it->end, &escaped)) == NULL)
             goto syntax;
         k.p = p;
         k.len = (size_t)(next - p);
         k.type = SL_JSON_STRING;
+        k.plain = !escaped;
         p = skip_ws(next, it->end);
         if (p == it->end || *p != ':')
             goto syntax;

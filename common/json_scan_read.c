@@ -66,6 +66,8 @@ size_t sl_json_string_len(const sl_json_span_t *v)
         return 0;
     const char *p = v->p + 1, *end = v->p + v->len - 1;
     size_t total = 0;
+    if (v->plain)
+        return (size_t)(end - p);
     while (p != end) {
         /* runs without escapes count as they are (the scanner already checked them) */
         const char *esc = memchr(p, '\\', (size_t)(end - p));
@@ -122,7 +124,7 @@ int sl_json_string_eq(const sl_json_span_t *v, const char *s, size_t n)
     const char *p = v->p + 1, *end = v->p + v->len - 1;
     /* fast path: without an escape the raw text is the string (a key compared against several names is mostly
      * told apart by its length here, without decoding it) */
-    if (memchr(p, '\\', (size_t)(end - p)) == NULL)
+    if (v->plain || memchr(p, '\\', (size_t)(end - p)) == NULL)
         return (size_t)(end - p) == n && memcmp(p, s, n) == 0;
     size_t i = 0;
     while (p != end) {
@@ -145,7 +147,7 @@ int sl_json_string_index(const sl_json_span_t *v, const sl_json_piece_t *names, 
     for (size_t i = 0; i != num_names; ++i)
         if (names[i].len == len && memcmp(names[i].base, body, len) == 0)
             return (int)i;
-    if (memchr(body, '\\', len) == NULL)
+    if (v->plain || memchr(body, '\\', len) == NULL)
         return -1;
     for (size_t i = 0; i != num_names; ++i)
         if (sl_json_string_eq(v, names[i].base, names[i].len))

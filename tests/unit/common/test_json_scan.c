@@ -605,3 +605,37 @@ Test(json_scan, string_index_matches_names_as_unescaped)
     sl_json_span_t s = root_of("\"model\"");
     cr_assert_eq(sl_json_string_index(&s, names, 0), -1);
 }
+
+/* plain: set on strings the scanner saw without a backslash, for values, keys and visited values alike */
+static void check_plain(void *ctx, const sl_json_step_t *path, size_t depth, const sl_json_span_t *v)
+{
+    int *seen = ctx;
+    cr_assert_eq(path[depth - 1].key.plain, path[depth - 1].key.len == 5); /* "ab\/" is 6 bytes, "abc" 5 */
+    if (v->type == SL_JSON_STRING)
+        cr_assert_eq(v->plain, v->len == 3, "%.*s", (int)v->len, v->p); /* "x" plain, "\n" not */
+    else
+        cr_assert_eq(v->plain, 0);
+    ++*seen;
+}
+
+Test(json_scan, plain_strings_are_marked)
+{
+    const char *doc = "{\"abc\":\"x\",\"ab\\/\":\"\\n\",\"abc\":1}";
+    sl_json_span_t root = root_of(doc), k, v;
+    cr_assert_eq(root.plain, 0);
+    sl_json_iter_t it;
+    sl_json_iter_init(&it, &root);
+    cr_assert_eq(sl_json_iter_next(&it, &k, &v), SL_OK);
+    cr_assert(k.plain && v.plain);
+    cr_assert_eq(sl_json_iter_next(&it, &k, &v), SL_OK);
+    cr_assert(!k.plain && !v.plain);
+    cr_assert_eq(sl_json_string_len(&v), 1);
+    cr_assert(sl_json_string_eq(&k, "ab/", 3));
+    sl_json_span_t s = root_of("\"pl\\u0061in\""), t = root_of("\"plain\"");
+    cr_assert(!s.plain && t.plain);
+    cr_assert(sl_json_string_eq(&s, "plain", 5) && sl_json_string_eq(&t, "plain", 5));
+    int seen = 0;
+    sl_json_visitor_t vis = {check_plain, &seen, 1};
+    cr_assert_eq(sl_json_parse_visit(doc, strlen(doc), NULL, &vis), SL_OK);
+    cr_assert_eq(seen, 3);
+}
