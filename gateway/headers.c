@@ -40,16 +40,29 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/* The next token of a Connection value at *p (comma-separated, blanks around): its start and length (0 at the end
+ * or for an empty element); *p moves past it. */
+static const char *next_token(const char **p, const char *end, size_t *len)
+{
+    const char *q = *p;
+    while (q < end && (*q == ' ' || *q == '\t' || *q == ','))
+        ++q;
+    const char *tok = q;
+    while (q < end && *q != ',' && *q != ' ' && *q != '\t')
+        ++q;
+    *len = (size_t)(q - tok);
+    while (q < end && *q != ',')
+        ++q;
+    *p = q;
+    return tok;
+}
+
 int sl_gw_header_connection_lists(const char *conn, size_t conn_len, const char *name, size_t name_len)
 {
     const char *p = conn, *end = conn + conn_len;
     while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            ++p;
-        const char *tok = p;
-        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
-            ++p;
-        size_t tlen = (size_t)(p - tok);
+        size_t tlen;
+        const char *tok = next_token(&p, end, &tlen);
         if (tlen == name_len && tlen != 0) {
             size_t i = 0;
             while (i != tlen && lower((unsigned char)tok[i]) == (unsigned char)name[i])
@@ -57,8 +70,25 @@ int sl_gw_header_connection_lists(const char *conn, size_t conn_len, const char 
             if (i == tlen)
                 return 1;
         }
-        while (p < end && *p != ',')
-            ++p;
+    }
+    return 0;
+}
+
+int sl_gw_header_connection_names_more(const char *conn, size_t conn_len)
+{
+    const char *p = conn, *end = conn + conn_len;
+    while (p < end) {
+        size_t tlen;
+        const char *tok = next_token(&p, end, &tlen);
+        char name[20];
+        if (tlen == 0)
+            continue;
+        if (tlen > sizeof(name))
+            return 1;
+        for (size_t i = 0; i != tlen; ++i)
+            name[i] = (char)lower((unsigned char)tok[i]);
+        if (!sl_gw_header_is_hop_by_hop(name, tlen))
+            return 1;
     }
     return 0;
 }

@@ -24,6 +24,11 @@ int sl_gw_header_is_hop_by_hop(const char *name, size_t len);
  * whitespace, compared case-insensitively), else 0. */
 int sl_gw_header_connection_lists(const char *conn, size_t conn_len, const char *name, size_t name_len);
 
+/* 1 when the Connection field value names some field that is not hop-by-hop by itself (a token other than
+ * keep-alive, te, upgrade, ...: compared case-insensitively), else 0. A value that names none ("keep-alive", the
+ * usual one) cannot remove any field the fixed list keeps, so the proxy does not look up each field in it. */
+int sl_gw_header_connection_names_more(const char *conn, size_t conn_len);
+
 /* 1 when value is acceptable as an x-request-id (see above), else 0. */
 int sl_gw_request_id_valid(const char *value, size_t len);
 

@@ -149,7 +149,8 @@ static h2o_iovec_t build_head(sl_proxy_t *p, h2o_iovec_t path, size_t body_len)
     h2o_iovec_t conn_lists[4];
     size_t num_conn = 0;
     for (ssize_t i = -1; num_conn != 4 && (i = h2o_find_header(&req->headers, H2O_TOKEN_CONNECTION, i)) >= 0;)
-        conn_lists[num_conn++] = req->headers.entries[i].value;
+        if (sl_gw_header_connection_names_more(req->headers.entries[i].value.base, req->headers.entries[i].value.len))
+            conn_lists[num_conn++] = req->headers.entries[i].value; /* "keep-alive" alone removes nothing more */
 
     size_t cap = req->method.len + path.len + req->authority.len + p->request_id.len + 256 + sizeof(peer);
     for (size_t i = 0; i != req->headers.size; ++i)

@@ -106,8 +106,9 @@ void sl_proxy_set_head(sl_proxy_t *p, int status, h2o_iovec_t reason, const h2o_
     h2o_iovec_t conn_lists[4];
     size_t num_conn = 0;
     for (size_t i = 0; i != num_headers && num_conn != 4; ++i)
-        if (headers[i].name == &H2O_TOKEN_CONNECTION->buf)
-            conn_lists[num_conn++] = headers[i].value;
+        if (headers[i].name == &H2O_TOKEN_CONNECTION->buf &&
+            sl_gw_header_connection_names_more(headers[i].value.base, headers[i].value.len))
+            conn_lists[num_conn++] = headers[i].value; /* "keep-alive" alone removes nothing more */
 
     req->res.status = status;
     req->res.reason = h2o_strdup(&req->pool, reason.base, reason.len).base;

@@ -95,3 +95,22 @@ Test(headers, ipv4_format_as_inet_ntop)
         cr_assert_eq(n, strlen(want));
     }
 }
+
+static int more(const char *v)
+{
+    return sl_gw_header_connection_names_more(v, strlen(v));
+}
+
+Test(headers, connection_values_that_name_more_fields)
+{
+    cr_assert_eq(more("keep-alive"), 0);
+    cr_assert_eq(more("Keep-Alive"), 0);
+    cr_assert_eq(more(" keep-alive , TE,upgrade,, "), 0);
+    cr_assert_eq(more(""), 0);
+    cr_assert_eq(more("close"), 1); /* a field named "close" would go */
+    cr_assert_eq(more("keep-alive, x-secret"), 1);
+    cr_assert_eq(more("X-Secret"), 1);
+    cr_assert_eq(more("proxy-authorization"), 0);
+    cr_assert_eq(more("proxy-authorizationx"), 1); /* 20 bytes: longer than any fixed name */
+    cr_assert_eq(more("a-name-much-longer-than-any-hop-by-hop-field"), 1);
+}
