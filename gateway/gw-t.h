@@ -35,6 +35,7 @@
 #define SL_GW_KEEPALIVE_MS 2000            /* idle upstream connections are closed after this */
 #define SL_GW_QUEUE_POLL_MS 5              /* queued requests look for a slot freed by another worker this often */
 #define SL_GW_MAX_TIMEOUT_CLASSES 128      /* distinct timeout durations per worker */
+#define SL_GW_BUFFER_RECYCLE 256           /* freed socket buffers a worker keeps for reuse (h2o keeps 16) */
 
 /* Status classes of the requests counter: index status / 100 (1..5); 0 holds anything else. */
 #define SL_GW_CLASSES 6
