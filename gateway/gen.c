@@ -140,6 +140,9 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     }
     gen->needs_model = sl_router_needs_model(conf);
     gen->body_adapter = body_adapter(conf);
+    gen->max_body_bytes = conf->server.max_body_bytes;
+    if (gw->boot_conf != NULL && gen->max_body_bytes > gw->boot_conf->server.max_body_bytes)
+        gen->max_body_bytes = gw->boot_conf->server.max_body_bytes; /* a body cut at the start value is never whole */
     gen->num_series = gw->names.num_series;
     gen->num_route_ids = gw->names.num_routes;
     gen->num_backend_ids = gw->names.num_backends;

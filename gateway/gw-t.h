@@ -83,6 +83,7 @@ typedef struct st_sl_gw_gen_t {
     int needs_model;                                     /* some route matches on the JSON "model" */
     const struct st_sl_adapter_t *body_adapter; /* the adapter of every route that reads the body, when it reads in one
                                                    pass (the body is then read once, even before routing); else NULL */
+    uint64_t max_body_bytes; /* server.max_body, never above its start value (h2o's limit, the HTTP/2 cut: h2_limit.h) */
     uint32_t num_series, num_route_ids, num_backend_ids; /* shard sizes this generation needs */
     sl_gw_log_target_t *log;                             /* one reference */
     struct st_sl_gw_slo_gen_t *slo; /* SLO tracker and accuracy scaling (slo_glue.h); owned by the control thread */

@@ -18,6 +18,7 @@
 #include "conf/snapshot.h"
 #include "gateway/control.h"
 #include "gateway/monitor_glue.h"
+#include "gateway/h2_limit.h"
 #include "gateway/proxy.h"
 #include "gateway/rollout_glue.h"
 #include "gateway/slo_glue.h"
@@ -87,7 +88,8 @@ static void setup_h2o(sl_gw_t *gw, const sl_conf_t *conf)
     h2o_globalconf_t *g = &gw->h2o;
     h2o_config_init(g);
     g->server_name = h2o_iovec_init(server_name, 0); /* the data plane's filter adds the field (respond.c) */
-    g->max_request_entity_size = conf->server.max_body_bytes;
+    g->max_request_entity_size = sl_gw_h2_limit_entity_size(conf->server.max_body_bytes);
+    g->http1.upgrade_to_http2 = 0; /* HTTP/2 comes through sl_gw_h2_limit_accept only; h2c upgrades stay HTTP/1.1 */
     if (conf->server.header_timeout_ms != 0)
         g->http1.req_timeout = conf->server.header_timeout_ms;
     g->http2.graceful_shutdown_timeout = conf->server.shutdown_timeout_ms;
@@ -132,6 +134,7 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     gw->server.ssl_ctx = gw->ssl_ctx;
     gw->server.drain_timeout_ms = conf->server.shutdown_timeout_ms;
     gw->server.data = gw;
+    gw->server.on_accept = sl_gw_h2_limit_accept;
     gw->server.on_worker_init = worker_init;
     gw->server.on_worker_loop = worker_loop;
     gw->server.is_drained = worker_drained;

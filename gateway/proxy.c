@@ -327,7 +327,7 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
     p->body_len = req->entity.base != NULL ? req->entity.len : 0;
     take_request_id(p);
 
-    if (p->body_len > gen->conf->server.max_body_bytes) {
+    if (p->body_len > gen->max_body_bytes) {
         sl_proxy_respond_error(p, 413, SL_FAILURE_NONE, "body_too_large", "the request body is too large");
         return 0;
     }

@@ -159,7 +159,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         ++w->num_conns;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = w;
-        h2o_accept(&w->accept_ctx, sock);
+        if (w->server->on_accept != NULL)
+            w->server->on_accept(&w->accept_ctx, sock);
+        else
+            h2o_accept(&w->accept_ctx, sock);
     }
 }
 

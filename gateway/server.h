@@ -44,6 +44,7 @@ struct st_sl_server_t {
     void *ssl_ctx;                  /* SSL_CTX *, or NULL for cleartext (HTTP/1.1 + h2c prior knowledge) */
     uint32_t drain_timeout_ms;
     void *data;
+    void (*on_accept)(h2o_accept_ctx_t *ctx, h2o_socket_t *sock); /* NULL: h2o_accept */
     void (*on_worker_init)(sl_worker_t *w);  /* on the worker thread, after h2o_context_init */
     void (*on_worker_loop)(sl_worker_t *w);  /* on the worker thread before every loop iteration (quiescent point) */
     int (*is_drained)(sl_worker_t *w);       /* default: no connection left */

@@ -199,9 +199,11 @@ def test_own_errors_400_404_413():
         assert status == 413 and headers["content-type"] == "application/json"
         assert error_of(body) == {"message": "the request body is too large", "type": "invalid_request_error",
                                   "code": "body_too_large"}
-        # chunked upload growing past the limit: h2o stops reading and answers; the filter makes it JSON
+        # chunked upload growing past h2o's limit (max_body + 16 KiB): h2o stops reading and answers; the filter
+        # makes it JSON
         status, headers, body = raw_request(g.addr, b"POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
-                                            b"Transfer-Encoding: chunked\r\n\r\n800\r\n" + b"x" * 2048 + b"\r\n0\r\n\r\n")
+                                            b"Transfer-Encoding: chunked\r\n\r\n5000\r\n" + b"x" * 0x5000 +
+                                            b"\r\n0\r\n\r\n")
         assert status == "HTTP/1.1 413 Request Entity Too Large"
         assert error_of(body)["code"] == "body_too_large"
         _, stats = harness.get_json(s.addr, "/sim/stats")
