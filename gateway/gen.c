@@ -146,6 +146,7 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     gen->num_series = gw->names.num_series;
     gen->num_route_ids = gw->names.num_routes;
     gen->num_backend_ids = gw->names.num_backends;
+    gen->num_endpoint_ids = (uint32_t)gw->registry.num_endpoints;
     /* last: the SLO history and counters of the published generation move to this one (slo_glue.h) */
     if (sl_gw_slo_attach(gw, gen, err, errlen) != SL_OK)
         goto Error;

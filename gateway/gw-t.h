@@ -85,6 +85,7 @@ typedef struct st_sl_gw_gen_t {
                                                    pass (the body is then read once, even before routing); else NULL */
     uint64_t max_body_bytes; /* server.max_body, never above its start value (h2o's limit, the HTTP/2 cut: h2_limit.h) */
     uint32_t num_series, num_route_ids, num_backend_ids; /* shard sizes this generation needs */
+    uint32_t num_endpoint_ids;                           /* endpoints registered so far (their ids are below) */
     sl_gw_log_target_t *log;                             /* one reference */
     struct st_sl_gw_slo_gen_t *slo; /* SLO tracker and accuracy scaling (slo_glue.h); owned by the control thread */
     uint8_t *rollout_slot; /* [route index x SL_CONF_MAX_TIERS + tier]: rollout slot (rollout_glue.h); NULL = none */
@@ -143,6 +144,8 @@ typedef struct st_sl_gw_shard_t {
     uint32_t num_routes;
     sl_gw_backend_stats_t *backends;
     uint32_t num_backends;
+    sl_upclient_stats_t *endpoints; /* by endpoint id: the worker's connection pools count here (pool->stats) */
+    uint32_t num_endpoints;
     sl_hist_t overhead;   /* time spent in the gateway itself (µs), per request */
     uint64_t unmatched;   /* 404: no route */
     uint64_t too_large;   /* 413 */

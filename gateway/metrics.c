@@ -9,6 +9,7 @@
 #include "stats/hist.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -230,6 +231,55 @@ static void render_histograms(out_t *o, const sl_gw_metrics_input_t *in)
     sl_free(h);
 }
 
+/* One endpoint's pool counter summed over the workers' shards (a shard not grown to the id yet counts 0). */
+static uint64_t sum_pool(const sl_gw_metrics_input_t *in, uint32_t id, size_t offset)
+{
+    uint64_t v = 0;
+    for (size_t s = 0; s != in->num_shards; ++s)
+        if (id < in->shards[s]->num_endpoints)
+            v += __atomic_load_n((const uint64_t *)((const char *)(in->shards[s]->endpoints + id) + offset), __ATOMIC_RELAXED);
+    return v;
+}
+
+/* The workers' upstream connection pools (gateway/upclient.c), by endpoint. */
+static void render_pools(out_t *o, const sl_gw_metrics_input_t *in)
+{
+    static const char *const reasons[SL_UPCLIENT_CLOSE_COUNT] = {"not_reusable", "error",        "cancelled",
+                                                                 "idle_upstream", "idle_expired", "idle_over_cap"};
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+    } families[] = {
+        {"sluice_upstream_connections_opened_total", "counter", "Upstream connections opened, by endpoint (all workers).",
+         offsetof(sl_upclient_stats_t, connects)},
+        {"sluice_upstream_connections_reused_total", "counter",
+         "Upstream exchanges sent on an idle keep-alive connection, by endpoint (all workers).",
+         offsetof(sl_upclient_stats_t, reuses)},
+        {"sluice_upstream_connections_idle", "gauge", "Idle keep-alive upstream connections, by endpoint (all workers).",
+         offsetof(sl_upclient_stats_t, idle)},
+    };
+    const sl_pool_registry_t *reg = in->registry;
+    char b[256], ep[256];
+    for (size_t f = 0; f != sizeof(families) / sizeof(families[0]); ++f) {
+        family(o, families[f].name, families[f].type, families[f].help);
+        for (size_t i = 0; i != reg->num_endpoints; ++i) {
+            const sl_pool_endpoint_t *e = reg->endpoints[i];
+            emit(o, "%s{backend=\"%s\",endpoint=\"%s\"} %" PRIu64 "\n", families[f].name, esc(e->backend, b, sizeof(b)),
+                 esc(e->addr.text, ep, sizeof(ep)), sum_pool(in, e->id, families[f].offset));
+        }
+    }
+    family(o, "sluice_upstream_connections_closed_total", "counter",
+           "Upstream connections closed, by endpoint and reason (all workers).");
+    for (size_t i = 0; i != reg->num_endpoints; ++i) {
+        const sl_pool_endpoint_t *e = reg->endpoints[i];
+        esc(e->backend, b, sizeof(b));
+        esc(e->addr.text, ep, sizeof(ep));
+        for (int r = 0; r != SL_UPCLIENT_CLOSE_COUNT; ++r)
+            emit(o, "sluice_upstream_connections_closed_total{backend=\"%s\",endpoint=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                 b, ep, reasons[r], sum_pool(in, e->id, offsetof(sl_upclient_stats_t, closed) + (size_t)r * sizeof(uint64_t)));
+    }
+}
+
 static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
 {
     const sl_gw_names_t *n = in->names;
@@ -279,6 +329,7 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
         emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"health\"} %" PRIu64 "\n", b, ep,
              e->ejections_health);
     }
+    render_pools(o, in);
     family(o, "sluice_backend_saturation", "gauge",
            "In-flight requests over capacity (max_concurrency x endpoints) of backends that set max_concurrency.");
     if (in->gen != NULL)

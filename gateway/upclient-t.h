@@ -72,13 +72,24 @@ typedef sl_upclient_body_cb (*sl_upclient_head_cb)(sl_upclient_t *c, const char 
 typedef sl_upclient_head_cb (*sl_upclient_connect_cb)(sl_upclient_t *c, const char *errstr, h2o_iovec_t **reqbufs,
                                                       size_t *reqbufcnt, int *method_is_head);
 
-/* Counters of one context (written by its thread only). */
+/* Why a connection was closed (the counters of sl_upclient_stats_t.closed). */
+enum en_sl_upclient_close_t {
+    SL_UPCLIENT_CLOSE_NOT_REUSABLE = 0, /* its answer ended without keep-alive (or the pool keeps no idle ones) */
+    SL_UPCLIENT_CLOSE_ERROR,            /* connect, I/O or protocol error during an exchange */
+    SL_UPCLIENT_CLOSE_CANCELLED,        /* the user ended the exchange early (sl_upclient_cancel, NULL, -1) */
+    SL_UPCLIENT_CLOSE_IDLE_UPSTREAM,    /* idle, the upstream closed it (or wrote what no request asked) */
+    SL_UPCLIENT_CLOSE_IDLE_EXPIRED,     /* idle longer than the idle timeout */
+    SL_UPCLIENT_CLOSE_IDLE_OVER_CAP,    /* idle beyond the pool's cap (the coldest goes) */
+    SL_UPCLIENT_CLOSE_COUNT
+};
+
+/* Counters of one pool. Single writer (the pool's thread), with relaxed atomic stores: another thread may read
+ * them with relaxed loads (the gateway points pool->stats into its per-worker metric shard). */
 typedef struct st_sl_upclient_stats_t {
-    uint64_t connects;      /* new connections started */
-    uint64_t reuses;        /* exchanges on an idle keep-alive connection */
-    uint64_t idle_closed;   /* idle connections the upstream closed (or wrote to) */
-    uint64_t idle_expired;  /* idle connections closed by the idle timeout */
-    uint64_t idle_over_cap; /* idle connections closed because the pool held its cap */
+    uint64_t connects;                        /* new connections started */
+    uint64_t reuses;                          /* exchanges on an idle keep-alive connection */
+    uint64_t idle;                            /* a gauge: idle connections in the pool now */
+    uint64_t closed[SL_UPCLIENT_CLOSE_COUNT]; /* connections closed, by reason (not those closed at dispose) */
 } sl_upclient_stats_t;
 
 /* One thread's client: its loop, timers and recycled connection objects. */
@@ -87,7 +98,6 @@ typedef struct st_sl_upclient_ctx_t {
     h2o_timeout_t *zero_timeout; /* borrowed: deferred callbacks (an immediate connect failure) */
     h2o_timeout_t *idle_timeout; /* borrowed: an idle connection closes when its entry fires */
     int rcvbuf;                  /* SO_RCVBUF of new connections; 0 = the kernel's default */
-    sl_upclient_stats_t stats;
     sl_upclient_t *_free; /* recycled connection objects, linked by _next_free */
     size_t _num_free;
 } sl_upclient_ctx_t;
@@ -100,6 +110,8 @@ typedef struct st_sl_upclient_pool_t {
     size_t max_idle;     /* idle connections kept; 0 = none (every connection closes after its exchange) */
     h2o_linklist_t idle; /* sl_upclient_t._idle_link, most recently used first */
     size_t num_idle;
+    sl_upclient_stats_t *stats; /* &own_stats after init; the owner may point it elsewhere between two events */
+    sl_upclient_stats_t own_stats;
 } sl_upclient_pool_t;
 
 enum en_sl_upclient_state_t {

@@ -57,6 +57,16 @@ void sl_upclient_pool_init(sl_upclient_pool_t *pool, sl_upclient_ctx_t *ctx, con
     pool->addrlen = salen;
     pool->max_idle = max_idle;
     h2o_linklist_init_anchor(&pool->idle);
+    pool->stats = &pool->own_stats;
+}
+
+/* A single-writer counter bump readable from another thread (upclient-t.h) */
+#define COUNT(field, n) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+
+static void set_num_idle(sl_upclient_pool_t *pool, size_t n)
+{
+    pool->num_idle = n;
+    __atomic_store_n(&pool->stats->idle, (uint64_t)n, __ATOMIC_RELAXED);
 }
 
 static sl_upclient_t *conn_alloc(sl_upclient_ctx_t *ctx)
@@ -72,11 +82,14 @@ static sl_upclient_t *conn_alloc(sl_upclient_ctx_t *ctx)
     return c;
 }
 
-/* Closes c's connection and recycles the object. No callback of c runs afterwards. */
-static void conn_release(sl_upclient_t *c)
+/* Closes c's connection (counted under why, unless SL_UPCLIENT_CLOSE_COUNT) and recycles the object. No callback
+ * of c runs afterwards. */
+static void conn_release(sl_upclient_t *c, enum en_sl_upclient_close_t why)
 {
     sl_upclient_pool_t *pool = c->_pool;
     sl_upclient_ctx_t *ctx = pool->ctx;
+    if (why != SL_UPCLIENT_CLOSE_COUNT)
+        COUNT(pool->stats->closed[why], 1);
     if (c->sock != NULL) {
         c->sock->data = NULL;
         h2o_socket_close(c->sock);
@@ -85,7 +98,7 @@ static void conn_release(sl_upclient_t *c)
     h2o_timeout_unlink(&c->_timer);
     if (h2o_linklist_is_linked(&c->_idle_link)) {
         h2o_linklist_unlink(&c->_idle_link);
-        --pool->num_idle;
+        set_num_idle(pool, pool->num_idle - 1);
     }
     c->_state = SL_UPCLIENT_S_FREE;
     if (ctx->_num_free < SL_UPCLIENT_FREE_MAX) {
@@ -100,7 +113,7 @@ static void conn_release(sl_upclient_t *c)
 void sl_upclient_pool_dispose(sl_upclient_pool_t *pool)
 {
     while (!h2o_linklist_is_empty(&pool->idle))
-        conn_release(H2O_STRUCT_FROM_MEMBER(sl_upclient_t, _idle_link, pool->idle.next));
+        conn_release(H2O_STRUCT_FROM_MEMBER(sl_upclient_t, _idle_link, pool->idle.next), SL_UPCLIENT_CLOSE_COUNT);
 }
 
 static void fail_connect(sl_upclient_t *c, const char *errstr)
@@ -108,7 +121,7 @@ static void fail_connect(sl_upclient_t *c, const char *errstr)
     c->_in_cb = 1;
     c->_cb.connect(c, errstr, NULL, NULL, NULL);
     c->_in_cb = 0;
-    conn_release(c);
+    conn_release(c, SL_UPCLIENT_CLOSE_ERROR);
 }
 
 static void fail_head(sl_upclient_t *c, const char *errstr)
@@ -117,7 +130,7 @@ static void fail_head(sl_upclient_t *c, const char *errstr)
     c->_in_cb = 1;
     c->_cb.head(c, errstr, 0, 0, h2o_iovec_init(NULL, 0), NULL, 0, 0);
     c->_in_cb = 0;
-    conn_release(c);
+    conn_release(c, SL_UPCLIENT_CLOSE_ERROR);
 }
 
 static void fail_body(sl_upclient_t *c, const char *errstr)
@@ -126,14 +139,13 @@ static void fail_body(sl_upclient_t *c, const char *errstr)
     c->_in_cb = 1;
     c->_cb.body(c, errstr);
     c->_in_cb = 0;
-    conn_release(c);
+    conn_release(c, SL_UPCLIENT_CLOSE_ERROR);
 }
 
 static void on_idle_timeout(h2o_timeout_entry_t *entry)
 {
     sl_upclient_t *c = H2O_STRUCT_FROM_MEMBER(sl_upclient_t, _timer, entry);
-    ++c->_pool->ctx->stats.idle_expired;
-    conn_release(c);
+    conn_release(c, SL_UPCLIENT_CLOSE_IDLE_EXPIRED);
 }
 
 /* An idle connection becomes available to the next exchange (most recently used first). */
@@ -141,11 +153,9 @@ static void make_available(sl_upclient_t *c)
 {
     sl_upclient_pool_t *pool = c->_pool;
     h2o_linklist_insert(pool->idle.next, &c->_idle_link);
-    ++pool->num_idle;
-    if (pool->num_idle > pool->max_idle) {
-        ++pool->ctx->stats.idle_over_cap;
-        conn_release(H2O_STRUCT_FROM_MEMBER(sl_upclient_t, _idle_link, pool->idle.prev)); /* the coldest */
-    }
+    set_num_idle(pool, pool->num_idle + 1);
+    if (pool->num_idle > pool->max_idle) /* the coldest goes */
+        conn_release(H2O_STRUCT_FROM_MEMBER(sl_upclient_t, _idle_link, pool->idle.prev), SL_UPCLIENT_CLOSE_IDLE_OVER_CAP);
 }
 
 /* The exchange ended with its response: the connection goes idle when it can carry another request. */
@@ -153,7 +163,7 @@ static void end_exchange(sl_upclient_t *c)
 {
     sl_upclient_pool_t *pool = c->_pool;
     if (!c->_keepalive || pool->max_idle == 0) {
-        conn_release(c);
+        conn_release(c, SL_UPCLIENT_CLOSE_NOT_REUSABLE);
         return;
     }
     if (c->sock->input->size != 0)
@@ -179,7 +189,7 @@ static void end_body(sl_upclient_t *c)
     c->_cb.body(c, sl_upclient_error_is_eos);
     c->_in_cb = 0;
     if (c->_cancelled)
-        conn_release(c);
+        conn_release(c, SL_UPCLIENT_CLOSE_CANCELLED);
     else
         end_exchange(c);
 }
@@ -221,7 +231,7 @@ static void read_body(sl_upclient_t *c, const char *err)
     int stop = c->_cb.body(c, NULL);
     c->_in_cb = 0;
     if (stop != 0 || c->_cancelled)
-        conn_release(c);
+        conn_release(c, SL_UPCLIENT_CLOSE_CANCELLED);
 }
 
 static void deliver_head(sl_upclient_t *c, const sl_upclient_head_t *h, h2o_header_t *headers)
@@ -234,7 +244,7 @@ static void deliver_head(sl_upclient_t *c, const sl_upclient_head_t *h, h2o_head
                                            headers, h->num_headers, (int)h->head_len);
     c->_in_cb = 0;
     if (c->_cancelled || (!eos && body == NULL)) {
-        conn_release(c);
+        conn_release(c, SL_UPCLIENT_CLOSE_CANCELLED);
         return;
     }
     h2o_buffer_consume(&c->sock->input, h->head_len);
@@ -288,8 +298,7 @@ static void read_idle(sl_upclient_t *c, const char *err)
 {
     if (err == NULL && c->sock->input->size == 0)
         return;
-    ++c->_pool->ctx->stats.idle_closed;
-    conn_release(c);
+    conn_release(c, SL_UPCLIENT_CLOSE_IDLE_UPSTREAM);
 }
 
 static void on_read(h2o_socket_t *sock, const char *err)
@@ -317,7 +326,7 @@ static void on_written(h2o_socket_t *sock, const char *err)
     if (c->_state == SL_UPCLIENT_S_IDLE) {
         /* the answer ended before this report (see end_exchange) */
         if (err != NULL)
-            conn_release(c);
+            conn_release(c, SL_UPCLIENT_CLOSE_ERROR);
         else
             make_available(c);
         return;
@@ -345,7 +354,7 @@ static void start_exchange(sl_upclient_t *c, sl_upclient_connect_cb cb)
     sl_upclient_head_cb head = cb(c, NULL, &bufs, &cnt, &is_head);
     c->_in_cb = 0;
     if (head == NULL || c->_cancelled) {
-        conn_release(c);
+        conn_release(c, SL_UPCLIENT_CLOSE_CANCELLED);
         return;
     }
     c->_cb.head = head;
@@ -379,9 +388,9 @@ void sl_upclient_connect(sl_upclient_t **slot, void *data, sl_upclient_pool_t *p
     if (!fresh && pool->num_idle != 0) {
         c = H2O_STRUCT_FROM_MEMBER(sl_upclient_t, _idle_link, pool->idle.next);
         h2o_linklist_unlink(&c->_idle_link);
-        --pool->num_idle;
+        set_num_idle(pool, pool->num_idle - 1);
         h2o_timeout_unlink(&c->_timer);
-        ++ctx->stats.reuses;
+        COUNT(pool->stats->reuses, 1);
         c->data = data;
         c->reused = 1;
         *slot = c;
@@ -395,7 +404,7 @@ void sl_upclient_connect(sl_upclient_t **slot, void *data, sl_upclient_pool_t *p
     c->_cb.connect = cb;
     c->_state = SL_UPCLIENT_S_CONNECTING;
     *slot = c;
-    ++ctx->stats.connects;
+    COUNT(pool->stats->connects, 1);
     const char *err = NULL;
     int fd = socket(pool->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd == -1) {
@@ -430,7 +439,7 @@ void sl_upclient_cancel(sl_upclient_t *c)
         c->_cancelled = 1;
         return;
     }
-    conn_release(c);
+    conn_release(c, SL_UPCLIENT_CLOSE_CANCELLED);
 }
 
 void sl_upclient_pause(sl_upclient_t *c)

@@ -35,15 +35,17 @@ static void seed_rng(sl_gw_worker_t *w)
         w->rng[0] = 1; /* the one state xoshiro cannot leave */
 }
 
-static sl_gw_shard_t *shard_new(uint32_t num_series, uint32_t num_routes, uint32_t num_backends)
+static sl_gw_shard_t *shard_new(uint32_t num_series, uint32_t num_routes, uint32_t num_backends, uint32_t num_endpoints)
 {
     sl_gw_shard_t *s = sl_calloc(1, sizeof(*s));
     s->num_series = num_series;
     s->num_routes = num_routes;
     s->num_backends = num_backends;
+    s->num_endpoints = num_endpoints;
     s->series = sl_calloc(num_series != 0 ? num_series : 1, sizeof(*s->series));
     s->routes = sl_calloc(num_routes != 0 ? num_routes : 1, sizeof(*s->routes));
     s->backends = sl_calloc(num_backends != 0 ? num_backends : 1, sizeof(*s->backends));
+    s->endpoints = sl_calloc(num_endpoints != 0 ? num_endpoints : 1, sizeof(*s->endpoints));
     sl_hist_init(&s->overhead);
     for (uint32_t i = 0; i != num_routes; ++i) {
         sl_hist_init(&s->routes[i].latency);
@@ -62,6 +64,7 @@ void sl_gw_shard_free(sl_gw_shard_t *s)
     sl_free(s->series);
     sl_free(s->routes);
     sl_free(s->backends);
+    sl_free(s->endpoints);
     sl_free(s);
 }
 
@@ -77,16 +80,17 @@ void sl_gw_worker_fit(sl_gw_worker_t *w, const sl_gw_gen_t *gen)
 {
     sl_gw_shard_t *old = sl_gw_worker_shard(w);
     if (old == NULL || old->num_series < gen->num_series || old->num_routes < gen->num_route_ids ||
-        old->num_backends < gen->num_backend_ids) {
+        old->num_backends < gen->num_backend_ids || old->num_endpoints < gen->num_endpoint_ids) {
         uint32_t ns = old != NULL ? old->num_series : 0, nr = old != NULL ? old->num_routes : 0,
-                 nb = old != NULL ? old->num_backends : 0;
-        sl_gw_shard_t *s =
-            shard_new(grow_to(ns, gen->num_series), grow_to(nr, gen->num_route_ids), grow_to(nb, gen->num_backend_ids));
+                 nb = old != NULL ? old->num_backends : 0, ne = old != NULL ? old->num_endpoints : 0;
+        sl_gw_shard_t *s = shard_new(grow_to(ns, gen->num_series), grow_to(nr, gen->num_route_ids),
+                                     grow_to(nb, gen->num_backend_ids), grow_to(ne, gen->num_endpoint_ids));
         if (old != NULL) {
             /* this thread is the only writer: a plain copy is exact */
             memcpy(s->series, old->series, ns * sizeof(*s->series));
             memcpy(s->routes, old->routes, nr * sizeof(*s->routes));
             memcpy(s->backends, old->backends, nb * sizeof(*s->backends));
+            memcpy(s->endpoints, old->endpoints, ne * sizeof(*s->endpoints));
             s->overhead = old->overhead;
             s->unmatched = old->unmatched;
             s->too_large = old->too_large;
@@ -95,6 +99,9 @@ void sl_gw_worker_fit(sl_gw_worker_t *w, const sl_gw_gen_t *gen)
             s->log_dropped = old->log_dropped;
         }
         atomic_store_explicit(&w->shard, s, memory_order_release);
+        for (size_t i = 0; i != w->num_pools; ++i) /* the pools count into the new shard from now on */
+            if (w->pools[i] != NULL && i < s->num_endpoints)
+                w->pools[i]->stats = s->endpoints + i;
         if (old != NULL) {
             sl_gw_shard_t *head = atomic_load_explicit(&w->retired_shards, memory_order_relaxed);
             do
@@ -154,6 +161,9 @@ sl_upclient_pool_t *sl_gw_worker_pool(sl_gw_worker_t *w, const sl_pool_endpoint_
     if (w->pools[e->id] == NULL) {
         sl_upclient_pool_t *pool = sl_calloc(1, sizeof(*pool));
         sl_upclient_pool_init(pool, &w->client_ctx, (struct sockaddr *)&e->addr.sa, e->addr.salen, SL_UPCLIENT_MAX_IDLE);
+        sl_gw_shard_t *s = sl_gw_worker_shard(w);
+        if (s != NULL && e->id < s->num_endpoints)
+            pool->stats = s->endpoints + e->id; /* else its own, until the shard grows (sl_gw_worker_fit) */
         w->pools[e->id] = pool;
     }
     return w->pools[e->id];

@@ -47,6 +47,11 @@ def test_upstream_closing_an_idle_connection_is_noticed_and_dropped():
         assert up.connections == 2 and len(up.requests) == 2  # a fresh connection, no failed attempt before it
         assert g.metric("sluice_upstream_retries_total", backend="b") == 0
         assert g.metric("sluice_upstream_failures_total", backend="b", kind="reset") == 0
+        ep = {"backend": "b", "endpoint": up.addr}
+        assert g.metric("sluice_upstream_connections_opened_total", **ep) == 2
+        assert g.metric("sluice_upstream_connections_reused_total", **ep) == 0
+        assert g.metric("sluice_upstream_connections_closed_total", **ep, reason="idle_upstream") == 1
+        assert g.metric("sluice_upstream_connections_idle", **ep) == 1  # the second one, until it expires
     finally:
         g.stop()
         up.close()
@@ -86,6 +91,11 @@ def test_idle_connections_are_capped_per_endpoint_and_expire():
         wait_for(lambda: up.closed == n, timeout=6, what="idle connections to expire")
         wait_for(lambda: sockets_to(g.p.pid, port) == 0, timeout=2, what="no connection left")
         assert g.metric("sluice_upstream_failures_total", backend="b", kind="reset") == 0
+        ep = {"backend": "b", "endpoint": up.addr}
+        assert g.metric("sluice_upstream_connections_opened_total", **ep) == n
+        assert g.metric("sluice_upstream_connections_closed_total", **ep, reason="idle_over_cap") == n - MAX_IDLE
+        assert g.metric("sluice_upstream_connections_closed_total", **ep, reason="idle_expired") == MAX_IDLE
+        assert g.metric("sluice_upstream_connections_idle", **ep) == 0
     finally:
         g.stop()
         up.close()

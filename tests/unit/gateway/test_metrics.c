@@ -207,6 +207,51 @@ Test(metrics, endpoints_and_saturation)
     cr_assert_str_eq(grep(text, "sluice_backend_saturation{"), "sluice_backend_saturation{backend=\"small\"} 0.750000\n");
 }
 
+Test(metrics, upstream_pools_summed_over_workers_by_endpoint)
+{
+    sl_gw_metrics_input_t in;
+    sl_gw_shard_t *shards[2], other = shard;
+    input(&in, shards);
+    shards[1] = &other;
+    in.num_shards = 2;
+    sl_conf_addr_t a0 = {.text = "127.0.0.1:8001"}, a1 = {.text = "127.0.0.1:8002"};
+    sl_pool_endpoint_t *e0, *e1;
+    cr_assert_eq(sl_pool_registry_get(&reg, "small", &a0, &e0), 0);
+    cr_assert_eq(sl_pool_registry_get(&reg, "small", &a1, &e1), 0);
+    /* worker 0 knows both endpoints, worker 1 only the first one so far (its shard was not grown yet) */
+    sl_upclient_stats_t w0[2] = {{.connects = 5, .reuses = 40, .idle = 2}, {.connects = 1}};
+    sl_upclient_stats_t w1[1] = {{.connects = 2, .reuses = 7, .idle = 1}};
+    w0[0].closed[SL_UPCLIENT_CLOSE_IDLE_EXPIRED] = 3;
+    w1[0].closed[SL_UPCLIENT_CLOSE_IDLE_EXPIRED] = 1;
+    w1[0].closed[SL_UPCLIENT_CLOSE_ERROR] = 1;
+    w0[1].closed[SL_UPCLIENT_CLOSE_NOT_REUSABLE] = 1;
+    shard.endpoints = w0;
+    shard.num_endpoints = 2;
+    other.endpoints = w1;
+    other.num_endpoints = 1;
+    char *text = render(&in);
+    cr_assert_str_eq(grep(text, "sluice_upstream_connections_"),
+                     "sluice_upstream_connections_opened_total{backend=\"small\",endpoint=\"127.0.0.1:8001\"} 7\n"
+                     "sluice_upstream_connections_opened_total{backend=\"small\",endpoint=\"127.0.0.1:8002\"} 1\n"
+                     "sluice_upstream_connections_reused_total{backend=\"small\",endpoint=\"127.0.0.1:8001\"} 47\n"
+                     "sluice_upstream_connections_reused_total{backend=\"small\",endpoint=\"127.0.0.1:8002\"} 0\n"
+                     "sluice_upstream_connections_idle{backend=\"small\",endpoint=\"127.0.0.1:8001\"} 3\n"
+                     "sluice_upstream_connections_idle{backend=\"small\",endpoint=\"127.0.0.1:8002\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8001\",reason=\"not_reusable\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8001\",reason=\"error\"} 1\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8001\",reason=\"cancelled\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8001\",reason=\"idle_upstream\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8001\",reason=\"idle_expired\"} 4\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8001\",reason=\"idle_over_cap\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8002\",reason=\"not_reusable\"} 1\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8002\",reason=\"error\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8002\",reason=\"cancelled\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8002\",reason=\"idle_upstream\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8002\",reason=\"idle_expired\"} 0\n"
+                     "sluice_upstream_connections_closed_total{backend=\"small\",endpoint=\"127.0.0.1:8002\",reason=\"idle_over_cap\"} 0\n");
+    cr_assert_str_eq(grep(text, "# TYPE sluice_upstream_connections_idle"), "# TYPE sluice_upstream_connections_idle gauge\n");
+}
+
 Test(metrics, process_and_allocator_figures)
 {
     sl_gw_metrics_input_t in;

@@ -422,8 +422,11 @@ Test(upclient, exact_request_bytes_and_keepalive_reuse)
         free(e);
     }
     cr_assert_eq(atomic_load(&up.accepts), 1);
-    cr_assert_eq(ctx.stats.connects, 1);
-    cr_assert_eq(ctx.stats.reuses, 3);
+    cr_assert_eq(pool.stats->connects, 1);
+    cr_assert_eq(pool.stats->reuses, 3);
+    cr_assert_eq(pool.stats->idle, 1);
+    for (int k = 0; k != SL_UPCLIENT_CLOSE_COUNT; ++k)
+        cr_assert_eq(pool.stats->closed[k], 0);
     /* fresh: a new connection even with one idle; both are kept afterwards */
     e = exchange("POST", 1);
     cr_assert_eq(e->reused, 0);
@@ -442,7 +445,8 @@ Test(upclient, upstream_closing_an_idle_connection_is_noticed)
     free(e);
     /* the upstream closes it after 100 ms: dropped from the pool without any request on it */
     cr_assert(run_until(idle_is, (void *)0, 2000));
-    cr_assert_eq(ctx.stats.idle_closed, 1);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_IDLE_UPSTREAM], 1);
+    cr_assert_eq(pool.stats->idle, 0);
     e = exchange("GET", 0);
     cr_assert_eq(e->reused, 0);
     cr_assert_eq(e->body_err, sl_upclient_error_is_eos);
@@ -518,6 +522,7 @@ Test(upclient, body_until_close_is_not_pooled)
     cr_assert_eq(e->body_len, 9);
     cr_assert(memcmp(e->body, "all of it", 9) == 0);
     cr_assert_eq(pool.num_idle, 0);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_NOT_REUSABLE], 1);
     free(e);
 }
 
@@ -528,6 +533,8 @@ Test(upclient, malformed_head)
     ex_t *e = exchange("GET", 0);
     cr_assert_eq(e->head_err, sl_upclient_error_malformed);
     cr_assert_eq(pool.num_idle, 0);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_ERROR], 1);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_NOT_REUSABLE], 0);
     free(e);
 }
 
@@ -586,9 +593,12 @@ Test(upclient, idle_connections_are_capped_and_expire)
     cr_assert(run_until(both_done, e, 3000));
     cr_assert_eq(atomic_load(&up.accepts), 2);
     cr_assert_eq(pool.num_idle, 1);
-    cr_assert_eq(ctx.stats.idle_over_cap, 1);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_IDLE_OVER_CAP], 1);
+    cr_assert_eq(pool.stats->idle, 1);
     cr_assert(run_until(idle_is, (void *)0, 2000));
-    cr_assert_eq(ctx.stats.idle_expired, 1);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_IDLE_EXPIRED], 1);
+    cr_assert_eq(pool.stats->idle, 0);
+    cr_assert_eq(pool.stats->connects, 2);
     free(e[0]);
     free(e[1]);
     /* the upstream sees both closed */
@@ -636,6 +646,8 @@ Test(upclient, cancel_inside_callbacks_and_from_outside)
         h2o_evloop_run(loop, 10);
     cr_assert_eq(e->heads + e->bodies + e->done, 0);
     cr_assert_eq(pool.num_idle, 0);
+    cr_assert_eq(pool.stats->closed[SL_UPCLIENT_CLOSE_CANCELLED], 4);
+    cr_assert_eq(pool.stats->connects, 4);
     free(e);
 }
 
