@@ -54,7 +54,7 @@ typedef struct st_sl_cascade_t {
     uint64_t cost_nanos;          /* sum over the closed tries */
     uint64_t deadline_us;         /* the request's total deadline (monotonic); 0 = none */
     h2o_timeout_entry_t budget;   /* the running step's latency budget */
-    h2o_timeout_entry_t next;     /* starts the next step from the event loop, outside any client callback */
+    h2o_timeout_entry_t next;     /* starts the next step from the loop, after the last attempt's callback returned */
     h2o_timeout_entry_t deadline; /* the request's total deadline (plans of several steps) */
     h2o_buffer_t *relay;          /* a passing stream's filtered bytes waiting for the client (relay_on) */
     unsigned planned : 1;         /* the plan exists: everything below applies */

@@ -8,10 +8,14 @@
  * budget runs out. ESCALATE starts the next step; ACCEPT answers; FAIL answers the error.
  *
  * Invariants. At most one attempt runs at a time. A step is started only from the event loop (the zero-timeout
- * entry `next`): escalations are decided inside h2o's client callbacks, where a new connection must not be made
- * and the old client may not be cancelled. Between two steps the attempt's per-answer state (head, mode, tail,
- * usage) is reset, so nothing of an escalated answer reaches the client. Timers (budget, next, deadline) are
- * unlinked by the verdict that ends a step and, whatever happens, by sl_cascade_end.
+ * entry `next`). Escalations are mostly decided inside a callback of the upstream client (gateway/upclient.h),
+ * which would allow a new connect and a cancel right there; but the callback that decided is still on the stack
+ * and still works on the attempt's state (in_client_cb / cancel_in_cb, the buffers it hands back, its return value
+ * that pools or closes the connection), and a reused connection would run the next step's on_connect nested
+ * inside it. Starting from the loop keeps one exchange strictly after the other. Between two steps the attempt's
+ * per-answer state (head, mode, tail, usage) is reset, so nothing of an escalated answer reaches the client.
+ * Timers (budget, next, deadline) are unlinked by the verdict that ends a step and, whatever happens, by
+ * sl_cascade_end.
  *
  * Deadlines. Each attempt keeps its backend's own timeouts. A plan of several steps also has a request deadline:
  * the last step's timeouts.total counted from the request's arrival. When it passes, the running attempt fails with
@@ -181,7 +185,7 @@ static void on_budget(h2o_timeout_entry_t *entry)
     sl_cascade_t *c = &p->cas;
     if (p->responded || p->phase == SL_PROXY_DONE || p->phase == SL_PROXY_IDLE)
         return;          /* a stream already went out, or the attempt is over: nothing to abandon */
-    sl_proxy_abandon(p); /* from the loop: cancelling h2o's client is safe here; the slot is not reported */
+    sl_proxy_abandon(p); /* from the loop: the exchange is cancelled at once; the slot is not reported */
     sl_judge_input_t in = {SL_FAILURE_NONE, NULL, 1, 0};
     sl_judge_t j;
     sl_router_judge(&c->plan, c->step, &in, &j);

@@ -11,8 +11,9 @@
  * Plug points (worker thread): proxy.c calls sl_cascade_start once a route matched and sl_cascade_end when the
  * request's pool goes away; upstream.c asks sl_cascade_holds when a head arrives, hands over every failure before
  * a response started (sl_cascade_on_failure) and every whole held answer (sl_cascade_on_answer); respond.c calls
- * sl_cascade_on_stream before a stream goes out and sl_cascade_add_headers on every answer. None of them cancels
- * h2o's client: a new step always starts from the event loop (a zero timeout), never inside a client callback.
+ * sl_cascade_on_stream before a stream goes out and sl_cascade_add_headers on every answer. A new step always
+ * starts from the event loop (a zero timeout), once the upstream client's callback that ended the previous attempt
+ * returned: the client allows cancels anywhere, but the proxy carries the state of one exchange at a time.
  */
 #ifndef SL_GATEWAY_CASCADE_H
 #define SL_GATEWAY_CASCADE_H
