@@ -4,7 +4,8 @@
  *
  * Routes are kept in file order: the router tries them in that order and the first match wins. Names are unique
  * (they label metrics and persisted error budgets). SLO targets are strictly between 0% and 100%: a 100% target
- * leaves no error budget to burn, and burn rates divide by it. SLO windows are whole minutes because budgets are
+ * leaves no error budget to burn, and burn rates divide by it; so does one that rounds to 100% in the parts per
+ * billion budgets are counted in. SLO windows are whole minutes because budgets are
  * counted in per-minute buckets.
  */
 #include "conf/conf.h"
@@ -12,6 +13,7 @@
 #include "conf/schema.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stddef.h>
 #include <strings.h>
 #include <string.h>
@@ -116,6 +118,14 @@ static int p_target(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, con
         return SL_ECONFIG;
     if (!(v > 0 && v < 1)) {
         sl_conf_error(ctx, node, "must be above 0%% and below 100%%, got %s", node->text);
+        return SL_ECONFIG;
+    }
+    /* budgets are counted in parts per billion (stats/slo.h): the target rounded there must stay inside too */
+    double ppb = nearbyint(v * 1e9);
+    if (ppb < 1 || ppb > 1e9 - 1) {
+        sl_conf_error(ctx, node, "%s rounds to %s in parts per billion, which leaves %s; use at most 99.9999999%% "
+                                 "and at least 0.0000001%%", node->text, ppb < 1 ? "0%" : "100%",
+                      ppb < 1 ? "no good request" : "no error budget");
         return SL_ECONFIG;
     }
     *(double *)field = v;

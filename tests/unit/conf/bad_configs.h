@@ -733,6 +733,20 @@ static const bad_case_t bad_cases[] = {
          "5:63: routes[0].slo.latency.target: must be above 0% and below 100%, got 100%",
          "5:88: routes[0].slo.ttft.threshold: must be between 1ms and 1h, got 2h",
          "5:100: routes[0].slo.ttft.target: must be above 0% and below 100%, got 101%", NULL}},
+    {"slo_targets_rounding_to_100_or_0_in_ppb",
+        "backends:\n"
+        "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
+        "routes:\n"
+        "  - name: chat\n"
+        "    slo: {availability: 99.99999999%, latency: {threshold: 1s, target: 0.00000000001%}}\n"
+        "    cascade: [{backend: small}]\n"
+        "  - name: edge\n"
+        "    slo: {availability: 99.9999999%, latency: {threshold: 1s, target: 0.0000001%}}\n"
+        "    cascade: [{backend: small}]\n",
+        {"5:25: routes[0].slo.availability: 99.99999999% rounds to 100% in parts per billion, which leaves no error "
+         "budget; use at most 99.9999999% and at least 0.0000001%",
+         "5:72: routes[0].slo.latency.target: 0.00000000001% rounds to 0% in parts per billion, which leaves no good "
+         "request; use at most 99.9999999% and at least 0.0000001%", NULL}},
     {"multiple_errors",
         "server:\n"
         "  threads: 0\n"

@@ -175,7 +175,9 @@ Test(rules, errors_leave_the_buffer_as_it_was)
                         "    slo: {availability: 99.9%}\n"
                         "  - name: b\n"
                         "    cascade: [{backend: llm}]\n"
-                        "    slo: {availability: 99.99999999999%}\n"); /* rounds to 100% in parts per billion */
+                        "    slo: {availability: 99.9%}\n");
+    /* the loader refuses a target that rounds to 100% in parts per billion; the render must still refuse one */
+    c->routes[1].slo.availability.target = 0.99999999999999;
     sl_buf_t b;
     sl_buf_init(&b, 0);
     sl_buf_append(&b, "keep", 4);
