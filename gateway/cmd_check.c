@@ -2,11 +2,15 @@
  * cmd_check.c - `sluice check -c FILE`: load and validate a config exactly as `sluice run` would, then print a
  * one-screen summary of what it declares (exit 0), or every error as "file:line:col: key.path: message" on stderr
  * (exit 1). Usage errors exit 2 with a one-line hint. Loading reads the admin token file and checks that TLS files
- * are readable, so a config that passes here also passes at start-up on the same machine.
+ * are readable, and the reference file of every monitor is read and checked against its monitor block as the
+ * gateway does at start (policies/reference.h), so a config that passes here also passes at start-up on the same
+ * machine.
  */
+#include "common/alloc.h"
 #include "common/status.h"
 #include "conf/conf.h"
 #include "gateway/cmd.h"
+#include "policies/reference.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,9 +20,10 @@
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: sluice check -c FILE\n\n"
-                "Validates a sluice config file. Prints a summary of listeners, backends, routes, tiers and SLOs and\n"
-                "exits 0 when the file is valid; prints every error as file:line:col: key.path: message on stderr and\n"
-                "exits 1 when it is not. The key reference is docs/CONFIG.md.\n\n"
+                "Validates a sluice config file and the drift reference files its monitors name. Prints a summary of\n"
+                "listeners, backends, routes, tiers, SLOs, accuracy scaling and monitors and exits 0 when the file is\n"
+                "valid; prints every error as file:line:col: key.path: message on stderr and exits 1 when it is not.\n"
+                "The key reference is docs/CONFIG.md.\n\n"
                 "options:\n"
                 "  -c, --config FILE   the config file to check\n"
                 "  -h, --help          show this help\n");
@@ -105,6 +110,23 @@ static void print_signal(FILE *fp, const sl_conf_signal_t *s)
         fprintf(fp, "%s", sl_conf_signal_name(s->kind));
 }
 
+static void print_degrade(FILE *fp, const sl_conf_degrade_t *d)
+{
+    char b1[32], b2[32], b3[32];
+    fprintf(fp, "            degrade to ");
+    for (size_t i = 0; i != d->num_to; ++i)
+        fprintf(fp, "%s%s", i != 0 ? ", " : "", d->to[i]->name);
+    fprintf(fp, "; spill_over %s\n", d->spill_over ? "on" : "off");
+    fprintf(fp,
+            "              up at saturation %g%% or p99 %g%% of the SLO threshold, down at %g%% / %g%%; "
+            "steps +%g%% / -%g%%\n",
+            d->saturation_high_permille / 10.0, d->latency_high_permille / 10.0, d->saturation_low_permille / 10.0,
+            d->latency_low_permille / 10.0, d->step_up_permille / 10.0, d->step_down_permille / 10.0);
+    fprintf(fp, "              hold %s, interval %s, p99 over %s, fast burn scales the high marks by %g%%\n",
+            dur(d->hold_ms, b1, sizeof(b1)), dur(d->interval_ms, b2, sizeof(b2)), dur(d->latency_window_ms, b3, sizeof(b3)),
+            d->burn_factor_permille / 10.0);
+}
+
 static void print_tier(FILE *fp, size_t i, const sl_conf_tier_t *t)
 {
     static const char *const ops[] = {">", ">=", "<", "<=", "==", "!=", "exists"};
@@ -153,9 +175,85 @@ static void print_tier(FILE *fp, size_t i, const sl_conf_tier_t *t)
         }
         fprintf(fp, "\n");
     }
+    if (t->degrade.enabled)
+        print_degrade(fp, &t->degrade);
 }
 
-static void print_route(FILE *fp, const sl_conf_route_t *r)
+static void print_value(FILE *fp, const sl_conf_monitor_value_t *v, int named)
+{
+    char src[1100];
+    if (named)
+        fprintf(fp, "%s ", v->name);
+    fprintf(fp, "(%s, ", sl_reference_source(v, src, sizeof(src)));
+    if (v->type == SL_MONITOR_NUMERIC)
+        fprintf(fp, "numeric, %" PRIu32 " bins)", v->bins);
+    else
+        fprintf(fp, "categorical, at most %" PRIu32 ")", v->max_categories);
+}
+
+/* The drift thresholds that are on (0 is off), as "name value" pairs. */
+static void print_thresholds(FILE *fp, const sl_conf_monitor_thresholds_t *t)
+{
+    const struct {
+        const char *name;
+        double v, scale;
+    } all[] = {{"psi warn", t->psi_warn, 1},
+               {"psi alert", t->psi_alert, 1},
+               {"js warn", t->js_warn, 1},
+               {"js alert", t->js_alert, 1},
+               {"ks p <", t->ks_pvalue, 1},
+               {"chi2 p <", t->chi2_pvalue, 1},
+               {"nulls warn %", t->null_ratio_warn, 100},
+               {"nulls alert %", t->null_ratio_alert, 100},
+               {"type errors warn %", t->type_error_ratio_warn, 100},
+               {"type errors alert %", t->type_error_ratio_alert, 100}};
+    const char *sep = "";
+    fprintf(fp, "            drift");
+    for (size_t i = 0; i != sizeof(all) / sizeof(all[0]); ++i) {
+        if (all[i].v == 0)
+            continue;
+        fprintf(fp, "%s %s %g", sep, all[i].name, all[i].v * all[i].scale);
+        sep = ",";
+    }
+    fprintf(fp, "%s\n", *sep == '\0' ? " thresholds off (measures only)" : "");
+}
+
+/* ref: the route's reference file, loaded and checked (unused for a baseline). */
+static void print_monitor(FILE *fp, const sl_conf_monitor_t *m, const sl_reference_t *ref)
+{
+    char b1[32], b2[32], b3[32];
+    fprintf(fp, "    monitor window %s in %" PRIu32 " slots; min_samples %" PRIu32 "; reference ", dur(m->window_ms, b1, sizeof(b1)),
+            m->slots, m->min_samples);
+    if (m->reference.kind == SL_MONITOR_REFERENCE_FILE)
+        fprintf(fp, "%s (%" PRIu64 " samples, %s)\n", m->reference.file, ref->samples, ref->created);
+    else
+        fprintf(fp, "baseline of %s or %" PRIu32 " requests\n", dur(m->reference.baseline_ms, b1, sizeof(b1)),
+                m->reference.baseline_samples);
+    if (m->has_prediction) {
+        fprintf(fp, "            prediction ");
+        print_value(fp, &m->prediction, 0);
+        fprintf(fp, "\n");
+    }
+    for (size_t i = 0; i != m->num_features; ++i) {
+        fprintf(fp, "            %s ", i == 0 ? "features  " : "          ");
+        print_value(fp, &m->features[i], 1);
+        fprintf(fp, "\n");
+    }
+    print_thresholds(fp, &m->thresholds);
+    const sl_conf_feedback_t *f = &m->feedback;
+    if (!f->enabled)
+        return;
+    fprintf(fp, "            feedback %s", f->task == SL_FEEDBACK_CLASSIFICATION ? "classification" : "regression");
+    for (size_t i = 0; i != f->num_labels; ++i)
+        fprintf(fp, "%s%s", i == 0 ? " [" : ", ", f->labels[i]);
+    fprintf(fp, "%s; horizon %s, window %s, at most %" PRIu32 " pending", f->num_labels != 0 ? "]" : "",
+            dur(f->horizon_ms, b2, sizeof(b2)), dur(f->window_ms, b3, sizeof(b3)), f->max_pending);
+    if (f->has_tolerance)
+        fprintf(fp, ", tolerance %g", f->tolerance);
+    fprintf(fp, "\n");
+}
+
+static void print_route(FILE *fp, const sl_conf_route_t *r, const sl_reference_t *ref)
 {
     char b1[32], b2[32];
     const sl_conf_match_t *m = &r->match;
@@ -181,9 +279,11 @@ static void print_route(FILE *fp, const sl_conf_route_t *r)
             fprintf(fp, "; ttft %g%% <= %s", r->slo.ttft.target * 100, dur(r->slo.ttft.threshold_ms, b2, sizeof(b2)));
         fprintf(fp, "\n");
     }
+    if (r->monitor.enabled)
+        print_monitor(fp, &r->monitor, ref);
 }
 
-static void print_summary(FILE *fp, const sl_conf_t *c)
+static void print_summary(FILE *fp, const sl_conf_t *c, const sl_reference_t *refs)
 {
     fprintf(fp, "%s: ok (%zu backend%s, %zu route%s)\n", c->path, c->num_backends, c->num_backends == 1 ? "" : "s",
             c->num_routes, c->num_routes == 1 ? "" : "s");
@@ -193,7 +293,29 @@ static void print_summary(FILE *fp, const sl_conf_t *c)
         print_backend(fp, &c->backends[i]);
     fprintf(fp, "routes (first match wins)\n");
     for (size_t i = 0; i != c->num_routes; ++i)
-        print_route(fp, &c->routes[i]);
+        print_route(fp, &c->routes[i], refs + i);
+}
+
+/* Loads and checks the reference file of every monitor that names one, as the gateway does when it starts
+ * (policies/monitor.c): refs[i] for route i. Prints each defect on stderr ("FILE: routes[i].monitor.reference:
+ * ref.json: message") and returns how many there were. */
+static size_t check_references(const sl_conf_t *c, sl_reference_t *refs)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i != c->num_routes; ++i) {
+        const sl_conf_monitor_t *m = &c->routes[i].monitor;
+        char err[1024], why[1024];
+        if (!m->enabled || m->reference.kind != SL_MONITOR_REFERENCE_FILE)
+            continue;
+        if (sl_reference_load(m->reference.file, &refs[i], err, sizeof(err)) != SL_OK) {
+            fprintf(stderr, "%s: routes[%zu].monitor.reference: %s\n", c->path, i, err);
+            ++bad;
+        } else if (sl_reference_check(&refs[i], m, why, sizeof(why)) != SL_OK) {
+            fprintf(stderr, "%s: routes[%zu].monitor.reference: %s: %s\n", c->path, i, m->reference.file, why);
+            ++bad;
+        }
+    }
+    return bad;
 }
 
 int sl_cmd_check(int argc, char **argv)
@@ -243,7 +365,15 @@ int sl_cmd_check(int argc, char **argv)
         return 1;
     }
     sl_conf_errors_dispose(&errs);
-    print_summary(stdout, conf);
+    sl_reference_t *refs = sl_calloc(conf->num_routes + 1, sizeof(*refs));
+    size_t bad = check_references(conf, refs);
+    if (bad != 0)
+        fprintf(stderr, "%s: %zu error%s\n", path, bad, bad == 1 ? "" : "s");
+    else
+        print_summary(stdout, conf, refs);
+    for (size_t i = 0; i != conf->num_routes; ++i)
+        sl_reference_dispose(&refs[i]);
+    sl_free(refs);
     sl_conf_release(conf);
-    return 0;
+    return bad != 0 ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 """`sluice check`: every shipped example passes (exit 0, summary on stdout), a bad file prints exactly its errors on
 stderr (exit 1), and usage errors exit 2 with a one-line hint."""
+import json
 import os
 import subprocess
 
@@ -100,3 +101,98 @@ def test_help_and_usage_errors():
         assert rc == 2, args
         assert out == ""
         assert err.splitlines() == [hint], args
+
+
+MONITORED = """\
+backends:
+  small: {protocol: openai, endpoints: ["127.0.0.1:8001"]}
+  fast: {protocol: openai, endpoints: ["127.0.0.1:8002"]}
+routes:
+  - name: chat
+    match: {path: /v1/chat/completions}
+    slo: {availability: 99.9%, latency: {threshold: 2s, target: 99%}, window: 28d}
+    cascade:
+      - backend: small
+        degrade: {to: [fast], hold: 30s, spill_over: false}
+    monitor:
+      prediction: {label: /choices/0/message/content, max_categories: 4}
+      features:
+        - {name: prompt_tokens, source: prompt_tokens}
+        - {name: lang, source: /metadata/lang, type: categorical}
+      thresholds: {ks_pvalue: 0.01, null_ratio_alert: 5%}
+      feedback: {task: classification, labels: [yes, "no"], horizon: 2h}
+"""
+
+
+def test_summary_shows_degrade_and_monitor_blocks(tmp_path):
+    (tmp_path / "mon.yaml").write_text(MONITORED)
+    rc, out, err = check("-c", "mon.yaml", cwd=tmp_path)
+    assert rc == 0, err
+    lines = out.splitlines()
+    tier = lines.index("    tier 0  small")
+    assert lines[tier + 2:tier + 5] == [
+        "            degrade to fast; spill_over off",
+        "              up at saturation 90% or p99 100% of the SLO threshold, down at 60% / 70%; steps +25% / -10%",
+        "              hold 30s, interval 1s, p99 over 30s, fast burn scales the high marks by 80%"]
+    monitor = [l for l in lines if l.startswith("    monitor")]
+    assert monitor == ["    monitor window 1h in 60 slots; min_samples 100; reference baseline of 1h or 100000 requests"]
+    m = lines.index(monitor[0])
+    assert lines[m + 1:] == [
+        "            prediction (label:/choices/0/message/content, categorical, at most 4)",
+        "            features   prompt_tokens (prompt_tokens, numeric, 10 bins)",
+        "                       lang (/metadata/lang, categorical, at most 64)",
+        "            drift psi warn 0.1, psi alert 0.25, ks p < 0.01, nulls alert % 5",
+        "            feedback classification [yes, no]; horizon 2h, window 1d, at most 100000 pending"]
+    assert len(lines) <= 40
+
+
+def write_reference(tmp_path):
+    """A reference of the MONITORED route built by `sluice reference` from 50 sample requests."""
+    sample = "".join(json.dumps({"messages": [{"role": "user", "content": "x" * i}], "metadata": {"lang": "en" if i % 2
+                                 else "fr"}, "label": "yes" if i % 3 else "no"}) + "\n" for i in range(50))
+    (tmp_path / "sample.jsonl").write_text(sample)
+    p = subprocess.run([SLUICE, "reference", "-c", "mon.yaml", "--route", "chat", "--input", "sample.jsonl", "-o",
+                        "ref.json", "--created", "2026-01-01T00:00:00Z"], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    return json.loads((tmp_path / "ref.json").read_text())
+
+
+def test_monitor_reference_files_are_read_and_checked(tmp_path):
+    (tmp_path / "mon.yaml").write_text(MONITORED)
+    ref = write_reference(tmp_path)
+    with_ref = MONITORED.replace("      thresholds:", "      reference: {file: REF}\n      thresholds:")
+    (tmp_path / "ok.yaml").write_text(with_ref.replace("REF", "ref.json"))
+    rc, out, err = check("-c", "ok.yaml", cwd=tmp_path)
+    assert rc == 0, err
+    assert "    monitor window 1h in 60 slots; min_samples 100; reference ref.json (50 samples, " \
+           "2026-01-01T00:00:00Z)" in out.splitlines()
+    # a defect of the file, a file that does not match the monitor block, a missing file: each named, exit 1
+    ref["features"][1]["type"] = "numeric"
+    (tmp_path / "bad.json").write_text(json.dumps(ref))
+    (tmp_path / "bad.yaml").write_text(with_ref.replace("REF", "bad.json"))
+    rc, out, err = check("-c", "bad.yaml", cwd=tmp_path)
+    assert (rc, out) == (1, "")
+    assert err.splitlines() == [
+        'bad.yaml: routes[0].monitor.reference: bad.json: features[1]: missing "edges" (a numeric value is binned)',
+        "bad.yaml: 1 error"]
+    (tmp_path / "other.yaml").write_text(with_ref.replace("REF", "ref.json").replace("name: lang", "name: language"))
+    rc, out, err = check("-c", "other.yaml", cwd=tmp_path)
+    assert (rc, out) == (1, "")
+    assert err.splitlines() == ['other.yaml: routes[0].monitor.reference: ref.json: no reference for feature "language"',
+                                "other.yaml: 1 error"]
+    (tmp_path / "gone.yaml").write_text(with_ref.replace("REF", "gone.json"))
+    rc, out, err = check("-c", "gone.yaml", cwd=tmp_path)
+    assert (rc, out) == (1, "")
+    assert err.splitlines() == ["gone.yaml: routes[0].monitor.reference: gone.json: cannot read: No such file or directory",
+                                "gone.yaml: 1 error"]
+
+
+def test_slo_target_rounding_to_100_percent_is_an_error(tmp_path):
+    (tmp_path / "slo.yaml").write_text(MONITORED.replace("availability: 99.9%", "availability: 99.99999999%"))
+    rc, out, err = check("-c", "slo.yaml", cwd=tmp_path)
+    assert (rc, out) == (1, "")
+    assert err.splitlines() == [
+        "slo.yaml:7:25: routes[0].slo.availability: 99.99999999% rounds to 100% in parts per billion, which leaves no "
+        "error budget; use at most 99.9999999% and at least 0.0000001%",
+        "slo.yaml: 1 error"]
