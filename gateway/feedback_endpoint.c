@@ -173,7 +173,7 @@ int sl_gw_feedback_on_req(sl_gw_worker_t *w, h2o_req_t *req)
     sl_gw_gen_t *gen = (sl_gw_gen_t *)sl_snapshot_pin(&w->reader);
     uint64_t max_body = 0;
     if (gen != NULL) {
-        max_body = gen->conf->server.max_body_bytes;
+        max_body = gen->max_body_bytes; /* never above the start value: an HTTP/2 body cut there is not whole */
         sl_snapshot_unpin(&w->reader, &gen->super);
     }
     if (len > max_body) {
