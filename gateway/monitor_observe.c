@@ -28,6 +28,7 @@
 #include "common/json_scan.h"
 #include "common/status.h"
 #include "gateway/cascade.h"
+#include "gateway/rollout_glue.h"
 #include "policies/canary-t.h"
 #include "policies/monitor.h"
 
@@ -103,8 +104,7 @@ static void fill_request(const sl_proxy_t *p, sl_monitor_input_t *in, sl_adapter
     in->request_id = p->request_id.base;
     in->request_id_len = p->request_id.len;
     in->backend = (uint32_t)(p->backend != NULL ? p->backend->conf->index : route->tiers[0].backend->index);
-    in->version = p->ro_slot != 0 && p->ro_tier == p->tier && p->ro_version == SL_CANARY_CANARY ? SL_FEEDBACK_CANARY
-                                                                                                 : SL_FEEDBACK_STABLE;
+    in->version = sl_gw_rollout_answered_by_canary(p) ? SL_FEEDBACK_CANARY : SL_FEEDBACK_STABLE;
     in->now_ms = now_ms;
 }
 

@@ -107,11 +107,15 @@ typedef struct st_sl_proxy_t {
     uint8_t variant;    /* en_sl_plan_variant_t the tier's request went to */
     unsigned shed : 1;  /* sluice shed the request itself: every variant of the tier at max_concurrency (429) */
     uint64_t t_tier_us; /* when the degrade tier started (its accurate variant's latency is measured from here) */
-    /* canary rollouts (rollout_glue.c): set when a tier with a rollout starts */
-    uint8_t ro_slot;    /* 1 + the rollout's slot; 0 when the request met no rollout */
-    uint8_t ro_version; /* en_sl_canary_version_t it went to */
-    uint8_t ro_tier;    /* the tier with the rollout */
-    uint64_t t_ro_us;   /* when that tier started */
+    /* canary rollouts (rollout_glue.c): every tier with a rollout the request started, in order */
+    uint8_t num_ro;
+    struct st_sl_proxy_ro_t {
+        uint8_t slot;             /* the rollout's slot */
+        uint8_t tier;             /* the tier with the rollout */
+        uint8_t version;          /* en_sl_canary_version_t it went to */
+        uint16_t weight_permille; /* the weight it was picked with */
+    } ro[SL_CONF_MAX_TIERS];
+    uint64_t t_ro_us; /* when the last of them started */
     /* model monitoring (monitor_observe.c) */
     uint8_t mon_observed; /* the request was handed to its route's monitor */
 } sl_proxy_t;

@@ -23,7 +23,8 @@
 
 /* One request's outcome on a tier with a rollout, as a worker hands it to the control thread. */
 typedef struct st_sl_gw_ro_rec_t {
-    uint8_t version; /* en_sl_canary_version_t */
+    uint8_t version;          /* en_sl_canary_version_t */
+    uint16_t weight_permille; /* the weight the version was picked with (the sample-ratio test counts the step's) */
     sl_canary_outcome_t outcome;
 } sl_gw_ro_rec_t;
 

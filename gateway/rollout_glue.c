@@ -10,15 +10,18 @@
  * Data path. When a tier with a rollout starts on its accurate variant (accuracy scaling and canaries are not
  * mixed), the worker loads the slot's weight (one relaxed atomic load: the control thread stores it after the state
  * file is written) and lets the router choose the version (router/version.h: pure; sticky by header or cookie,
- * several Cookie fields joined with "; " as RFC 9113 §8.2.3 asks). On departure it writes one record - version,
- * error, latency, TTFT, time per token, accept or escalation and the accept signal - into its own single-producer
- * ring; a full ring drops the record and counts it (a tick drains it every 100 ms, so that takes 20,000 requests per
- * second on one worker for one rollout). No lock, no allocation, nothing sleeps.
+ * several Cookie fields joined with "; " as RFC 9113 §8.2.3 asks), and notes the tier, the version and the weight it
+ * picked with. On departure it writes one record per rollout tier the request started - version, weight, error,
+ * accept or escalation and the accept signal, and for the tier that answered latency, TTFT and time per token - into
+ * its own single-producer ring of that rollout; a full ring drops the record and counts it (a tick drains it every
+ * 100 ms, so that takes 20,000 requests per second on one worker for one rollout). No lock, no allocation, nothing
+ * sleeps.
  *
  * Control thread, every tick: drain each slot's rings into the tick's counts and the interval's value samples,
- * call sl_rollout_tick (with "budget exhausted" from the latest SLO verdict of the route), and when the rollout
- * changed, write its state file first, then store the new weight (a crash between the two can only leave the
- * older, published weight behind a newer file, never the reverse). Events are logged.
+ * marking as stale the records picked with another weight than the step's (in flight when the weight changed: the
+ * sample-ratio test leaves them out), call sl_rollout_tick (with "budget exhausted" from the latest SLO verdict of
+ * the route), and when the rollout changed, write its state file first, then store the new weight (a crash between
+ * the two can only leave the older, published weight behind a newer file, never the reverse). Events are logged.
  */
 #include "gateway/rollout_glue.h"
 
@@ -89,29 +92,33 @@ void sl_gw_rollout_pick(sl_proxy_t *p, const sl_conf_tier_t *tier, const sl_gw_b
     facts.http.header = lookup_joined;
     facts.http.header_ctx = p->req;
     enum en_sl_plan_version_t v = sl_router_version_pick(&tier->rollout, weight, &facts, p->cas.plan.draw, p->tier, NULL);
-    /* a later tier of the cascade leaves these alone: the departure reports this tier's attempt */
-    p->ro_slot = (uint8_t)(k + 1);
-    p->ro_tier = (uint8_t)p->tier;
-    p->ro_version = v == SL_PLAN_VERSION_CANARY ? SL_CANARY_CANARY : SL_CANARY_STABLE;
+    /* every rollout tier the request starts is reported at its departure (a cascade may cross several) */
+    if (p->num_ro == SL_CONF_MAX_TIERS)
+        return;
+    struct st_sl_proxy_ro_t *ro = &p->ro[p->num_ro++];
+    ro->slot = k;
+    ro->tier = (uint8_t)p->tier;
+    ro->version = v == SL_PLAN_VERSION_CANARY ? SL_CANARY_CANARY : SL_CANARY_STABLE;
+    ro->weight_permille = (uint16_t)weight;
     p->t_ro_us = sl_clock_now_us();
     if (v == SL_PLAN_VERSION_CANARY)
         *b = gen->backends + tier->rollout.canary->index;
 }
 
-void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us)
+/* The outcome of rollout tier ro of a departing request: its own attempt's verdict (answered, escalated or failed);
+ * the timings and the status only when it answered the client (`last`: it is the tier that ran last). */
+static void observe_one(sl_proxy_t *p, const struct st_sl_proxy_ro_t *ro, int last, uint64_t now_us)
 {
-    if (p->ro_slot == 0 || p->route == NULL || p->status == 499 || p->failure == SL_FAILURE_CLIENT_ABORT)
-        return;
     const sl_gw_rollouts_t *rs = p->w->gw->rollouts;
     sl_gw_ro_rec_t rec;
     memset(&rec, 0, sizeof(rec));
-    rec.version = p->ro_version;
+    rec.version = ro->version;
+    rec.weight_permille = ro->weight_permille;
     sl_canary_outcome_t *o = &rec.outcome;
     o->latency_ms = o->ttft_ms = o->tpot_ms = o->confidence = NAN;
-    /* the rollout tier's own attempt: its verdict says whether it answered, escalated or failed */
     const sl_cascade_try_t *t = NULL;
     for (size_t i = 0; i != p->cas.num_tries; ++i)
-        if (p->cas.tries[i].tier == p->ro_tier)
+        if (p->cas.tries[i].tier == ro->tier)
             t = &p->cas.tries[i];
     if (t != NULL && t->verdict != SL_CASCADE_PENDING) {
         o->error = t->reason == SL_REASON_FAILURE && t->failure != SL_FAILURE_CLIENT_ABORT;
@@ -121,7 +128,7 @@ void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us)
         if (o->judged && t->signal_state == SL_SIGNAL_VALUE)
             o->confidence = t->signal;
     }
-    if (p->tier == p->ro_tier) { /* it answered the client: its status and timings are the request's */
+    if (last && p->tier == ro->tier) { /* it answered the client: its status and timings are the request's */
         o->error |= p->status >= 500 || (p->failure != SL_FAILURE_NONE && p->failure != SL_FAILURE_CLIENT_ABORT);
         o->latency_ms = (double)(now_us - p->t_ro_us) / 1000.0;
         if (p->is_stream && p->t_first_byte_us > p->t_ro_us) {
@@ -130,7 +137,7 @@ void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us)
                 o->tpot_ms = (double)(now_us - p->t_first_byte_us) / 1000.0 / (double)(p->usage.completion_tokens - 1);
         }
     }
-    sl_gw_ro_ring_t *ring = rs->slots[p->ro_slot - 1]->rings[p->w->idx];
+    sl_gw_ro_ring_t *ring = rs->slots[ro->slot]->rings[p->w->idx];
     uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
     if (head - atomic_load_explicit(&ring->tail, memory_order_acquire) >= SL_GW_ROLLOUT_RING) {
         SL_GW_ADD(ring->dropped, 1);
@@ -138,6 +145,14 @@ void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us)
     }
     ring->recs[head % SL_GW_ROLLOUT_RING] = rec;
     atomic_store_explicit(&ring->head, head + 1, memory_order_release);
+}
+
+void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us)
+{
+    if (p->num_ro == 0 || p->route == NULL || p->status == 499 || p->failure == SL_FAILURE_CLIENT_ABORT)
+        return;
+    for (uint8_t i = 0; i != p->num_ro; ++i)
+        observe_one(p, &p->ro[i], i + 1 == p->num_ro, now_us);
 }
 
 /* ---- control thread ---- */
@@ -366,6 +381,7 @@ void sl_gw_rollout_tick(sl_gw_t *gw, uint64_t now_ms)
                 counts[v].errors += o->error != 0;
                 counts[v].judged += o->judged != 0;
                 counts[v].accepted += o->judged != 0 && o->accepted != 0;
+                counts[v].stale += rec->weight_permille != s->r.analysis.weight_permille;
                 if (s->configured)
                     sl_canary_sample_observe(&s->values[v], o, sl_reservoir_splitmix64(&s->rng));
             }

@@ -33,13 +33,20 @@ void sl_gw_rollout_attach(sl_gw_t *gw, sl_gw_gen_t *gen);
 
 /* A tier starts (worker): on a tier with a rollout whose request stays on the accurate variant, picks stable or
  * canary (router/version.h, sticky when configured; Cookie fields joined) with the weight the control thread
- * published, and points *b at the canary backend when the canary is chosen. Records the choice in p, where a later
- * tier without a rollout leaves it (the departure reports the rollout tier's attempt; of several tiers with a
- * rollout in one cascade, the last one started). */
+ * published, and points *b at the canary backend when the canary is chosen. Appends the choice and the weight to
+ * p's list of rollout tiers: a cascade that crosses several tiers with rollouts reports to each of them. */
 void sl_gw_rollout_pick(sl_proxy_t *p, const sl_conf_tier_t *tier, const sl_gw_backend_rt_t **b);
 
-/* A request departs (worker): hands the outcome of the tier with a rollout (error, latency, TTFT, time per token,
- * accept or escalation) to the control thread through the worker's ring. Client aborts are not counted. */
+/* 1 when the tier that answered p (p->tier) has a rollout and the request went to its canary there (any thread
+ * that owns p). Model monitoring tags its predictions with this version. */
+static inline int sl_gw_rollout_answered_by_canary(const sl_proxy_t *p)
+{
+    return p->num_ro != 0 && p->ro[p->num_ro - 1].tier == p->tier && p->ro[p->num_ro - 1].version == SL_CANARY_CANARY;
+}
+
+/* A request departs (worker): hands the outcome of every tier with a rollout it started (error, accept or
+ * escalation and the accept signal from the tier's own attempt; latency, TTFT and time per token for the tier that
+ * answered) to the control thread through the worker's ring of each rollout. Client aborts are not counted. */
 void sl_gw_rollout_observe(sl_proxy_t *p, uint64_t now_us);
 
 /* Control tick: drains the rings, feeds each configured rollout (sl_rollout_tick, with the route's error budget),

@@ -33,6 +33,8 @@ typedef struct st_sl_canary_counts_t {
     uint64_t errors;   /* of which failed: an upstream failure or a 5xx answer */
     uint64_t judged;   /* answers the tier's accept rule judged */
     uint64_t accepted; /* of which it accepted (did not escalate) */
+    uint64_t stale;    /* of the requests, those routed while another weight was in force (in flight when the step
+                          changed): the sample-ratio test leaves them out */
 } sl_canary_counts_t;
 
 /* One request's outcome as the analysis sees it; a metric the request has not is NaN. */
@@ -111,7 +113,7 @@ typedef struct st_sl_canary_t {
     uint32_t weight_permille;       /* the weight in force for this step */
     uint64_t ticks;                 /* ticks counted at this step */
     sl_canary_counts_t step[2];     /* counts at this step, by version */
-    uint64_t srm_canary, srm_total; /* counts the sample-ratio test saw (the step's first tick is left out) */
+    uint64_t srm_canary, srm_total; /* requests routed at the step's weight, as the sample-ratio test saw them */
     double srm_max_log_lambda;
     sl_reservoir_t values[2][SL_CANARY_M_COUNT];
     sl_reservoir_t scratch; /* merge target, swapped in */

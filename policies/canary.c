@@ -10,8 +10,9 @@
  * parameter of the latter, and each step's samples describe the canary as it is now); the error-rate and
  * accept-rate tests span the rollout, since their p-values stay valid across any number of steps.
  *
- * The first tick of a step is left out of the sample-ratio test: the new weight reaches the workers through the
- * next verdict snapshot, so that tick mixes two weights.
+ * The sample-ratio test counts only requests routed with the step's weight: the data path records the weight each
+ * request was routed with, and those in flight when the weight changed arrive marked `stale`. So no tick is left
+ * out, and the split is tested exactly from the step's first request.
  */
 #include "policies/canary.h"
 
@@ -134,7 +135,7 @@ void sl_canary_restore(sl_canary_t *c, const sl_canary_durable_t *durable)
 
 static int counts_ok(const sl_canary_counts_t *k)
 {
-    return k->errors <= k->requests && k->accepted <= k->judged;
+    return k->errors <= k->requests && k->accepted <= k->judged && k->stale <= k->requests;
 }
 
 size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl_canary_counts_t *stable,
@@ -156,9 +157,11 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
         c->durable.judged[v] += k[v]->judged;
         c->durable.escalated[v] += k[v]->judged - k[v]->accepted;
     }
-    if (c->ticks++ != 0 && canary->requests + stable->requests != 0) {
-        c->srm_canary += canary->requests;
-        c->srm_total += canary->requests + stable->requests;
+    c->ticks++;
+    uint64_t split_t = canary->requests - canary->stale, split_c = stable->requests - stable->stale;
+    if (split_t + split_c != 0) {
+        c->srm_canary += split_t;
+        c->srm_total += split_t + split_c;
         double l;
         if (c->srm_total != 0 && c->weight_permille != 0 && c->weight_permille < 1000 &&
             sl_canary_srm_log_lambda(c->srm_canary, c->srm_total, c->weight_permille / 1000.0, SL_CANARY_SRM_CONCENTRATION,

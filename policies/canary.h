@@ -115,7 +115,8 @@ void sl_canary_restore(sl_canary_t *c, const sl_canary_durable_t *durable);
 /*
  * One tick's counts of each version: feeds the sequential tests and the step's counts, and writes the verdicts of
  * the checks that look at every tick (error_rate, srm; the enabled ones) into out. Returns how many (0 to 2).
- * Returns 0 and changes nothing when a count is inconsistent (errors > requests, accepted > judged).
+ * Requests marked stale (routed under another weight) count everywhere but in the sample-ratio test.
+ * Returns 0 and changes nothing when a count is inconsistent (errors or stale > requests, accepted > judged).
  */
 size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl_canary_counts_t *stable,
                       sl_canary_verdict_t out[2]);

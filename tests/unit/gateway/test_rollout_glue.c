@@ -5,6 +5,7 @@
  * the reload rule (same canary: the rollout goes on; another canary: a new rollout) and the renders.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ static sl_gw_worker_t worker;
 typedef struct st_fixture_t {
     sl_conf_t *conf;
     sl_gw_gen_t gen;
-    sl_gw_backend_rt_t backends[3];
+    sl_gw_backend_rt_t backends[4];
     sl_gw_route_rt_t routes[1];
 } fixture_t;
 
@@ -36,20 +37,21 @@ static void no_dispose(sl_snapshot_t *s)
     (void)s;
 }
 
-static void generation(fixture_t *f, const char *canary)
+/* A generation whose route "chat" has the cascade `cascade` over backends a, b, c, d. */
+static void generation_of(fixture_t *f, const char *cascade)
 {
-    char yaml[1024];
+    char yaml[2048];
     snprintf(yaml, sizeof(yaml),
              "server: {threads: 2}\nstate_dir: %s\n"
              "backends:\n"
              "  a: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
              "  b: {protocol: openai, endpoints: 127.0.0.1:8002}\n"
              "  c: {protocol: openai, endpoints: 127.0.0.1:8003}\n"
+             "  d: {protocol: openai, endpoints: 127.0.0.1:8004}\n"
              "routes:\n"
              "  - name: chat\n"
-             "    cascade: [{backend: a, rollout: {canary: %s, steps: [50%%], interval: 1s, min_samples: 10, checks: "
-             "{latency: {enabled: false}}}}]\n",
-             dir, canary);
+             "    cascade: %s\n",
+             dir, cascade);
     sl_conf_errors_t errs;
     sl_conf_errors_init(&errs);
     memset(f, 0, sizeof(*f));
@@ -60,10 +62,20 @@ static void generation(fixture_t *f, const char *canary)
     f->gen.conf = f->conf;
     f->gen.backends = f->backends;
     f->gen.routes = f->routes;
-    for (size_t i = 0; i != 3; ++i)
+    for (size_t i = 0; i != 4; ++i)
         f->backends[i].conf = &f->conf->backends[i];
     f->routes[0].conf = &f->conf->routes[0];
     sl_gw_rollout_attach(&gw, &f->gen);
+}
+
+static void generation(fixture_t *f, const char *canary)
+{
+    char cascade[512];
+    snprintf(cascade, sizeof(cascade),
+             "[{backend: a, rollout: {canary: %s, steps: [50%%], interval: 1s, min_samples: 10, checks: "
+             "{latency: {enabled: false}}}}]",
+             canary);
+    generation_of(f, cascade);
 }
 
 static void dispose(fixture_t *f)
@@ -111,17 +123,25 @@ static sl_gw_ro_slot_t *slot0(void)
     return gw.rollouts->slots[0];
 }
 
+/* A request of f's route on worker 1 that ended with `status`. */
+static void request(fixture_t *f, sl_proxy_t *p, int status)
+{
+    memset(p, 0, sizeof(*p));
+    p->w = &worker;
+    p->gen = &f->gen;
+    p->route = &f->routes[0];
+    p->status = status;
+}
+
 /* A request of version `canary` answered with `status` departs from worker 1. */
 static void depart(fixture_t *f, int canary, int status)
 {
     sl_proxy_t p;
-    memset(&p, 0, sizeof(p));
-    p.w = &worker;
-    p.gen = &f->gen;
-    p.route = &f->routes[0];
-    p.status = status;
-    p.ro_slot = 1;
-    p.ro_version = canary ? SL_CANARY_CANARY : SL_CANARY_STABLE;
+    request(f, &p, status);
+    p.num_ro = 1;
+    p.ro[0].slot = 0;
+    p.ro[0].version = canary ? SL_CANARY_CANARY : SL_CANARY_STABLE;
+    p.ro[0].weight_permille = (uint16_t)atomic_load(&gw.rollouts->slots[0]->weight_permille);
     p.t_ro_us = 1000;
     sl_gw_rollout_observe(&p, 21000);
 }
@@ -232,4 +252,90 @@ Test(rollout_glue, a_reload_keeps_the_rollout_unless_the_canary_changes)
     dispose(&f1);
     dispose(&f2);
     dispose(&f3);
+}
+
+/* The next record of worker 1's ring of slot k (consumed). */
+static sl_gw_ro_rec_t take(size_t k)
+{
+    sl_gw_ro_ring_t *ring = gw.rollouts->slots[k]->rings[1];
+    uint64_t tail = atomic_load(&ring->tail);
+    cr_assert_lt(tail, atomic_load(&ring->head), "a record in slot %zu's ring", k);
+    atomic_store(&ring->tail, tail + 1);
+    return ring->recs[tail % SL_GW_ROLLOUT_RING];
+}
+
+Test(rollout_glue, a_request_crossing_two_rollout_tiers_reports_to_both)
+{
+    fixture_t f;
+    generation_of(&f, "[{backend: a, accept: {signal: logprob_mean, min: -1}, rollout: {canary: b, steps: [20%]}},"
+                      " {backend: c, rollout: {canary: d, steps: [30%]}}]");
+    start(&f);
+    cr_assert_eq(gw.rollouts->num_slots, 2);
+    cr_assert_eq(f.gen.rollout_slot[1], 1);
+    sl_proxy_t p;
+    request(&f, &p, 200);
+    /* tier 0 (canary) escalated on a low signal; tier 1 (stable) answered */
+    p.num_ro = 2;
+    p.ro[0] = (struct st_sl_proxy_ro_t){.slot = 0, .tier = 0, .version = SL_CANARY_CANARY, .weight_permille = 200};
+    p.ro[1] = (struct st_sl_proxy_ro_t){.slot = 1, .tier = 1, .version = SL_CANARY_STABLE, .weight_permille = 300};
+    p.cas.num_tries = 2;
+    p.cas.tries[0] = (sl_cascade_try_t){.tier = 0, .verdict = SL_VERDICT_ESCALATE, .reason = SL_REASON_LOW_CONFIDENCE,
+                                        .signal_state = SL_SIGNAL_VALUE, .signal = -2.5};
+    p.cas.tries[1] = (sl_cascade_try_t){.tier = 1, .verdict = SL_VERDICT_ACCEPT, .reason = SL_REASON_NO_RULE};
+    p.tier = 1;
+    p.t_ro_us = 5000;
+    sl_gw_rollout_observe(&p, 9000);
+    sl_gw_ro_rec_t r0 = take(0), r1 = take(1);
+    cr_assert_eq(r0.version, SL_CANARY_CANARY);
+    cr_assert_eq(r0.weight_permille, 200);
+    cr_assert_eq(r0.outcome.error, 0);
+    cr_assert_eq(r0.outcome.judged, 1);
+    cr_assert_eq(r0.outcome.accepted, 0, "an escalation");
+    cr_assert_eq(r0.outcome.confidence, -2.5);
+    cr_assert(isnan(r0.outcome.latency_ms), "the tier that escalated did not answer: no timing");
+    cr_assert_eq(r1.version, SL_CANARY_STABLE);
+    cr_assert_eq(r1.weight_permille, 300);
+    cr_assert_eq(r1.outcome.judged, 0);
+    cr_assert_eq(r1.outcome.latency_ms, 4.0, "the answering tier's latency, from its start");
+    /* a 5xx answer of the last tier fails that tier only */
+    p.status = 502;
+    p.cas.tries[1].verdict = SL_VERDICT_FAIL;
+    p.cas.tries[1].reason = SL_REASON_FAILURE;
+    p.cas.tries[1].failure = SL_FAILURE_UPSTREAM_5XX;
+    sl_gw_rollout_observe(&p, 9000);
+    r0 = take(0);
+    r1 = take(1);
+    cr_assert_eq(r0.outcome.error, 0);
+    cr_assert_eq(r1.outcome.error, 1);
+    stop();
+    dispose(&f);
+}
+
+Test(rollout_glue, requests_routed_under_another_weight_are_left_out_of_the_split)
+{
+    fixture_t f;
+    generation(&f, "b");
+    start(&f);
+    sl_gw_ro_slot_t *s = slot0();
+    sl_gw_rollout_tick(&gw, WALL); /* starts: weight 500 */
+    cr_assert_eq(s->r.analysis.weight_permille, 500);
+    for (int i = 0; i != 30; ++i)
+        depart(&f, 0, 200);
+    for (int i = 0; i != 10; ++i)
+        depart(&f, 1, 200);
+    /* in flight when the weight changed: picked with weight 0, all on stable */
+    for (int i = 0; i != 7; ++i) {
+        sl_proxy_t p;
+        request(&f, &p, 200);
+        p.num_ro = 1;
+        p.ro[0].version = SL_CANARY_STABLE;
+        p.t_ro_us = 1000;
+        sl_gw_rollout_observe(&p, 21000);
+    }
+    sl_gw_rollout_tick(&gw, WALL + 100);
+    cr_assert_eq(s->r.analysis.step[SL_CANARY_STABLE].requests, 37, "stale requests still count as traffic");
+    cr_assert_eq(s->r.analysis.srm_canary, 10);
+    cr_assert_eq(s->r.analysis.srm_total, 40, "the split is tested on the requests routed at 50 %% only");
+    stop();
+    dispose(&f);
 }
