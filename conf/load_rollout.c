@@ -283,7 +283,7 @@ static const sl_conf_key_t confidence_keys[] = {
 static const sl_conf_block_t confidence_block = {confidence_keys, check_enabled};
 
 static const sl_conf_key_t srm_keys[] = {
-    ENABLED("true"), ALPHA("0.001"), {"hold", sl_conf_p_bool, offsetof(sl_conf_check_t, hold), .def = "true"}, {NULL}};
+    ENABLED("true"), ALPHA("0.005"), {"hold", sl_conf_p_bool, offsetof(sl_conf_check_t, hold), .def = "true"}, {NULL}};
 static const sl_conf_block_t srm_block = {srm_keys, check_enabled};
 
 /* the checks block fills the array rollout.checks: entry idx is at idx x sizeof(sl_conf_check_t) */

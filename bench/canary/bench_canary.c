@@ -41,7 +41,7 @@ typedef struct st_job_t {
 } job_t;
 
 static int threads = 2;
-static uint32_t tick_ms = 1000;
+static uint32_t tick_ms = 100;
 static uint64_t base_seed = 20261126;
 
 static uint64_t mix(uint64_t x)

@@ -86,7 +86,7 @@ Test(rollout_conf, defaults)
     cr_assert_eq(k->min_samples, 100);
     const sl_conf_check_t *s = &r->checks[SL_CONF_CHECK_SRM];
     cr_assert_eq(s->enabled, 1);
-    cr_assert_float_eq(s->alpha, 0.001, 1e-15);
+    cr_assert_float_eq(s->alpha, 0.005, 1e-15);
     cr_assert_eq(s->hold, 1);
     sl_conf_release(c);
 }
