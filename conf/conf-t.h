@@ -131,6 +131,7 @@ enum en_sl_conf_check_t {
     SL_CONF_CHECK_ACCEPT_RATE,    /* share of answers the tier's accept rule took (not escalated) */
     SL_CONF_CHECK_CONFIDENCE,     /* distribution of the accept signal: two-sample Kolmogorov-Smirnov */
     SL_CONF_CHECK_SRM,            /* sample-ratio mismatch: observed canary share against the weight */
+    SL_CONF_CHECK_FEEDBACK_ACCURACY, /* accuracy from delayed labels (model monitoring): one-sided Fisher exact test */
     SL_CONF_CHECK_COUNT
 };
 
@@ -141,8 +142,11 @@ typedef struct st_sl_conf_check_t {
     double min_effect;    /* error_rate: increase of the error rate (fraction); latency, ttft, tpot: P(canary slower)
                              - 1/2; accept_rate: drop of the accept rate (fraction); confidence: KS distance */
     double ratio;         /* error_rate: H0 is canary rate <= ratio x stable rate; latency, ttft, tpot: p99 ratio */
-    uint32_t min_samples; /* per version, for the checks on samples (latency, ttft, tpot, accept_rate, confidence) */
+    uint32_t min_samples; /* per version, for the checks on samples (latency, ttft, tpot, accept_rate, confidence) and
+                             labelled answers (feedback_accuracy) */
     int hold;             /* srm: a mismatch holds the rollout at its step */
+    double detect_ratio;    /* error_rate: no data (a hold) until the test could have caught a canary failing this */
+    double detect_increase; /* many times as often as stable, or this much more (fraction), whichever is higher */
 } sl_conf_check_t;
 
 enum en_sl_conf_sticky_t {

@@ -25,7 +25,8 @@
 
 #define HOUR_MS 3600000
 
-static const char *const check_names[] = {"error_rate", "latency", "ttft", "tpot", "accept_rate", "confidence", "srm", NULL};
+static const char *const check_names[] = {"error_rate", "latency", "ttft",         "tpot", "accept_rate",
+                                          "confidence", "srm",     "feedback_accuracy", NULL};
 
 /* The default weight steps and critical checks (lists cannot be written as a key's default text). */
 static const uint32_t default_steps[] = {50, 100, 250, 500, 1000};
@@ -250,6 +251,8 @@ static const sl_conf_key_t error_rate_keys[] = {
     ALPHA("0.004"),
     {"min_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, ratio), .def = "1.1", .fmin = 1, .fmax = 100},
     {"min_increase", sl_conf_p_percent, offsetof(sl_conf_check_t, min_effect), .def = "0.1%", .fmin = 0, .fmax = 1},
+    {"detect_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, detect_ratio), .def = "5", .fmin = 1, .fmax = 1000},
+    {"detect_increase", sl_conf_p_percent, offsetof(sl_conf_check_t, detect_increase), .def = "0.5%", .fmin = 0, .fmax = 1},
     {NULL}};
 static const sl_conf_block_t error_rate_block = {error_rate_keys, check_enabled};
 
@@ -286,6 +289,14 @@ static const sl_conf_key_t srm_keys[] = {
     ENABLED("true"), ALPHA("0.005"), {"hold", sl_conf_p_bool, offsetof(sl_conf_check_t, hold), .def = "true"}, {NULL}};
 static const sl_conf_block_t srm_block = {srm_keys, check_enabled};
 
+static const sl_conf_key_t feedback_accuracy_keys[] = {
+    ENABLED("false"),
+    ALPHA("0.001"),
+    MIN_EFFECT_PERCENT("2%", 1),
+    {"min_samples", sl_conf_p_u32, offsetof(sl_conf_check_t, min_samples), .def = "200", .min = 5, .max = 1000000000},
+    {NULL}};
+static const sl_conf_block_t feedback_accuracy_block = {feedback_accuracy_keys, check_enabled};
+
 /* the checks block fills the array rollout.checks: entry idx is at idx x sizeof(sl_conf_check_t) */
 #define CHECK(name, idx, block)                                                                                                \
     {                                                                                                                          \
@@ -299,6 +310,7 @@ static const sl_conf_key_t checks_keys[] = {CHECK("error_rate", SL_CONF_CHECK_ER
                                             CHECK("accept_rate", SL_CONF_CHECK_ACCEPT_RATE, accept_rate_block),
                                             CHECK("confidence", SL_CONF_CHECK_CONFIDENCE, confidence_block),
                                             CHECK("srm", SL_CONF_CHECK_SRM, srm_block),
+                                            CHECK("feedback_accuracy", SL_CONF_CHECK_FEEDBACK_ACCURACY, feedback_accuracy_block),
                                             {NULL}};
 static const sl_conf_block_t checks_block = {checks_keys, NULL};
 

@@ -37,6 +37,12 @@ typedef struct st_sl_canary_counts_t {
                           changed): the sample-ratio test leaves them out */
 } sl_canary_counts_t;
 
+/* Labelled answers of one version as model monitoring reports them over its feedback window (policies/monitor.h). */
+typedef struct st_sl_canary_labels_t {
+    uint64_t n;       /* answers whose label arrived, in the window */
+    uint64_t correct; /* of which the prediction was the label */
+} sl_canary_labels_t;
+
 /* One request's outcome as the analysis sees it; a metric the request has not is NaN. */
 typedef struct st_sl_canary_outcome_t {
     int error;
@@ -69,6 +75,7 @@ enum en_sl_canary_kind_t {
     SL_CANARY_K_ACCEPT_RATE,
     SL_CANARY_K_CONFIDENCE,
     SL_CANARY_K_SRM,
+    SL_CANARY_K_FEEDBACK_ACCURACY,
     SL_CANARY_K_COUNT
 };
 
@@ -84,6 +91,8 @@ enum en_sl_canary_kind_t {
  *   confidence   statistic and effect the KS distance D; p two-sided; values the medians of the signal
  *   srm          statistic log Lambda; p always-valid; effect observed - expected canary share; values the
  *                observed share and the weight
+ *   feedback_accuracy  statistic the canary's wrong answers; p one-sided Fisher exact (canary wrong more often);
+ *                effect stable - canary accuracy; values the accuracies
  * threshold is the significance level this look was held to (alpha spent on it); n_* the sample sizes.
  */
 typedef struct st_sl_canary_verdict_t {
@@ -116,7 +125,8 @@ typedef struct st_sl_canary_t {
     uint64_t srm_canary, srm_total; /* requests routed at the step's weight, as the sample-ratio test saw them */
     double srm_max_log_lambda;
     sl_reservoir_t values[2][SL_CANARY_M_COUNT];
-    sl_reservoir_t scratch; /* merge target, swapped in */
+    sl_canary_labels_t labels[2]; /* the latest labelled answers handed over (sl_canary_set_labels), by version */
+    sl_reservoir_t scratch;       /* merge target, swapped in */
     double *sorted[2];      /* SL_CANARY_RESERVOIR each: sorted copies for the tests */
 } sl_canary_t;
 

@@ -28,6 +28,9 @@
 
 /* The mSPRT mixing scale of the accept-rate test: effects of a few points of accept rate are detected soonest. */
 #define ACCEPT_TAU 0.05
+/* The error-rate test applies a batch once it has at least this share of the stable requests the weight predicts for
+ * its canary requests: alike batches lose no evidence to the conditioning (stats/canary_seq.h). */
+#define POOL_SHARE 0.5
 
 static void seq_params(const sl_conf_rollout_t *conf, sl_canary_seq_params_t *p)
 {
@@ -145,8 +148,11 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
     size_t n = 0;
     if (!counts_ok(canary) || !counts_ok(stable))
         return 0;
-    if (sl_canary_seq_update(&c->durable.errors, canary->errors, canary->requests, stable->errors, stable->requests, NULL) !=
-        SL_OK)
+    double pool = c->weight_permille != 0 && c->weight_permille < 1000
+                      ? POOL_SHARE * (1000.0 - c->weight_permille) / c->weight_permille
+                      : 0;
+    if (sl_canary_seq_update_pooled(&c->durable.errors, canary->errors, canary->requests, stable->errors, stable->requests,
+                                    pool, NULL) != SL_OK)
         return 0;
     const sl_canary_counts_t *k[2] = {stable, canary};
     for (int v = 0; v != 2; ++v) {
@@ -217,6 +223,12 @@ static void counted(sl_canary_t *c, const sl_canary_verdict_t *v)
         c->durable.looks[v->kind] = v->look;
 }
 
+void sl_canary_set_labels(sl_canary_t *c, const sl_canary_labels_t *canary, const sl_canary_labels_t *stable)
+{
+    c->labels[SL_CANARY_CANARY] = *canary;
+    c->labels[SL_CANARY_STABLE] = *stable;
+}
+
 size_t sl_canary_analyze(sl_canary_t *c, sl_canary_verdict_t out[SL_CANARY_K_COUNT])
 {
     static const struct {
@@ -256,6 +268,11 @@ size_t sl_canary_analyze(sl_canary_t *c, sl_canary_verdict_t out[SL_CANARY_K_COU
     if ((cc = &conf->checks[SL_CONF_CHECK_SRM])->enabled)
         sl_canary_check_srm(cc, c->srm_canary, c->srm_total, c->weight_permille, c->srm_max_log_lambda, conf->num_steps,
                             &out[n++]);
+    if ((cc = &conf->checks[SL_CONF_CHECK_FEEDBACK_ACCURACY])->enabled) {
+        sl_canary_check_feedback(cc, &c->labels[SL_CANARY_CANARY], &c->labels[SL_CANARY_STABLE],
+                                 c->durable.looks[SL_CANARY_K_FEEDBACK_ACCURACY] + 1, &out[n]);
+        counted(c, &out[n++]);
+    }
     for (size_t i = 0; i != n; ++i)
         out[i].critical = (conf->critical_mask >> out[i].check) & 1;
     return n;

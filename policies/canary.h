@@ -46,9 +46,19 @@ enum en_sl_conf_check_t sl_canary_kind_check(enum en_sl_canary_kind_t kind);
 /*
  * Error rate from the sequential test's state: no data before a batch had requests of both versions; fail when
  * the test rejected (always-valid p-value <= alpha) and the canary's cumulative error rate exceeds the stable one
- * by at least min_effect; else pass.
+ * by at least min_effect; pass once the test has had the power to see a regression (sl_canary_error_power); no data
+ * until then (which holds the step: a canary is not promoted before a regression of the configured size could have
+ * shown).
  */
 void sl_canary_check_error_rate(const sl_conf_check_t *cc, const sl_canary_seq_t *seq, sl_canary_verdict_t *out);
+
+/*
+ * 1 when the test's traffic so far would have given it, in expectation, the evidence to reject (log Lambda >=
+ * log(1/alpha), sl_canary_seq_expected) against a canary failing at p_t = max(detect_ratio x p_c, p_c +
+ * detect_increase) (at most 1) with p_c the stable's observed error rate; also 1 when p_t <= p_c (nothing to
+ * detect: the requirement is off). Pure.
+ */
+int sl_canary_error_power(const sl_conf_check_t *cc, const sl_canary_seq_t *seq);
 
 /*
  * Shift of a timing metric (kind LATENCY, TTFT or TPOT): Mann-Whitney U of the canary sample c[0..nc) against
@@ -88,6 +98,16 @@ void sl_canary_check_confidence(const sl_conf_check_t *cc, const double *c, size
 void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint32_t weight_permille, double max_log_lambda,
                          size_t num_steps, sl_canary_verdict_t *out);
 
+/*
+ * Feedback accuracy: the canary's accuracy on labelled answers against the stable one's (model monitoring's window).
+ * No data while either version has fewer than cc->min_samples labelled answers (or a count is inconsistent).
+ * Otherwise look number `look` (>= 1), held to sl_canary_spend(alpha, look): the one-sided Fisher exact test that the
+ * canary answers wrong more often (hypergeometric tail of its wrong answers given the table's margins); fail when its
+ * p-value is at or below the spent level and the accuracy dropped by at least cc->min_effect; else pass.
+ */
+void sl_canary_check_feedback(const sl_conf_check_t *cc, const sl_canary_labels_t *canary, const sl_canary_labels_t *stable,
+                              uint32_t look, sl_canary_verdict_t *out);
+
 /* The beta prior's concentration of the sample-ratio test. */
 #define SL_CANARY_SRM_CONCENTRATION 100.0
 
@@ -124,6 +144,10 @@ size_t sl_canary_tick(sl_canary_t *c, const sl_canary_counts_t *canary, const sl
 /* Adds value samples of each version to the step's (their counts are ignored: sl_canary_tick counts). *rng is a
  * splitmix64 state. Returns SL_OK or SL_EINVAL. */
 int sl_canary_add_values(sl_canary_t *c, const sl_canary_sample_t *canary, const sl_canary_sample_t *stable, uint64_t *rng);
+
+/* The labelled answers of each version as model monitoring reports them now (the feedback_accuracy check reads the
+ * latest at each analysis; both zero until handed over: no data). */
+void sl_canary_set_labels(sl_canary_t *c, const sl_canary_labels_t *canary, const sl_canary_labels_t *stable);
 
 /* Every enabled check on the step's data, in kind order, into out; each look that had data is counted. Returns
  * the number of verdicts written. */

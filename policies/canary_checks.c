@@ -22,12 +22,14 @@
 #include "stats/mwu.h"
 #include "stats/special.h"
 
-static const char *const kind_names[SL_CANARY_K_COUNT] = {"error_rate", "latency",  "latency_p99", "ttft",       "ttft_p99",
-                                                          "tpot",       "tpot_p99", "accept_rate", "confidence", "srm"};
+static const char *const kind_names[SL_CANARY_K_COUNT] = {"error_rate", "latency",     "latency_p99", "ttft",
+                                                          "ttft_p99",   "tpot",        "tpot_p99",    "accept_rate",
+                                                          "confidence", "srm",         "feedback_accuracy"};
 
 static const uint8_t kind_checks[SL_CANARY_K_COUNT] = {
     SL_CONF_CHECK_ERROR_RATE, SL_CONF_CHECK_LATENCY, SL_CONF_CHECK_LATENCY,     SL_CONF_CHECK_TTFT,       SL_CONF_CHECK_TTFT,
-    SL_CONF_CHECK_TPOT,       SL_CONF_CHECK_TPOT,    SL_CONF_CHECK_ACCEPT_RATE, SL_CONF_CHECK_CONFIDENCE, SL_CONF_CHECK_SRM};
+    SL_CONF_CHECK_TPOT,       SL_CONF_CHECK_TPOT,    SL_CONF_CHECK_ACCEPT_RATE, SL_CONF_CHECK_CONFIDENCE, SL_CONF_CHECK_SRM,
+    SL_CONF_CHECK_FEEDBACK_ACCURACY};
 
 const char *sl_canary_kind_name(enum en_sl_canary_kind_t kind)
 {
@@ -77,7 +79,21 @@ void sl_canary_check_error_rate(const sl_conf_check_t *cc, const sl_canary_seq_t
     out->statistic = r.log_lambda;
     out->p_value = r.p_value;
     /* the floor is compared with a margin of a few ulps: 3/1000 - 1/1000 must count as 0.2% */
-    out->outcome = r.reject && out->effect >= cc->min_effect * (1 - 1e-12) ? SL_CANARY_FAIL : SL_CANARY_PASS;
+    if (r.reject && out->effect >= cc->min_effect * (1 - 1e-12))
+        out->outcome = SL_CANARY_FAIL;
+    else if (sl_canary_error_power(cc, seq))
+        out->outcome = SL_CANARY_PASS;
+}
+
+int sl_canary_error_power(const sl_conf_check_t *cc, const sl_canary_seq_t *seq)
+{
+    double p_c = seq->n_c != 0 ? (double)seq->errors_c / (double)seq->n_c : 0;
+    double p_t = fmax(cc->detect_ratio * p_c, p_c + cc->detect_increase);
+    if (p_t > 1)
+        p_t = 1;
+    if (!(p_t > p_c))
+        return 1; /* no regression to detect: the requirement is off */
+    return sl_canary_seq_expected(seq, p_t, p_c) >= -log(seq->params.alpha);
 }
 
 /* The value of rank ceil(q n) (at least 1) of a sorted sample: the inverted empirical distribution function. */
@@ -219,4 +235,29 @@ void sl_canary_check_srm(const sl_conf_check_t *cc, uint64_t x, uint64_t n, uint
      * evidence, so a false flag fades as the mixture ratio (a martingale under H0) falls back, and a real mismatch
      * keeps failing */
     out->outcome = now >= log(steps / cc->alpha) ? SL_CANARY_FAIL : SL_CANARY_PASS;
+}
+
+void sl_canary_check_feedback(const sl_conf_check_t *cc, const sl_canary_labels_t *canary, const sl_canary_labels_t *stable,
+                              uint32_t look, sl_canary_verdict_t *out)
+{
+    start(out, SL_CANARY_K_FEEDBACK_ACCURACY);
+    out->n_canary = canary->n;
+    out->n_stable = stable->n;
+    if (canary->correct > canary->n || stable->correct > stable->n)
+        return;
+    out->canary_value = canary->n != 0 ? (double)canary->correct / (double)canary->n : 0;
+    out->stable_value = stable->n != 0 ? (double)stable->correct / (double)stable->n : 0;
+    out->effect = out->stable_value - out->canary_value;
+    if (canary->n < cc->min_samples || stable->n < cc->min_samples || canary->n == 0 || stable->n == 0)
+        return;
+    uint64_t wrong_t = canary->n - canary->correct, wrong_s = stable->n - stable->correct;
+    double p;
+    if (sl_canary_hypergeom_sf(wrong_t, canary->n + stable->n, wrong_t + wrong_s, canary->n, &p) != SL_OK)
+        return;
+    out->look = look;
+    out->threshold = sl_canary_spend(cc->alpha, look);
+    out->statistic = (double)wrong_t;
+    out->p_value = p;
+    /* the floor with a margin of a few ulps, as for the error rate: 0.90 - 0.88 must count as 2 points */
+    out->outcome = p <= out->threshold && out->effect >= cc->min_effect * (1 - 1e-12) ? SL_CANARY_FAIL : SL_CANARY_PASS;
 }

@@ -12,10 +12,13 @@
  *         state       every field of sl_rollout_state_t
  *         durable     the error-rate test (parameters, log likelihood ratios, running maximum, counts, batches,
  *                     the pooled batch held back, rejected), the accept-rate mSPRT (parameters, p-value, looks, rejected), the
- * cumulative judged / escalated counts, the looks of each verdict kind history     u32 count, then the events oldest first,
- * each with its evidence verdicts 12 + length       u32 CRC-32C of every byte before it Field by field rather than a memory
- * image, so the format does not depend on the compiler's padding and a field added later is a new version, not a silent
- * misreading.
+ *                     cumulative judged / escalated counts, the looks of each verdict kind
+ *         history     u32 count, then the events oldest first, each with its evidence verdicts
+ *         loads       (version 2) the error-rate test's loads, 2 x 8 doubles (version 1 files are read with zeros)
+ *   Version 1 also had one look count fewer (no feedback_accuracy check: it reads as 0).
+ *   12 + length       u32 CRC-32C of every byte before it
+ * Field by field rather than a memory image, so the format does not depend on the compiler's padding and a field added
+ * later is a new version, not a silent misreading.
  *
  * Decoding checks length, magic, version and checksum first, then every field against its domain before it writes
  * the output, so a damaged or forged file is refused with a reason, never half applied. Every read is
@@ -175,6 +178,10 @@ int sl_rollout_store_encode(const sl_rollout_t *r, const char *route, const char
     put(&w, r->history.count, 4);
     for (uint32_t i = 0; i != r->history.count; ++i)
         put_event(&w, sl_rollout_history_get(&r->history, i));
+    for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k) /* version 2 */
+        put_f64(&w, q->load_t[k]);
+    for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k)
+        put_f64(&w, q->load_c[k]);
     if (w.rc != SL_OK) {
         out->len = start;
         return w.rc;
@@ -318,7 +325,7 @@ static void get_state(reader_t *r, sl_rollout_state_t *s)
           "bad state");
 }
 
-static void get_durable(reader_t *r, sl_canary_durable_t *d)
+static void get_durable(reader_t *r, sl_canary_durable_t *d, uint32_t version)
 {
     memset(d, 0, sizeof(*d));
     sl_canary_seq_t *q = &d->errors;
@@ -361,7 +368,9 @@ static void get_durable(reader_t *r, sl_canary_durable_t *d)
         d->escalated[v] = get(r, 8);
         check(r, d->escalated[v] <= d->judged[v], "bad accept counts");
     }
-    for (int k = 0; k != SL_CANARY_K_COUNT; ++k)
+    /* version 1 had no feedback_accuracy check: its looks start at 0 */
+    int kinds = version >= 2 ? SL_CANARY_K_COUNT : SL_CANARY_K_SRM + 1;
+    for (int k = 0; k != kinds; ++k)
         d->looks[k] = (uint32_t)get(r, 4);
 }
 
@@ -379,7 +388,7 @@ int sl_rollout_store_decode(const void *buf, size_t len, sl_rollout_saved_t *out
     uint32_t version = (uint32_t)(p[4] | p[5] << 8), plen = 0;
     for (int i = 0; i != 4; ++i)
         plen |= (uint32_t)p[8 + i] << (8 * i);
-    if (version != SL_ROLLOUT_STORE_VERSION) {
+    if (version != SL_ROLLOUT_STORE_VERSION && version != 1) {
         *why = "unknown version";
         return SL_EPROTO;
     }
@@ -401,13 +410,21 @@ int sl_rollout_store_decode(const void *buf, size_t len, sl_rollout_saved_t *out
     get_name(&r, s->canary);
     s->written_ms = get(&r, 8);
     get_state(&r, &s->state);
-    get_durable(&r, &s->durable);
+    get_durable(&r, &s->durable, version);
     uint32_t count = (uint32_t)get(&r, 4);
     check(&r, count <= SL_ROLLOUT_HISTORY, "bad history");
     for (uint32_t i = 0; i != count && r.why == NULL; ++i)
         get_event(&r, &s->history.events[i]);
     s->history.count = count;
     s->history.head = 0;
+    /* version 1 had no loads of the error-rate test: its power is counted again from here (it only holds longer) */
+    sl_canary_seq_t *q = &s->durable.errors;
+    for (unsigned k = 0; k != SL_CANARY_SEQ_GRID && version >= 2; ++k)
+        q->load_t[k] = get_f64(&r);
+    for (unsigned k = 0; k != SL_CANARY_SEQ_GRID && version >= 2; ++k)
+        q->load_c[k] = get_f64(&r);
+    if (r.why == NULL && version >= 2)
+        check(&r, sl_canary_seq_validate(q) == SL_OK, "bad error-rate test");
     if (r.why == NULL && r.off != r.len)
         fail(&r, "trailing bytes");
     int rc = SL_OK;

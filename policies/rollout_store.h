@@ -21,7 +21,7 @@
 #include "common/str.h"
 #include "policies/rollout-t.h"
 
-#define SL_ROLLOUT_STORE_VERSION 1u
+#define SL_ROLLOUT_STORE_VERSION 2u
 #define SL_ROLLOUT_STORE_WHY 256u
 /* A file larger than this is not read (the largest valid one is ~35 KB). */
 #define SL_ROLLOUT_STORE_MAX_BYTES (1u << 20)

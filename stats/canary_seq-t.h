@@ -27,6 +27,8 @@ typedef struct st_sl_canary_seq_t {
     uint64_t batches;                  /* batches applied to the ratios (both versions had requests) */
     uint64_t pend_errors_t, pend_n_t;  /* counts held back until both versions have had requests: pooled with */
     uint64_t pend_errors_c, pend_n_c;  /* the next batches into one (a one-sided batch says nothing alone) */
+    double load_t[SL_CANARY_SEQ_GRID]; /* sums over the applied batches of n_t L_k and n_c L_k, L_k = log(1 + w (g_k */
+    double load_c[SL_CANARY_SEQ_GRID]; /* - 1)): the expected evidence under any rates (sl_canary_seq_expected) */
     int rejected;                      /* p-value <= alpha was reached (sticky) */
 } sl_canary_seq_t;
 

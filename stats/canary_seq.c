@@ -71,6 +71,12 @@ void sl_canary_seq_read(const sl_canary_seq_t *s, sl_canary_seq_result_t *out)
 int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
                          sl_canary_seq_result_t *out)
 {
+    return sl_canary_seq_update_pooled(s, errors_t, n_t, errors_c, n_c, 0, out);
+}
+
+int sl_canary_seq_update_pooled(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
+                                double stable_per_canary, sl_canary_seq_result_t *out)
+{
     if (s == NULL || errors_t > n_t || errors_c > n_c || n_t > MAX_COUNT || n_c > MAX_COUNT || s->n_t + n_t > MAX_COUNT ||
         s->n_c + n_c > MAX_COUNT)
         return SL_EINVAL;
@@ -82,7 +88,7 @@ int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, ui
     s->pend_n_t += n_t;
     s->pend_errors_c += errors_c;
     s->pend_n_c += n_c;
-    if (s->pend_n_t != 0 && s->pend_n_c != 0) {
+    if (s->pend_n_t != 0 && s->pend_n_c != 0 && (double)s->pend_n_c >= stable_per_canary * (double)s->pend_n_t) {
         errors_t = s->pend_errors_t;
         n_t = s->pend_n_t;
         errors_c = s->pend_errors_c;
@@ -91,6 +97,11 @@ int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, ui
         double r0 = s->params.min_ratio, at = (double)n_t * r0;
         double w = at / (at + (double)n_c), e = (double)(errors_t + errors_c);
         s->batches++;
+        for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k) {
+            double l = log1p(w * (grid[k] - 1));
+            s->load_t[k] += (double)n_t * l;
+            s->load_c[k] += (double)n_c * l;
+        }
         /* a batch without failures leaves every ratio as it was (E = 0): nothing to recompute */
         if (e != 0 || s->batches == 1) {
             for (unsigned k = 0; k != SL_CANARY_SEQ_GRID && e != 0; ++k)
@@ -107,16 +118,28 @@ int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, ui
     return SL_OK;
 }
 
+double sl_canary_seq_expected(const sl_canary_seq_t *s, double p_t, double p_c)
+{
+    double n_t = (double)(s->n_t - s->pend_n_t), best = -INFINITY;
+    for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k) {
+        double e = p_t * (n_t * log(grid[k]) - s->load_t[k]) - p_c * s->load_c[k];
+        if (e > best)
+            best = e;
+    }
+    return best - log((double)SL_CANARY_SEQ_GRID);
+}
+
 int sl_canary_seq_validate(const sl_canary_seq_t *s)
 {
     if (s == NULL || !params_ok(&s->params) || !isfinite(s->max_log_lambda) || s->max_log_lambda < 0 || s->errors_t > s->n_t ||
         s->errors_c > s->n_c || s->n_t > MAX_COUNT || s->n_c > MAX_COUNT || s->pend_errors_t > s->pend_n_t ||
         s->pend_errors_c > s->pend_n_c || s->pend_n_t > s->n_t || s->pend_n_c > s->n_c ||
-        (s->pend_n_t != 0 && s->pend_n_c != 0) || (s->rejected != 0 && s->rejected != 1) ||
+        (s->rejected != 0 && s->rejected != 1) ||
         s->rejected != (s->max_log_lambda >= -log(s->params.alpha)) || (s->batches == 0 && s->max_log_lambda != 0))
         return SL_EINVAL;
     for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k)
-        if (!isfinite(s->log_lr[k]))
+        if (!isfinite(s->log_lr[k]) || !isfinite(s->load_t[k]) || !isfinite(s->load_c[k]) || s->load_t[k] < 0 ||
+            s->load_c[k] < 0)
             return SL_EINVAL;
     return SL_OK;
 }

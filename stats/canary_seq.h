@@ -40,6 +40,25 @@ int sl_canary_seq_init(sl_canary_seq_t *s, const sl_canary_seq_params_t *params)
 int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
                          sl_canary_seq_result_t *out);
 
+/*
+ * The evidence the test should hold by now if the canary failed at rate p_t and stable at p_c, over the batches
+ * applied so far (their sizes as they were): a lower bound on E[log Lambda],
+ *     max_k E[log LR_k] - log K,   E[log LR_k] = p_t (N_t log g_k - sum_b n_t,b L_bk) - p_c sum_b n_c,b L_bk
+ * with L_bk = log(1 + w_b (g_k - 1)) and N_t the canary requests of the applied batches (E[e_t] = n_t p_t and
+ * E[E] = n_t p_t + n_c p_c in each batch; log Lambda >= log LR_k - log K for every k). When it reaches log(1/alpha),
+ * such a canary would have been rejected about half the time or more: the test has had the power to see it.
+ * -log K before the first batch. Rates in [0, 1].
+ */
+double sl_canary_seq_expected(const sl_canary_seq_t *s, double p_t, double p_c);
+
+/*
+ * sl_canary_seq_update, pooling until the held-back batch also has at least stable_per_canary stable requests per
+ * canary request (>= 0; 0 is sl_canary_seq_update). Batches of alike composition lose no evidence to the
+ * conditioning on their failure totals; the rule depends on request counts only, so the bound holds.
+ */
+int sl_canary_seq_update_pooled(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, uint64_t errors_c, uint64_t n_c,
+                                double stable_per_canary, sl_canary_seq_result_t *out);
+
 /* The test's current figures (as the last update reported them) without adding a batch. */
 void sl_canary_seq_read(const sl_canary_seq_t *s, sl_canary_seq_result_t *out);
 

@@ -15,7 +15,9 @@ from gw_helpers import Gateway, chat_body, keepalive, post, raw_request, sim, wa
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 CHAT = "/v1/chat/completions"
-FAST_CHECKS = "{ latency: { min_samples: 5 } }"
+# the error-rate check's power requirement asks for a regression of 50 points: both versions never fail here, and the
+# default (0.5 points) would hold a healthy canary for thousands of requests (test_a_healthy_canary_waits_...)
+FAST_CHECKS = "{ latency: { min_samples: 5 }, error_rate: { detect_increase: 50% } }"
 # both versions answer after 2 ms plus an exponential jitter of mean 3 ms: sub-millisecond differences between two
 # local processes (which the latency check would rightly find) drown in it
 SIM = ["--ttft-ms", "2", "--ttft-jitter-ms", "3", "--ttft-per-token-ms", "0", "--tpot-ms", "0", "--tpot-jitter-ms", "0"]
@@ -51,11 +53,20 @@ def metric(g, name, **labels):
     return 0.0
 
 
-def rollout(g):
+def rollouts(g):
     status, doc = harness.get_json(g.admin, "/admin/state")
     assert status == 200
-    assert len(doc["rollouts"]) == 1, doc["rollouts"]
-    return doc["rollouts"][0]
+    return doc["rollouts"]
+
+
+def rollout(g):
+    r = rollouts(g)
+    assert len(r) == 1, r
+    return r[0]
+
+
+def verdict(r, name):
+    return next(v for v in r["verdicts"] if v["verdict"] == name)
 
 
 def action(g, what, tier="0", route="chat"):
@@ -390,3 +401,72 @@ def test_a_failing_canary_rolls_back_even_when_the_cascade_hides_its_failures():
         stable.stop()
         canary.stop()
         big.stop()
+
+
+def test_a_healthy_canary_waits_until_a_regression_could_have_shown():
+    # the error-rate check has no data until its test could have caught a canary failing 10 points more often than
+    # stable: the first step holds ("no_data") past min_samples, then advances with the check passing
+    stable, canary = sim(*SIM), sim(*SIM)
+    g = Gateway(rollout_config(stable, canary,
+                               "{ canary: canary, steps: [20%, 50%], interval: 1s, min_samples: 5, "
+                               "checks: { latency: { min_samples: 5 }, error_rate: { detect_increase: 10% } } }"))
+    try:
+        t = Traffic(g.addr)
+        wait_for(lambda: rollout(g)["phase"] == "promoted", timeout=30, what="the rollout promoted")
+        t.stop()
+        history = rollout(g)["history"]
+        holds = [e for e in history if e["event"] == "hold" and e["hold"] == "no_data"]
+        assert holds and holds[0]["from"]["step"] == 0, history
+        held = {v["verdict"]: v for v in holds[0]["evidence"]}
+        assert held["error_rate"]["outcome"] == "no_data" and held["latency"]["outcome"] == "pass", held
+        advance = next(e for e in history if e["event"] == "advance")
+        passed = {v["verdict"]: v for v in advance["evidence"]}
+        # with no failure anywhere, about 52 canary requests at 20 % carry the evidence (docs/ROLLOUTS.md §3)
+        assert passed["error_rate"]["outcome"] == "pass" and passed["error_rate"]["n_canary"] >= 30, passed
+        assert held["error_rate"]["n_canary"] >= 5 and held["error_rate"]["n_canary"] < passed["error_rate"]["n_canary"]
+        assert t.statuses == {200: sum(t.statuses.values())}
+    finally:
+        g.stop()
+        stable.stop()
+        canary.stop()
+
+
+def test_a_cascade_through_two_rollout_tiers_reports_to_both():
+    # tier 0's canary fails every answer, which escalates to tier 1, itself rolling out a canary: tier 0's rollout
+    # must see the failures, and tier 1's every request that reached it
+    s0, c0, s1, c1 = sim(*SIM), sim(*SIM, "--error-rate", "1"), sim(*SIM), sim(*SIM)
+    text = ('server: { listen: ["127.0.0.1:0"], threads: 2 }\nadmin: { listen: 127.0.0.1:0 }\nbackends:\n' +
+            "".join(f"  {n}: {{ protocol: openai, endpoints: [{b.addr}], model: sim-model, "
+                    f"outlier: {{ consecutive_failures: 0 }} }}\n"
+                    for n, b in (("s0", s0), ("c0", c0), ("s1", s1), ("c1", c1))) +
+            f"routes:\n  - name: chat\n    match: {{ path: {CHAT} }}\n    cascade:\n"
+            f"      - backend: s0\n        rollout: {{ canary: c0, steps: [30%, 60%], interval: 1s, "
+            f"min_samples: 1000000, checks: {FAST_CHECKS} }}\n"
+            f"      - backend: s1\n        rollout: {{ canary: c1, steps: [50%], interval: 1s, "
+            f"min_samples: 1000000, checks: {FAST_CHECKS} }}\n")
+    g = Gateway(text)
+    try:
+        t = Traffic(g.addr)
+
+        def tier(name):
+            return next(r for r in rollouts(g) if r["backend"] == name)
+        wait_for(lambda: tier("s0")["phase"] == "rolled_back", timeout=20, what="tier 0's rollback")
+        t.stop()
+        assert list(t.statuses) == [200], t.statuses
+        failing = [v for v in tier("s0")["history"][-1]["evidence"] if v["outcome"] == "fail"]
+        assert failing and failing[0]["verdict"] == "error_rate" and failing[0]["canary"] == 1.0, failing
+        reached = sim_requests(s1) + sim_requests(c1)
+        assert reached > 0 and sim_requests(c1) > 0
+
+        def tier1_saw_all():
+            v = verdict(tier("s1"), "error_rate")
+            return v["n_canary"] + v["n_stable"] == reached and v["n_canary"] == sim_requests(c1)
+        wait_for(tier1_saw_all, timeout=10, what="tier 1's rollout counting every request that reached it")
+        assert tier("s1")["phase"] == "progressing"
+        # tier 0 counted the canary's failed attempts up to its rollback (one in flight may land after it)
+        v0 = verdict(tier("s0"), "error_rate")
+        assert 0 < v0["n_canary"] <= sim_requests(c0) <= v0["n_canary"] + 2 and v0["canary"] == 1.0, v0
+    finally:
+        g.stop()
+        for b in (s0, c0, s1, c1):
+            b.stop()

@@ -9,6 +9,8 @@ Writes tests/fixtures/stats/canary.json. Running the script again rewrites an id
 - binomial tails (scipy.stats.binom.sf / cdf), the two-sided exact binomial test (scipy.stats.binomtest), and the
   hypergeometric upper tail (scipy.stats.hypergeom.sf) on a table of arguments from the body to the far tails;
 - the sequential sample-ratio test: log of the beta-binomial mixture ratio (scipy.special.betaln);
+- the expected evidence of the error-rate test under given rates after the scripted batches, batch by batch, and the
+  first of identical batches after which the test has had the power to see the configured regression;
 - the sequential error-rate test: scripted batches (errors and requests of both versions) and, after each, the
   log mixture likelihood ratio and the always-valid p-value, computed here with mpmath-free exact logs of
   Fractions: each grid term's likelihood ratio is the rational (g^e_t / (1 + w (g - 1))^E), its log taken once.
@@ -61,7 +63,46 @@ def seq_case(name, min_ratio, alpha, batches):
             lam = 0.0
         p = math.exp(-best) if best > 0 else 1.0
         steps.append({"log_lambda": lam, "p": p, "reject": p <= alpha})
-    return {"name": name, "min_ratio": min_ratio, "alpha": alpha, "batches": batches, "expected": steps}
+    return {"name": name, "min_ratio": min_ratio, "alpha": alpha, "batches": batches, "expected": steps,
+            "evidence": [[pt, pc, expected_evidence(min_ratio, batches, pt, pc)]
+                         for (pt, pc) in [(0.01, 0.002), (0.005, 0.0), (0.3, 0.05), (0.002, 0.002)]]}
+
+
+def applied_batches(batches):
+    """The batches the test applies: one-sided ones pooled with the next until both versions had requests."""
+    out, pend = [], [0, 0, 0, 0]
+    for b in batches:
+        pend = [p + x for p, x in zip(pend, b)]
+        if pend[1] and pend[3]:
+            out.append(pend)
+            pend = [0, 0, 0, 0]
+    return out
+
+
+def expected_evidence(min_ratio, batches, pt, pc):
+    """max over the grid of E[log LR_k] - log K over the applied batches, batch by batch: in each, E[e_t] = n_t p_t and
+    E[E] = n_t p_t + n_c p_c, so E[log LR_k] = n_t p_t log g_k - (n_t p_t + n_c p_c) log(1 + w (g_k - 1))."""
+    r0 = Fraction(min_ratio).limit_denominator(1000)
+    best = -math.inf
+    for g in GRID:
+        total = 0.0
+        for (_, nt, _, nc) in applied_batches(batches):
+            w = (nt * r0) / (nt * r0 + nc)
+            total += nt * pt * math.log(g) - (nt * pt + nc * pc) * log_fraction(1 + w * (g - 1))
+        best = max(best, total)
+    return best - math.log(len(GRID))
+
+
+def power_case(min_ratio, alpha, detect_ratio, detect_increase, batch, max_batches):
+    """Identical batches (e_t, n_t, e_c, n_c): the first batch (1-based) after which the test has had the power to see
+    a canary failing at max(detect_ratio p_c, p_c + detect_increase), p_c the stable's observed rate."""
+    for b in range(1, max_batches + 1):
+        pc = batch[2] / batch[3]
+        pt = min(1.0, max(detect_ratio * pc, pc + detect_increase))
+        if expected_evidence(min_ratio, [batch] * b, pt, pc) >= -math.log(alpha):
+            return {"min_ratio": min_ratio, "alpha": alpha, "detect_ratio": detect_ratio,
+                    "detect_increase": detect_increase, "batch": batch, "first": b}
+    raise ValueError("no crossing")
 
 
 def main():
@@ -99,7 +140,10 @@ def main():
         a, b = c * w, c * (1 - w)
         val = sp.betaln(a + x, b + n - x) - sp.betaln(a, b) - x * math.log(w) - (n - x) * math.log1p(-w)
         srm.append({"x": x, "n": n, "w": w, "c": c, "log_lambda": float(val)})
-    out = {"scipy": scipy.__version__, "binom": binom, "hypergeom": hyper, "seq": seq, "srm": srm}
+    power = [power_case(1.1, 0.004, 5, 0.005, (0, 5, 1, 495), 5000),
+             power_case(1.1, 0.004, 5, 0.005, (0, 50, 0, 950), 5000),
+             power_case(1.0, 0.001, 3, 0.0, (0, 10, 2, 90), 5000)]
+    out = {"scipy": scipy.__version__, "binom": binom, "hypergeom": hyper, "seq": seq, "srm": srm, "power": power}
     with open(OUT, "w") as f:
         json.dump(out, f, separators=(",", ":"))
         f.write("\n")

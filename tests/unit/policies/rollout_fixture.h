@@ -18,8 +18,12 @@
 #include "policies/rollout.h"
 #include "stats/reservoir.h"
 
-/* A route "chat" whose tier 0 (backend large) rolls out `canary` with the given rollout keys. */
-static inline sl_conf_t *fx_conf(const char *canary, const char *extra)
+/* The error-rate check's power requirement off: the fixture's stable version fails so rarely that it would hold
+ * healthy canaries for thousands of requests; the tests that are about it turn it on (fx_conf_raw). */
+#define FX_NO_POWER "error_rate: {detect_ratio: 1, detect_increase: 0%}"
+
+/* A route "chat" whose tier 0 (backend large) rolls out `canary` with the given rollout keys, as they are. */
+static inline sl_conf_t *fx_conf_raw(const char *canary, const char *extra)
 {
     char yaml[2048];
     snprintf(yaml, sizeof(yaml),
@@ -40,6 +44,16 @@ static inline sl_conf_t *fx_conf(const char *canary, const char *extra)
     cr_assert_eq(rc, 0, "config: %s", errs.count != 0 ? errs.msgs[0] : "?");
     sl_conf_errors_dispose(&errs);
     return conf;
+}
+
+/* fx_conf_raw with FX_NO_POWER; extra may not have a checks block of its own (write FX_NO_POWER in it). */
+static inline sl_conf_t *fx_conf(const char *canary, const char *extra)
+{
+    char keys[1024];
+    if (strstr(extra, "checks") != NULL)
+        return fx_conf_raw(canary, extra);
+    snprintf(keys, sizeof(keys), "%s%schecks: {%s}", extra, extra[0] != '\0' ? ", " : "", FX_NO_POWER);
+    return fx_conf_raw(canary, keys);
 }
 
 static inline const sl_conf_rollout_t *fx_rollout(const sl_conf_t *conf)

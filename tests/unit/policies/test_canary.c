@@ -11,6 +11,7 @@
  *   ks_2samp([0.5 + i/400 ...], [0.4 + i/400 ...]): D 0.2, p 0.000648608042418048
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <math.h>
 #include <string.h>
 
@@ -203,6 +204,127 @@ Test(canary_checks, error_rate_from_the_sequential_test)
     cc.min_effect = 0.05;
     sl_canary_check_error_rate(&cc, &seq, &v);
     cr_assert_eq(v.outcome, SL_CANARY_PASS);
+}
+
+/* The error-rate check holds (no data) until the test has had the power to see the configured regression: the
+ * first batch it passes is the one tests/reference/canary_reference.py computed independently ("power"). */
+Test(canary_checks, error_rate_has_no_data_until_the_test_could_have_seen_the_regression)
+{
+    json_error_t err;
+    json_t *root = json_load_file(SL_SOURCE_DIR "/tests/fixtures/stats/canary.json", 0, &err), *c;
+    cr_assert_not_null(root, "canary.json: %s", err.text);
+    size_t i;
+    json_array_foreach(json_object_get(root, "power"), i, c)
+    {
+        sl_conf_check_t cc = {.enabled = 1,
+                              .alpha = json_number_value(json_object_get(c, "alpha")),
+                              .ratio = json_number_value(json_object_get(c, "min_ratio")),
+                              .min_effect = 0.001,
+                              .detect_ratio = json_number_value(json_object_get(c, "detect_ratio")),
+                              .detect_increase = json_number_value(json_object_get(c, "detect_increase"))};
+        sl_canary_seq_params_t p = {.alpha = cc.alpha, .min_ratio = cc.ratio};
+        json_t *b = json_object_get(c, "batch");
+        uint64_t et = (uint64_t)json_integer_value(json_array_get(b, 0)), nt = (uint64_t)json_integer_value(json_array_get(b, 1)),
+                 ec = (uint64_t)json_integer_value(json_array_get(b, 2)), nc = (uint64_t)json_integer_value(json_array_get(b, 3));
+        int64_t first = json_integer_value(json_object_get(c, "first"));
+        sl_canary_seq_t seq;
+        sl_canary_seq_init(&seq, &p);
+        sl_canary_verdict_t v;
+        for (int64_t k = 1; k <= first; ++k) {
+            sl_canary_seq_update(&seq, et, nt, ec, nc, NULL);
+            sl_canary_check_error_rate(&cc, &seq, &v);
+            cr_assert_eq(v.outcome, k < first ? SL_CANARY_NO_DATA : SL_CANARY_PASS, "case %zu batch %lld", i, (long long)k);
+            cr_assert_eq(sl_canary_error_power(&cc, &seq), k == first);
+        }
+        cr_assert_eq(v.n_canary, (uint64_t)first * nt, "the numbers are reported while it holds");
+        /* with both parameters at their neutral values the requirement is off */
+        cc.detect_ratio = 1;
+        cc.detect_increase = 0;
+        sl_canary_seq_init(&seq, &p);
+        sl_canary_seq_update(&seq, et, nt, ec, nc, NULL);
+        cr_assert_eq(sl_canary_error_power(&cc, &seq), 1);
+    }
+    cr_assert_eq(i, 3);
+    json_decref(root);
+}
+
+/* The hypergeometric upper tail tests/reference/canary_reference.py computed with scipy for (x, total, good, draws). */
+static double fixture_sf(uint64_t x, uint64_t total, uint64_t good, uint64_t draws)
+{
+    json_error_t err;
+    json_t *root = json_load_file(SL_SOURCE_DIR "/tests/fixtures/stats/canary.json", 0, &err), *h;
+    cr_assert_not_null(root, "canary.json: %s", err.text);
+    size_t i;
+    double sf = -1;
+    json_array_foreach(json_object_get(root, "hypergeom"), i, h)
+    {
+        if ((uint64_t)json_integer_value(json_object_get(h, "x")) == x &&
+            (uint64_t)json_integer_value(json_object_get(h, "total")) == total &&
+            (uint64_t)json_integer_value(json_object_get(h, "good")) == good &&
+            (uint64_t)json_integer_value(json_object_get(h, "draws")) == draws)
+            sf = json_number_value(json_object_get(h, "sf"));
+    }
+    json_decref(root);
+    cr_assert_geq(sf, 0, "no fixture row (%llu, %llu, %llu, %llu)", (unsigned long long)x, (unsigned long long)total,
+                  (unsigned long long)good, (unsigned long long)draws);
+    return sf;
+}
+
+Test(canary_checks, feedback_accuracy_by_the_fisher_exact_test)
+{
+    sl_conf_check_t cc = {.enabled = 1, .alpha = 0.001, .min_effect = 0.02, .min_samples = 100};
+    sl_canary_verdict_t v;
+    /* 9 of 200 canary answers wrong, 3 of 1000 stable ones: p 1.17e-5 under the first look's 6.08e-4, 4.2 points */
+    sl_canary_labels_t c = {.n = 200, .correct = 191}, s = {.n = 1000, .correct = 997};
+    sl_canary_check_feedback(&cc, &c, &s, 1, &v);
+    cr_assert_eq(v.kind, SL_CANARY_K_FEEDBACK_ACCURACY);
+    cr_assert_eq(v.check, SL_CONF_CHECK_FEEDBACK_ACCURACY);
+    cr_assert_eq(v.outcome, SL_CANARY_FAIL);
+    close_rel(v.p_value, fixture_sf(9, 1200, 12, 200), 1e-9, "p");
+    close_rel(v.threshold, 0.001 * 6 / (M_PI * M_PI), 1e-12, "first look's level");
+    close_rel(v.effect, 0.997 - 0.955, 1e-12, "accuracy drop");
+    cr_assert_eq(v.statistic, 9);
+    cr_assert_eq(v.n_canary, 200);
+    cr_assert_eq(v.n_stable, 1000);
+    cr_assert_eq(v.look, 1);
+    /* 30 of 1000 wrong against 10 of 1000: a drop of exactly 2 points, p 0.0010 above the first look's level */
+    c = (sl_canary_labels_t){.n = 1000, .correct = 970};
+    s = (sl_canary_labels_t){.n = 1000, .correct = 990};
+    sl_canary_check_feedback(&cc, &c, &s, 1, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_PASS);
+    close_rel(v.p_value, fixture_sf(30, 2000, 40, 1000), 1e-9, "p");
+    cc.alpha = 0.01; /* level 6.08e-3: significant, and 2 points meet the floor */
+    sl_canary_check_feedback(&cc, &c, &s, 1, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_FAIL);
+    /* the second look is held to a quarter of the first's level: 35 of 1000 against 5 of 1000 still fails */
+    cc.alpha = 0.001;
+    c.correct = 965;
+    s.correct = 995;
+    sl_canary_check_feedback(&cc, &c, &s, 2, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_FAIL);
+    close_rel(v.threshold, 0.001 * 6 / (M_PI * M_PI) / 4, 1e-12, "second look's level");
+    close_rel(v.p_value, fixture_sf(35, 2000, 40, 1000), 1e-9, "p");
+    /* below the floor: 5 of 200 wrong against 7 of 1000 is 1.8 points, whatever the level */
+    cc.alpha = 0.5;
+    c = (sl_canary_labels_t){.n = 200, .correct = 195};
+    s = (sl_canary_labels_t){.n = 1000, .correct = 993};
+    sl_canary_check_feedback(&cc, &c, &s, 1, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_PASS);
+    close_rel(v.p_value, fixture_sf(5, 1200, 12, 200), 1e-9, "p");
+    /* no data below min_samples labelled answers on either version, or with inconsistent counts */
+    c.n = 99;
+    c.correct = 90;
+    sl_canary_check_feedback(&cc, &c, &s, 1, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_NO_DATA);
+    cr_assert_eq(v.look, 0);
+    cr_assert_eq(v.n_canary, 99);
+    c = (sl_canary_labels_t){.n = 200, .correct = 201};
+    sl_canary_check_feedback(&cc, &c, &s, 1, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_NO_DATA);
+    sl_canary_labels_t none = {0};
+    sl_canary_check_feedback(&cc, &none, &none, 1, &v);
+    cr_assert_eq(v.outcome, SL_CANARY_NO_DATA);
+    cr_assert_eq(v.p_value, 1);
 }
 
 Test(canary_checks, accept_rate_from_the_msprt)
@@ -410,6 +532,7 @@ Test(canary, a_healthy_canary_passes_every_check_and_looks_are_counted)
     cr_assert_eq(an.durable.looks[SL_CANARY_K_LATENCY_P99], 1);
     cr_assert_eq(an.durable.looks[SL_CANARY_K_TTFT], 0, "a look without data is not counted");
     cr_assert_eq(an.durable.looks[SL_CANARY_K_CONFIDENCE], 1);
+    cr_assert_eq(an.durable.looks[SL_CANARY_K_FEEDBACK_ACCURACY], 0, "off: no look");
     /* a second interval at the same step: samples accumulate, the look number grows */
     n = run_step(&an, &rng, 60, 1, 0, 10, v);
     cr_assert_eq(find(v, n, SL_CANARY_K_LATENCY)->n_canary, 600);
@@ -425,6 +548,30 @@ Test(canary, a_healthy_canary_passes_every_check_and_looks_are_counted)
     sl_canary_restart(&an);
     cr_assert_eq(an.durable.errors.n_t, 0);
     cr_assert_eq(an.durable.looks[SL_CANARY_K_LATENCY], 0);
+    sl_canary_dispose(&an);
+}
+
+Test(canary, feedback_accuracy_judges_the_latest_labels_handed_over)
+{
+    sl_conf_rollout_t conf = conf_analysis();
+    sl_canary_t an;
+    sl_canary_init(&an, &conf);
+    sl_canary_begin_step(&an, 50);
+    uint64_t rng = 5;
+    sl_canary_verdict_t v[SL_CANARY_K_COUNT];
+    run_step(&an, &rng, 60, 1, 0, 10, v);
+    /* once on, feedback accuracy judges the latest labelled answers handed over, after srm */
+    conf.checks[SL_CONF_CHECK_FEEDBACK_ACCURACY] =
+        (sl_conf_check_t){.enabled = 1, .alpha = 0.001, .min_effect = 0.02, .min_samples = 100};
+    sl_canary_verdict_t fv[SL_CANARY_K_COUNT];
+    cr_assert_eq(sl_canary_analyze(&an, fv), 9, "after srm, in kind order");
+    cr_assert_eq(fv[8].kind, SL_CANARY_K_FEEDBACK_ACCURACY);
+    cr_assert_eq(fv[8].outcome, SL_CANARY_NO_DATA, "no labels yet");
+    sl_canary_set_labels(&an, &(sl_canary_labels_t){.n = 200, .correct = 191}, &(sl_canary_labels_t){.n = 1000, .correct = 997});
+    sl_canary_analyze(&an, fv);
+    cr_assert_eq(fv[8].outcome, SL_CANARY_FAIL);
+    cr_assert_eq(fv[8].critical, 0);
+    cr_assert_eq(an.durable.looks[SL_CANARY_K_FEEDBACK_ACCURACY], 1);
     sl_canary_dispose(&an);
 }
 

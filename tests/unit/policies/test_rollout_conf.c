@@ -67,6 +67,8 @@ Test(rollout_conf, defaults)
     cr_assert_float_eq(e->alpha, 0.004, 1e-15);
     cr_assert_float_eq(e->ratio, 1.1, 0);
     cr_assert_float_eq(e->min_effect, 0.001, 1e-15);
+    cr_assert_float_eq(e->detect_ratio, 5, 0);
+    cr_assert_float_eq(e->detect_increase, 0.005, 1e-15);
     for (int k = SL_CONF_CHECK_LATENCY; k <= SL_CONF_CHECK_TPOT; ++k) {
         const sl_conf_check_t *l = &r->checks[k];
         cr_assert_eq(l->enabled, k == SL_CONF_CHECK_LATENCY, "%s", sl_conf_rollout_check_name(k));
@@ -88,6 +90,11 @@ Test(rollout_conf, defaults)
     cr_assert_eq(s->enabled, 1);
     cr_assert_float_eq(s->alpha, 0.005, 1e-15);
     cr_assert_eq(s->hold, 1);
+    const sl_conf_check_t *f = &r->checks[SL_CONF_CHECK_FEEDBACK_ACCURACY];
+    cr_assert_eq(f->enabled, 0);
+    cr_assert_float_eq(f->alpha, 0.001, 1e-15);
+    cr_assert_float_eq(f->min_effect, 0.02, 1e-15);
+    cr_assert_eq(f->min_samples, 200);
     sl_conf_release(c);
 }
 
@@ -105,13 +112,15 @@ Test(rollout_conf, every_key_away_from_its_default)
                                     "          sticky: header:X-User-Id\n"
                                     "          critical: [error_rate, ttft, accept_rate]\n"
                                     "          checks:\n"
-                                    "            error_rate: {alpha: 0.0005, min_ratio: 1.25, min_increase: 0.5%}\n"
+                                    "            error_rate: {alpha: 0.0005, min_ratio: 1.25, min_increase: 0.5%, detect_ratio: 3,"
+                                    " detect_increase: 1%}\n"
                                     "            latency: {enabled: false}\n"
                                     "            ttft: {alpha: 0.001, min_effect: 10%, p99_ratio: 2, min_samples: 200}\n"
                                     "            tpot: {enabled: true}\n"
                                     "            accept_rate: {min_effect: 5%, min_samples: 300}\n"
                                     "            confidence: {alpha: 0.01, min_effect: 0.2, min_samples: 400}\n"
                                     "            srm: {alpha: 0.0001, hold: false}\n"
+                                    "            feedback_accuracy: {alpha: 0.01, min_effect: 5%, min_samples: 5000}\n"
                                     "      - backend: large\n"
                                     "        rollout: {canary: large-v2, sticky: cookie:session_ID}\n");
     const sl_conf_rollout_t *r = &c->routes[0].tiers[0].rollout;
@@ -131,6 +140,8 @@ Test(rollout_conf, every_key_away_from_its_default)
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].alpha, 0.0005, 1e-15);
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].ratio, 1.25, 0);
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].min_effect, 0.005, 1e-15);
+    cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].detect_ratio, 3, 0);
+    cr_assert_float_eq(r->checks[SL_CONF_CHECK_ERROR_RATE].detect_increase, 0.01, 1e-15);
     cr_assert_eq(r->checks[SL_CONF_CHECK_LATENCY].enabled, 0);
     cr_assert_eq(r->checks[SL_CONF_CHECK_TTFT].enabled, 1);
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_TTFT].alpha, 0.001, 1e-15);
@@ -149,6 +160,11 @@ Test(rollout_conf, every_key_away_from_its_default)
     cr_assert_eq(r->checks[SL_CONF_CHECK_SRM].enabled, 1);
     cr_assert_float_eq(r->checks[SL_CONF_CHECK_SRM].alpha, 0.0001, 1e-15);
     cr_assert_eq(r->checks[SL_CONF_CHECK_SRM].hold, 0);
+    const sl_conf_check_t *f = &r->checks[SL_CONF_CHECK_FEEDBACK_ACCURACY];
+    cr_assert_eq(f->enabled, 1);
+    cr_assert_float_eq(f->alpha, 0.01, 1e-15);
+    cr_assert_float_eq(f->min_effect, 0.05, 1e-15);
+    cr_assert_eq(f->min_samples, 5000);
 
     const sl_conf_rollout_t *r2 = &c->routes[0].tiers[1].rollout;
     cr_assert_eq(r2->sticky, SL_CONF_STICKY_COOKIE);
@@ -170,7 +186,8 @@ Test(rollout_conf, disabled_latency_leaves_the_default_critical_list)
 
 Test(rollout_conf, check_names)
 {
-    static const char *const names[] = {"error_rate", "latency", "ttft", "tpot", "accept_rate", "confidence", "srm"};
+    static const char *const names[] = {"error_rate", "latency",    "ttft", "tpot",
+                                        "accept_rate", "confidence", "srm",  "feedback_accuracy"};
     for (int c = 0; c != SL_CONF_CHECK_COUNT; ++c)
         cr_assert_str_eq(sl_conf_rollout_check_name(c), names[c]);
     cr_assert_str_eq(sl_conf_rollout_check_name(SL_CONF_CHECK_COUNT), "?");
@@ -248,6 +265,14 @@ static const bad_case_t cases[] = {
      "16%, 17%]}\n",
      {"10:44: routes[0].cascade[0].rollout.steps: list 1 to 16 steps, got 0",
       "12:41: routes[0].cascade[1].rollout.steps: list 1 to 16 steps, got 17", NULL}},
+    {"power_and_feedback_out_of_range",
+     "      - backend: large\n"
+     "        rollout: {canary: large-v2, checks: {error_rate: {detect_ratio: 0.5, detect_increase: 120%},"
+     " feedback_accuracy: {min_samples: 2}}}\n",
+     {"10:73: routes[0].cascade[0].rollout.checks.error_rate.detect_ratio: must be between 1 and 1000, got 0.5",
+      "10:95: routes[0].cascade[0].rollout.checks.error_rate.detect_increase: must be between 0% and 100%, got 120%",
+      "10:135: routes[0].cascade[0].rollout.checks.feedback_accuracy.min_samples: must be between 5 and 1000000000, got 2",
+      NULL}},
     {"steps_scalar",
      "      - backend: large\n"
      "        rollout: {canary: large-v2, steps: 5%}\n",

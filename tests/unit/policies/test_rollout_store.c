@@ -103,6 +103,9 @@ Test(rollout_store, round_trip)
     cr_assert_eq(a->errors.n_c, d->errors.n_c);
     cr_assert_eq(a->errors.errors_c, d->errors.errors_c);
     cr_assert_eq(a->errors.batches, d->errors.batches);
+    cr_assert_eq(memcmp(a->errors.load_t, d->errors.load_t, sizeof(a->errors.load_t)), 0);
+    cr_assert_eq(memcmp(a->errors.load_c, d->errors.load_c, sizeof(a->errors.load_c)), 0);
+    cr_assert_gt(d->errors.load_c[0], 0);
     cr_assert_eq(a->errors.rejected, 1);
     cr_assert_eq(a->accept.p_value, d->accept.p_value);
     cr_assert_eq(a->accept.params.alpha, d->accept.params.alpha);
@@ -181,7 +184,7 @@ Test(rollout_store, forged_fields_are_refused)
     unsigned char v;
     cr_assert_null(decode_forged(&b, 0, "SLRO", 4), "an untouched copy decodes");
     cr_assert_str_eq(decode_forged(&b, 0, "SLWN", 4), "not a rollout state file");
-    v = 2;
+    v = 3;
     cr_assert_str_eq(decode_forged(&b, 4, &v, 1), "unknown version");
     v = 0;
     cr_assert_str_eq(decode_forged(&b, 12, &v, 1), "bad name");
@@ -207,7 +210,10 @@ Test(rollout_store, forged_fields_are_refused)
     uint32_t count = SL_ROLLOUT_HISTORY + 1;
     cr_assert_str_eq(decode_forged(&b, history, &count, 4), "bad history");
     count = r.history.count - 1;
-    cr_assert_str_eq(decode_forged(&b, history, &count, 4), "trailing bytes");
+    cr_assert_not_null(decode_forged(&b, history, &count, 4), "one event fewer leaves bytes unexplained");
+    /* the loads that end the payload: a negative one */
+    double minus = -1;
+    cr_assert_str_eq(decode_forged(&b, b.len - 4 - 16 * 8, &minus, 8), "bad error-rate test");
     /* the first event's kind */
     v = SL_ROLLOUT_EV_COUNT;
     cr_assert_str_eq(decode_forged(&b, history + 4 + 16, &v, 1), "bad event");
@@ -304,4 +310,43 @@ Test(rollout_store, write_then_read_and_damaged_files_set_aside)
     sl_rollout_dispose(&r);
     sl_conf_release(conf);
     fx_rmdir(dir);
+}
+
+Test(rollout_store, a_version_1_file_is_read_with_the_loads_counted_again)
+{
+    sl_conf_t *conf = fx_conf("large-v2", "");
+    sl_rollout_t r;
+    scripted(&r, fx_rollout(conf));
+    sl_buf_t b;
+    sl_buf_init(&b, 0);
+    cr_assert_eq(sl_rollout_store_encode(&r, "chat", "large", 1, &b), SL_OK);
+    /* version 1 is version 2 without the last look count (feedback_accuracy) and the 16 doubles of loads that end
+     * the payload; offsets as in forged_fields_are_refused */
+    size_t rejected = 40 + 52 + 8 * (2 + SL_CANARY_SEQ_GRID + 1) + 8 * 9;
+    size_t history = rejected + 1 + 8 * 3 + 8 + 1 + 8 + 8 + 1 + 32 + 4 * SL_CANARY_K_COUNT;
+    unsigned char *p = (unsigned char *)b.data;
+    r.analysis.durable.looks[SL_CANARY_K_FEEDBACK_ACCURACY] = 0;
+    memmove(p + history - 4, p + history, b.len - history);
+    size_t len = b.len - 4 - 16 * 8;
+    memmove(p + len - 4, p + b.len - 4 - 4, 4);
+    p[4] = 1;
+    uint32_t plen = (uint32_t)(len - 12 - 4);
+    for (int i = 0; i != 4; ++i)
+        p[8 + i] = (unsigned char)(plen >> (8 * i));
+    resign(p, len);
+    sl_rollout_saved_t *s = saved_new();
+    const char *why = NULL;
+    cr_assert_eq(sl_rollout_store_decode(p, len, s, &why), SL_OK, "%s", why != NULL ? why : "");
+    cr_assert_eq(s->durable.errors.n_t, r.analysis.durable.errors.n_t);
+    cr_assert_eq(memcmp(s->durable.looks, r.analysis.durable.looks, sizeof(s->durable.looks)), 0);
+    cr_assert_eq(s->history.count, r.history.count);
+    cr_assert_eq(s->durable.errors.load_t[0], 0);
+    cr_assert_eq(s->durable.errors.load_c[7], 0);
+    p[4] = 2; /* the same bytes claiming version 2 lack the loads */
+    resign(p, len);
+    cr_assert_eq(sl_rollout_store_decode(p, len, s, &why), SL_EPROTO);
+    sl_free(s);
+    sl_buf_dispose(&b);
+    sl_rollout_dispose(&r);
+    sl_conf_release(conf);
 }

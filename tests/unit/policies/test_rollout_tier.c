@@ -141,9 +141,9 @@ Test(rollout_tier, reload_with_another_canary_starts_a_new_rollout)
 Test(rollout_tier, reload_with_the_same_canary_keeps_the_rollout)
 {
     sl_conf_t *c1 = fx_conf("large-v2", ""),
-              *c2 = fx_conf("large-v2", "min_samples: 300, checks: {latency: {alpha: 0.001}}, sticky: header:x-u"),
+              *c2 = fx_conf("large-v2", "min_samples: 300, checks: {latency: {alpha: 0.001}, " FX_NO_POWER "}, sticky: header:x-u"),
               *c3 = fx_conf("large-v2", "steps: [2%, 20%, 40%, 80%]"),
-              *c4 = fx_conf("large-v2", "steps: [2%, 20%, 40%, 80%], checks: {error_rate: {alpha: 0.0001}}");
+              *c4 = fx_conf("large-v2", "steps: [2%, 20%, 40%, 80%], checks: {error_rate: {alpha: 0.0001, detect_ratio: 1, detect_increase: 0%}}");
     sl_rollout_t r;
     fx_traffic_t t;
     fx_traffic_init(&t, 6);

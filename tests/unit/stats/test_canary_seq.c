@@ -48,6 +48,16 @@ Test(canary_seq, matches_the_exact_reference)
             cr_expect_eq(r.reject, json_is_true(json_object_get(ex, "reject")), "%s batch %zu", name, b);
         }
         cr_assert_eq(sl_canary_seq_validate(&s), SL_OK, "%s", name);
+        json_t *ev;
+        size_t e;
+        json_array_foreach(json_object_get(c, "evidence"), e, ev)
+        {
+            double pt = json_number_value(json_array_get(ev, 0)), pc = json_number_value(json_array_get(ev, 1)),
+                   want = json_number_value(json_array_get(ev, 2)), got = sl_canary_seq_expected(&s, pt, pc);
+            cr_expect(fabs(got - want) <= 1e-9 * fmax(1, fabs(want)), "%s: expected evidence at %g / %g: %.17g, want %.17g",
+                      name, pt, pc, got, want);
+        }
+        cr_assert_eq(e, 4, "%s", name);
     }
     cr_assert_eq(i, 7);
     json_decref(root);
@@ -75,10 +85,34 @@ Test(canary_seq, one_sided_batches_are_pooled)
     cr_assert_eq(a.max_log_lambda, b.max_log_lambda);
     cr_assert_eq(a.n_t, 3);
     cr_assert_eq(a.errors_c, 1);
-    /* a held-back batch that should have been applied is an inconsistent state */
-    a.pend_n_t = 1;
+    /* held-back counts beyond the cumulative ones are an inconsistent state */
+    a.pend_n_t = 4;
     a.pend_n_c = 1;
     cr_assert_eq(sl_canary_seq_validate(&a), SL_EINVAL);
+}
+
+Test(canary_seq, pooling_until_the_batch_has_the_composition_asked_for)
+{
+    sl_canary_seq_params_t p = {.alpha = 0.05, .min_ratio = 1};
+    sl_canary_seq_t a, b;
+    sl_canary_seq_init(&a, &p);
+    sl_canary_seq_init(&b, &p);
+    sl_canary_seq_result_t r;
+    /* 9.5 stable requests asked per canary one: 1 + 4 is held back, 1 + 4 + 0 + 6 too, 1 + 10 is applied */
+    sl_canary_seq_update_pooled(&a, 1, 1, 0, 4, 9.5, &r);
+    cr_assert_eq(r.status, SL_STAT_NO_DATA);
+    cr_assert_eq(a.pend_n_c, 4);
+    cr_assert_eq(sl_canary_seq_validate(&a), SL_OK, "a held-back two-sided batch is a valid state");
+    sl_canary_seq_update_pooled(&a, 0, 0, 0, 5, 9.5, &r);
+    cr_assert_eq(r.status, SL_STAT_NO_DATA);
+    sl_canary_seq_update_pooled(&a, 0, 0, 1, 1, 9.5, &r);
+    cr_assert_eq(r.status, SL_STAT_OK);
+    cr_assert_eq(a.batches, 1);
+    cr_assert_eq(a.pend_n_t + a.pend_n_c, 0);
+    sl_canary_seq_update(&b, 1, 1, 1, 10, NULL);
+    cr_assert_eq(memcmp(a.log_lr, b.log_lr, sizeof(a.log_lr)), 0, "the pooled batch counts as one");
+    cr_assert_eq(memcmp(a.load_t, b.load_t, sizeof(a.load_t)), 0);
+    cr_assert_eq(a.max_log_lambda, b.max_log_lambda);
 }
 
 Test(canary_seq, one_batch_by_hand)
@@ -194,6 +228,10 @@ Test(canary_seq, validate_rejects_inconsistent_states)
     t = s, t.params.alpha = 2;
     cr_assert_eq(sl_canary_seq_validate(&t), SL_EINVAL);
     t = s, t.batches = 0;
+    cr_assert_eq(sl_canary_seq_validate(&t), SL_EINVAL);
+    t = s, t.load_t[2] = -1;
+    cr_assert_eq(sl_canary_seq_validate(&t), SL_EINVAL);
+    t = s, t.load_c[7] = INFINITY;
     cr_assert_eq(sl_canary_seq_validate(&t), SL_EINVAL);
     cr_assert_eq(sl_canary_seq_validate(NULL), SL_EINVAL);
 }
