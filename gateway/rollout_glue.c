@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "conf/conf.h"
 #include "gateway/gw.h"
+#include "gateway/monitor_glue.h"
 #include "gateway/slo_glue-t.h"
 #include "gateway/worker.h"
 #include "policies/canary.h"
@@ -360,6 +361,27 @@ static int budget_exhausted(const sl_gw_t *gw, const char *name)
     return 0;
 }
 
+/* Hands the feedback_accuracy check each version's labelled answers as model monitoring measures them now: the
+ * canary backend's with version canary, the tier backend's with version stable. Nothing (no data) when the route has
+ * no classification feedback or no label arrived. */
+static void hand_labels(sl_gw_t *gw, sl_gw_ro_slot_t *s)
+{
+    sl_canary_labels_t l[2];
+    memset(l, 0, sizeof(l));
+    const sl_conf_route_t *route = sl_conf_find_route(sl_gw_current(gw)->conf, s->route);
+    if (route != NULL && route->monitor.feedback.enabled && route->monitor.feedback.task == SL_FEEDBACK_CLASSIFICATION) {
+        const char *names[2] = {s->backend, s->canary};
+        uint64_t mono_ms = sl_clock_now_us() / 1000;
+        for (int v = 0; v != 2; ++v) {
+            sl_quality_report_t q;
+            enum en_sl_feedback_version_t fv = v == SL_CANARY_CANARY ? SL_FEEDBACK_CANARY : SL_FEEDBACK_STABLE;
+            if (sl_gw_monitor_quality(gw, s->route, names[v], fv, mono_ms, &q) == SL_OK && q.has_data)
+                l[v] = (sl_canary_labels_t){.n = q.n, .correct = (uint64_t)llround(q.accuracy * (double)q.n)};
+        }
+    }
+    sl_canary_set_labels(&s->r.analysis, &l[SL_CANARY_CANARY], &l[SL_CANARY_STABLE]);
+}
+
 void sl_gw_rollout_tick(sl_gw_t *gw, uint64_t now_ms)
 {
     sl_gw_rollouts_t *rs = gw->rollouts;
@@ -390,6 +412,8 @@ void sl_gw_rollout_tick(sl_gw_t *gw, uint64_t now_ms)
         if (!s->configured)
             continue;
         int due = sl_rollout_analysis_due(&s->r, now_ms);
+        if (due && s->r.conf->checks[SL_CONF_CHECK_FEEDBACK_ACCURACY].enabled)
+            hand_labels(gw, s);
         int n = sl_rollout_tick(&s->r, &counts[SL_CANARY_CANARY], &counts[SL_CANARY_STABLE],
                                 due ? &s->values[SL_CANARY_CANARY] : NULL, due ? &s->values[SL_CANARY_STABLE] : NULL, now_ms,
                                 budget_exhausted(gw, s->route), &s->rng);

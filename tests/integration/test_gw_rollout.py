@@ -13,6 +13,7 @@ import threading
 import harness
 from gw_helpers import Gateway, chat_body, keepalive, post, raw_request, sim, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
+from sim_helpers import truth
 
 CHAT = "/v1/chat/completions"
 # the error-rate check's power requirement asks for a regression of 50 points: both versions never fail here, and the
@@ -470,3 +471,46 @@ def test_a_cascade_through_two_rollout_tiers_reports_to_both():
         g.stop()
         for b in (s0, c0, s1, c1):
             b.stop()
+
+
+def test_a_less_accurate_canary_is_rolled_back_from_labelled_answers():
+    # both versions classify; the canary is right half the time, stable 95 %: once the labels arrive through
+    # POST /v1/feedback, the feedback_accuracy check (critical here) rolls the canary back with the exact counts
+    stable = sim(*SIM, "--accuracy", "0.95", "--seed", "3")
+    canary = sim(*SIM, "--accuracy", "0.5", "--seed", "4")
+    text = rollout_config(stable, canary,
+                          "{ canary: canary, steps: [50%], interval: 1s, min_samples: 1000000, "
+                          "critical: [error_rate, feedback_accuracy], checks: { latency: { min_samples: 5 }, "
+                          "error_rate: { detect_increase: 50% }, feedback_accuracy: { min_samples: 40 } } }")
+    text += ("    monitor:\n      prediction: { label: /choices/0/message/content }\n"
+             "      feedback: { task: classification, labels: [positive, negative], horizon: 1h }\n")
+    g = Gateway(text)
+    try:
+        wait_for(lambda: rollout(g)["phase"] == "progressing", timeout=10, what="the start")
+        c = keepalive(g.addr)
+        answers = []
+        for i in range(240):
+            body = {"model": "sim-model", "messages": [{"role": "user", "content": f"classify: item {i:05d}"}]}
+            status, headers, _ = post(c, CHAT, body)
+            assert status == 200
+            answers.append((headers["x-request-id"], f"item {i:05d}", headers["x-sluice-backend"],
+                            headers["x-sim-correct"] == "1"))
+        r = rollout(g)
+        assert r["phase"] == "progressing" and verdict(r, "feedback_accuracy")["outcome"] == "no_data", r["verdicts"]
+        status, _, doc, raw = harness.post_json(g.addr, "/v1/feedback",
+                                                [{"id": rid, "label": truth(t)} for rid, t, _, _ in answers])
+        assert status == 200 and doc["counts"]["joined"] == len(answers), raw
+        wait_for(lambda: rollout(g)["phase"] == "rolled_back", timeout=10, what="the rollback")
+        ev = rollout(g)["history"][-1]
+        failing = [v for v in ev["evidence"] if v["outcome"] == "fail"]
+        assert failing and failing[0]["verdict"] == "feedback_accuracy", ev["evidence"]
+        v = failing[0]
+        by = {b: [a for a in answers if a[2] == b] for b in ("stable", "canary")}
+        assert v["n_canary"] == len(by["canary"]) and v["n_stable"] == len(by["stable"]), v
+        assert abs(v["canary"] - sum(a[3] for a in by["canary"]) / len(by["canary"])) < 1e-12, v
+        assert abs(v["stable"] - sum(a[3] for a in by["stable"]) / len(by["stable"])) < 1e-12, v
+        assert v["effect"] >= 0.02 and v["p_value"] <= v["threshold"], v
+    finally:
+        g.stop()
+        stable.stop()
+        canary.stop()
