@@ -362,3 +362,44 @@ def test_reload_and_reference_files():
     assert r.returncode != 0
     assert "routes[0].monitor.reference" in r.stderr and "missing.json" in r.stderr, r.stderr
     s.stop()
+
+
+def test_signal_prediction_asks_logprobs_and_strips_them():
+    s = sim(*ZERO, "--accuracy", "0.8")
+    monitor = """      prediction: { signal: logprob_mean }
+      reference: { baseline: 1m, baseline_samples: 50 }
+      min_samples: 20
+"""
+    g = Gateway(monitor_config(s, monitor))
+    c = keepalive(g.addr)
+
+    def send(n):
+        for i in range(n):
+            status, _, data = post(c, CHAT, {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}]})
+            assert status == 200, data
+            choice = json.loads(data)["choices"][0]
+            assert choice.get("logprobs") is None, choice  # asked upstream for the monitor, stripped for the client
+
+    send(50)
+    wait_for(lambda: route_state(g, "chat")["reference"]["state"] == "ready", what="the baseline")
+    send(30)
+    # a client that asks for logprobs keeps them
+    status, _, data = post(c, CHAT, {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}],
+                                     "logprobs": True})
+    assert status == 200 and json.loads(data)["choices"][0]["logprobs"]["content"], data
+    # a stream has no whole answer: its prediction is a null
+    status, _, data = post(c, CHAT, {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}],
+                                     "stream": True})
+    assert status == 200 and b"logprobs\":{" not in data, data
+
+    def window():
+        pred = route_state(g, "chat")["values"][0]
+        return pred if pred["n_cur"] + pred["nulls"] == 32 else None
+
+    pred = wait_for(window, timeout=10, what="the window")
+    assert pred["name"] == "prediction" and pred["type"] == "numeric", pred
+    assert (pred["n_cur"], pred["nulls"], pred["type_errors"]) == (31, 1, 0), pred  # the stream is the null
+    assert pred["ks_statistic"] is not None and pred["ks_pvalue"] > 1e-4, pred  # the same model: no real shift
+    c.close()
+    g.stop()
+    s.stop()
