@@ -324,6 +324,9 @@ typedef struct st_sl_conf_feedback_t {
     uint32_t window_ms;   /* sliding window of the quality measures */
     int has_tolerance;
     double tolerance; /* regression: an absolute error above this is an error for the concept-drift detectors */
+    double min_accuracy; /* classification: `sluice rules` alerts below this accuracy (a fraction); 0 = no alert */
+    int has_max_mae;
+    double max_mae; /* regression: `sluice rules` alerts above this mean absolute error */
 } sl_conf_feedback_t;
 
 #define SL_CONF_MAX_FEATURES 32     /* input features of one route */

@@ -419,6 +419,8 @@ static const sl_conf_key_t feedback_keys[] = {
     {"window", sl_conf_p_duration, offsetof(sl_conf_feedback_t, window_ms), .def = "24h", .min = MINUTE_MS,
      .max = 30 * (int64_t)DAY_MS},
     {"tolerance", sl_conf_p_number, offsetof(sl_conf_feedback_t, tolerance), .fmax = DBL_MAX},
+    {"min_accuracy", sl_conf_p_percent, offsetof(sl_conf_feedback_t, min_accuracy), .def = "0%", .fmax = 1},
+    {"max_mae", sl_conf_p_number, offsetof(sl_conf_feedback_t, max_mae), .fmax = DBL_MAX},
     {NULL}};
 static const sl_conf_block_t feedback_block = {feedback_keys, check_feedback};
 
@@ -437,7 +439,16 @@ static int check_feedback(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, 
         error_at_key(ctx, map, "tolerance", "applies to regression only");
         return SL_ECONFIG;
     }
+    if (fb->task == SL_FEEDBACK_REGRESSION && sl_conf_seen(&feedback_block, seen, "min_accuracy")) {
+        error_at_key(ctx, map, "min_accuracy", "applies to classification only (regression: max_mae)");
+        return SL_ECONFIG;
+    }
+    if (fb->task == SL_FEEDBACK_CLASSIFICATION && sl_conf_seen(&feedback_block, seen, "max_mae")) {
+        error_at_key(ctx, map, "max_mae", "applies to regression only (classification: min_accuracy)");
+        return SL_ECONFIG;
+    }
     fb->has_tolerance = sl_conf_seen(&feedback_block, seen, "tolerance");
+    fb->has_max_mae = sl_conf_seen(&feedback_block, seen, "max_mae");
     fb->enabled = 1;
     return SL_OK;
 }

@@ -294,15 +294,20 @@ int sl_rules_render(const sl_conf_t *conf, sl_buf_t *out, size_t *num_objectives
             return SL_EINVAL;
         count += (size_t)__builtin_popcount((unsigned)enabled);
     }
-    int rc = sl_buf_appendf(out, "# Prometheus recording and alerting rules for the SLOs of a sluice config, written by\n"
-                                 "# `sluice rules`: regenerate them when the SLOs change. docs/SLO.md explains them.\n");
+    int rc = sl_buf_appendf(
+        out, "# Prometheus recording and alerting rules for the SLOs and monitors of a sluice config, written by\n"
+             "# `sluice rules`: regenerate them when those change. docs/SLO.md and docs/MONITORING.md explain them.\n");
     if (rc == SL_OK)
-        rc = sl_buf_appendf(out, count == 0 ? "# This config declares no SLO.\ngroups: []\n" : "groups:\n");
+        rc = sl_buf_appendf(out, count == 0 && sl_rules_monitored_routes(conf) == 0
+                                     ? "# This config declares no SLO.\ngroups: []\n"
+                                     : "groups:\n");
     for (size_t i = 0; i != conf->num_routes && rc == SL_OK; ++i) {
         route_objectives(&conf->routes[i], math, &enabled);
         if (enabled != 0)
             rc = route_group(out, &conf->routes[i], math, enabled);
     }
+    for (size_t i = 0; i != conf->num_routes && rc == SL_OK; ++i)
+        rc = sl_rules_render_monitor(&conf->routes[i], out); /* model monitoring alerts (rules_monitor.c) */
     if (rc != SL_OK) {
         out->len = start;
         return rc;

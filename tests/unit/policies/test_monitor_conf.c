@@ -89,7 +89,7 @@ Test(monitor_conf, every_key)
                                 "                   null_ratio_alert: 20%, type_error_ratio_warn: 1%,\n"
                                 "                   type_error_ratio_alert: 5%, hysteresis: 10%}\n"
                                 "      feedback: {task: classification, labels: [positive, negative, 3], horizon: 1h,\n"
-                                "                 max_pending: 20000, window: 2h}\n");
+                                "                 max_pending: 20000, window: 2h, min_accuracy: 92.5%}\n");
     const sl_conf_monitor_t *m = &c->routes[0].monitor;
     cr_assert_eq(m->prediction.source, SL_MONITOR_SOURCE_LABEL);
     cr_assert_str_eq(m->prediction.pointer, "/choices/0/message/content");
@@ -135,6 +135,8 @@ Test(monitor_conf, every_key)
     cr_assert_eq(f->max_pending, 20000);
     cr_assert_eq(f->window_ms, 7200000);
     cr_assert_eq(f->has_tolerance, 0);
+    cr_assert_eq(f->min_accuracy, 0.925);
+    cr_assert_eq(f->has_max_mae, 0);
     sl_conf_release(c);
 }
 
@@ -142,7 +144,7 @@ Test(monitor_conf, reference_forms_and_regression_feedback)
 {
     sl_conf_t *c = load_ok(HEAD "      prediction: {value: \"\"}\n"
                                 "      reference: my.json\n"
-                                "      feedback: {task: regression, tolerance: 0.5}\n");
+                                "      feedback: {task: regression, tolerance: 0.5, max_mae: 2.5}\n");
     const sl_conf_monitor_t *m = &c->routes[0].monitor;
     cr_assert_eq(m->prediction.source, SL_MONITOR_SOURCE_VALUE);
     cr_assert_str_eq(m->prediction.pointer, "");
@@ -151,6 +153,9 @@ Test(monitor_conf, reference_forms_and_regression_feedback)
     cr_assert_eq(m->feedback.task, SL_FEEDBACK_REGRESSION);
     cr_assert_eq(m->feedback.has_tolerance, 1);
     cr_assert_eq(m->feedback.tolerance, 0.5);
+    cr_assert_eq(m->feedback.has_max_mae, 1);
+    cr_assert_eq(m->feedback.max_mae, 2.5);
+    cr_assert_eq(m->feedback.min_accuracy, 0);
     cr_assert_eq(m->feedback.horizon_ms, 86400000);
     cr_assert_eq(m->feedback.max_pending, 100000);
     cr_assert_eq(m->feedback.window_ms, 86400000);
@@ -319,6 +324,15 @@ static const bad_monitor_t bad[] = {
     {"tolerance_on_classification",
      "      prediction: {label: /l}\n      feedback: {task: classification, labels: [a, b], tolerance: 1}\n",
      {"9:67: routes[0].monitor.feedback.tolerance: applies to regression only", NULL}},
+    {"min_accuracy_on_regression",
+     "      prediction: {value: /v}\n      feedback: {task: regression, min_accuracy: 90%}\n",
+     {"9:50: routes[0].monitor.feedback.min_accuracy: applies to classification only (regression: max_mae)", NULL}},
+    {"max_mae_on_classification",
+     "      prediction: {label: /l}\n      feedback: {task: classification, labels: [a, b], max_mae: 1}\n",
+     {"9:65: routes[0].monitor.feedback.max_mae: applies to regression only (classification: min_accuracy)", NULL}},
+    {"min_accuracy_range",
+     "      prediction: {label: /l}\n      feedback: {task: classification, labels: [a, b], min_accuracy: 120%}\n",
+     {"9:70: routes[0].monitor.feedback.min_accuracy: must be between 0% and 100%, got 120%", NULL}},
     {"classification_needs_label",
      "      prediction: {signal: logprob_mean}\n"
      "      feedback: {task: classification, labels: [a, b]}\n",

@@ -157,10 +157,11 @@ Test(rules, no_slo_no_groups)
     size_t n = 99;
     cr_assert_eq(sl_rules_render(c, &b, &n), SL_OK);
     cr_assert_eq(n, 0);
-    cr_assert_str_eq(b.data, "# Prometheus recording and alerting rules for the SLOs of a sluice config, written by\n"
-                             "# `sluice rules`: regenerate them when the SLOs change. docs/SLO.md explains them.\n"
-                             "# This config declares no SLO.\n"
-                             "groups: []\n");
+    cr_assert_str_eq(b.data,
+                     "# Prometheus recording and alerting rules for the SLOs and monitors of a sluice config, written by\n"
+                     "# `sluice rules`: regenerate them when those change. docs/SLO.md and docs/MONITORING.md explain them.\n"
+                     "# This config declares no SLO.\n"
+                     "groups: []\n");
     sl_buf_dispose(&b);
     sl_conf_release(c);
 }
@@ -198,6 +199,46 @@ Test(rules, errors_leave_the_buffer_as_it_was)
     sl_buf_append(&b, "keep", 4);
     cr_assert_eq(sl_rules_render(c, &b, &n), SL_ENOMEM);
     cr_assert_eq(b.len, 4);
+    sl_buf_dispose(&b);
+    sl_conf_release(c);
+}
+
+Test(rules, a_monitor_without_slo)
+{
+    sl_conf_t *c = load("backends:\n"
+                        "  llm: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
+                        "routes:\n"
+                        "  - name: a\n"
+                        "    cascade: [{backend: llm}]\n"
+                        "    monitor:\n"
+                        "      prediction: {label: /l}\n"
+                        "      thresholds: {null_ratio_alert: 7%}\n"
+                        "      feedback: {task: classification, labels: [x, y], min_accuracy: 0.1%}\n");
+    sl_buf_t b;
+    sl_buf_init(&b, 0);
+    size_t n = 99;
+    cr_assert_eq(sl_rules_monitored_routes(c), 1);
+    cr_assert_eq(sl_rules_render(c, &b, &n), SL_OK);
+    cr_assert_eq(n, 0);
+    cr_assert(strstr(b.data, "\ngroups:\n  - name: sluice-monitor-a\n    rules:\n      - alert: SluiceFeatureDrift\n") != NULL,
+              "%s", b.data);
+    /* thresholds as the shortest decimal of the configured double: 7% is 0.07, not 0.070000000000000007 */
+    cr_assert(strstr(b.data, "expr: min_over_time(sluice_feature_null_ratio{route=\"a\"}[15m]) >= 0.07\n") != NULL);
+    cr_assert(strstr(b.data, "          sluice_quality_accuracy{route=\"a\"} < 0.001\n") != NULL);
+    cr_assert(strstr(b.data, "alert: SluiceFeatureTypeErrors") == NULL); /* no type-error threshold: no alert */
+    cr_assert(strstr(b.data, "alert: SluiceModelError") == NULL);
+    cr_assert(strstr(b.data, "alert: SluiceConceptDrift") != NULL);
+
+    /* a cap reached inside the monitor group restores the buffer */
+    size_t full = b.len;
+    for (size_t cap = 200; cap < full; cap += 700) {
+        sl_buf_t s;
+        sl_buf_init(&s, cap);
+        sl_buf_append(&s, "keep", 4);
+        cr_assert_eq(sl_rules_render(c, &s, &n), SL_ENOMEM, "cap %zu", cap);
+        cr_assert_eq(s.len, 4);
+        sl_buf_dispose(&s);
+    }
     sl_buf_dispose(&b);
     sl_conf_release(c);
 }
