@@ -74,6 +74,12 @@ static const char template_yaml[] =
     "        skip_when: { prompt_tokens: { gt: 4000 } }      # long prompts go straight to the large model\n"
     "        latency_budget: 5s                              # a stuck small model does not hold the answer\n"
     "      - backend: large\n"
+    "    monitor:              # drift of the answers and inputs; POST /v1/feedback joins the ground truth\n"
+    "      prediction: { label: /choices/0/message/content }\n"
+    "      features: [ { name: prompt_tokens }, { name: output_tokens } ]\n"
+    "      reference: { baseline: 10m, baseline_samples: 1000 }   # the first traffic after the start\n"
+    "      window: 10m\n"
+    "      feedback: { task: classification, labels: [positive, negative], horizon: 1h }\n"
     "  - name: completions\n"
     "    match: { path: /v1/completions }\n"
     "    cascade: [ { backend: small } ]\n"
@@ -226,9 +232,10 @@ int sl_cmd_demo(int argc, char **argv)
            "    x-sluice-cost         what the request cost, every tier tried included\n"
            "  curl -sN http://%s/v1/chat/completions -H 'content-type: application/json' \\\n"
            "       -d '{\"model\":\"large\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello!\"}]}'\n"
-           "  curl -s http://%s/metrics | grep -E '^sluice_(cascade_answers|cascade_escalations|cost)'\n\n"
+           "  curl -s http://%s/v1/feedback -d '{\"id\":\"<its x-request-id>\",\"label\":\"positive\"}'\n"
+           "  curl -s http://%s/metrics | grep -E '^sluice_(cascade_answers|cascade_escalations|cost|drift_state|quality)'\n\n"
            "`sluice demo --print-config` prints the config behind it.\n",
-           addr, admin, g_endpoints[0], g_endpoints[1], g_endpoints[2], addr, addr, admin);
+           addr, admin, g_endpoints[0], g_endpoints[1], g_endpoints[2], addr, addr, addr, admin);
     fflush(stdout);
     rc = sl_gw_run_until_signal(&gw);
 Exit:

@@ -20,8 +20,9 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: sluice rules -c FILE [-o OUT]\n\n"
                 "Writes Prometheus recording and alerting rules for every SLO the config declares: error and SLI\n"
                 "ratios over each burn window, burn rates, budget remaining, and multi-window multi-burn-rate page\n"
-                "and ticket alerts with the exact thresholds of each SLO window. Check them with `promtool check\n"
-                "rules`; docs/SLO.md explains them.\n\n"
+                "and ticket alerts with the exact thresholds of each SLO window; and for every monitored route, alerts\n"
+                "on drift, missing values, accuracy and concept drift. Check them with `promtool check rules`;\n"
+                "docs/SLO.md and docs/MONITORING.md explain them.\n\n"
                 "options:\n"
                 "  -c, --config FILE   the config file\n"
                 "  -o, --output OUT    write the rules to OUT (atomically) instead of stdout\n"
@@ -88,7 +89,7 @@ int sl_cmd_rules(int argc, char **argv)
         fprintf(stderr, "sluice rules: %s: %s\n", path, sl_strerror(rc));
         goto Exit;
     }
-    if (n == 0)
+    if (n == 0 && sl_rules_monitored_routes(conf) == 0)
         fprintf(stderr, "sluice rules: %s declares no SLO; the rule file has no groups\n", path);
     if (outpath != NULL) {
         char why[SL_PERSIST_WHY_MAX];

@@ -81,7 +81,8 @@ static void on_tick(h2o_timeout_entry_t *entry)
     sl_gw_health_tick(gw, gen, now_ms);
     sl_gw_slo_tick(gw, gen, now_ms); /* degrade controllers; every second the SLO tick and the state file */
     sl_gw_rollout_tick(gw, sl_clock_wall_ms()); /* canary rollouts: analysis, state files, weights (rollout_glue.h) */
-    sl_gw_monitor_tick(gw, gen, now_ms);        /* drift windows, feedback tables, measures (monitor_glue.h) */
+    /* model monitoring: drift windows, feedback tables, measures (monitor_glue.h) */
+    sl_gw_monitor_tick(gw, gen, now_ms);
     if (++gw->tick_count % TICK_PER_SECOND == 0) {
         sl_snapshot_reclaim(&gw->slot);
         free_retired_shards(gw);

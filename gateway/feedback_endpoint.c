@@ -137,9 +137,9 @@ static void on_jobs(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
         sl_buf_init(&job->out, SL_GW_FEEDBACK_OUT_MAX);
         if (gen->mon == NULL || !gen->mon->any_feedback) {
             char body[SL_GW_ERROR_BODY_MAX];
-            size_t len = sl_gw_error_body(SL_PROTOCOL_OPENAI, 404, "feedback_not_configured",
-                                          "no route of this gateway takes feedback (routes[].monitor.feedback)", body,
-                                          sizeof(body));
+            size_t len =
+                sl_gw_error_body(SL_PROTOCOL_OPENAI, 404, "feedback_not_configured",
+                                 "no route of this gateway takes feedback (routes[].monitor.feedback)", body, sizeof(body));
             job->status = 404;
             sl_buf_append(&job->out, body, len < sizeof(body) ? len : sizeof(body) - 1);
         } else {

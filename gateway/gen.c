@@ -74,7 +74,8 @@ static void gen_dispose(sl_snapshot_t *snap)
 {
     sl_gw_gen_t *gen = (sl_gw_gen_t *)snap;
     sl_gw_slo_release(gen); /* its SLO part outlives it: the control thread collects and frees it */
-    sl_gw_monitor_release(gen); /* so does its monitor */
+    /* so does its monitor */
+    sl_gw_monitor_release(gen);
     sl_gw_log_target_release(gen->log);
     sl_conf_release(gen->conf);
     sl_arena_dispose(&gen->arena);

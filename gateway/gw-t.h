@@ -89,7 +89,8 @@ typedef struct st_sl_gw_gen_t {
     sl_gw_log_target_t *log;                             /* one reference */
     struct st_sl_gw_slo_gen_t *slo; /* SLO tracker and accuracy scaling (slo_glue.h); owned by the control thread */
     uint8_t *rollout_slot; /* [route index x SL_CONF_MAX_TIERS + tier]: rollout slot (rollout_glue.h); NULL = none */
-    struct st_sl_gw_mon_gen_t *mon; /* model monitoring (monitor_glue.h); owned by the control thread; NULL = none */
+    /* model monitoring (monitor_glue.h); owned by the control thread; NULL when no route is monitored */
+    struct st_sl_gw_mon_gen_t *mon;
 } sl_gw_gen_t;
 
 /* Counters of one (route, backend) pair. */

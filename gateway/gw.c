@@ -158,7 +158,8 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     if (rc != SL_OK)
         return rc;
     sl_gw_rollout_start(gw); /* canary rollouts, restored from state_dir (rollout_glue.h) */
-    if ((rc = sl_gw_monitor_start(gw, err, errlen)) != SL_OK) /* model monitoring: reference files are read here */
+    /* model monitoring: reference files are read here */
+    if ((rc = sl_gw_monitor_start(gw, err, errlen)) != SL_OK)
         return rc;
 
     /* one cache-line-aligned block: each worker's struct starts on its own line */

@@ -57,7 +57,7 @@ typedef struct st_sl_gw_fb_job_t {
     h2o_multithread_message_t super; /* first */
     size_t worker;                   /* index of the worker that received the body (where the answer goes back) */
     /* the worker's only */
-    h2o_req_t *req;                     /* NULL once the request went away (its pool was cleared) */
+    h2o_req_t *req;                    /* NULL once the request went away (its pool was cleared) */
     struct st_sl_gw_fb_guard_t *guard; /* in req->pool: tells the job when the request goes away */
     /* written by the control thread, read by the worker once the job came back */
     int status;
@@ -83,7 +83,7 @@ typedef struct st_sl_gw_fb_worker_t {
 /* gw->monitor. */
 typedef struct st_sl_gw_monitor_t {
     struct st_sl_gw_t *gw;
-    sl_gw_mon_gen_t *gens;          /* every generation's monitor not yet destroyed, newest first (control thread) */
+    sl_gw_mon_gen_t *gens;           /* every generation's monitor not yet destroyed, newest first (control thread) */
     h2o_multithread_receiver_t jobs; /* on the control thread's queue: feedback bodies from the workers */
     int jobs_registered;
     sl_gw_fb_worker_t *workers; /* [num_workers], 64-byte aligned inside workers_raw */

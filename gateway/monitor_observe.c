@@ -29,7 +29,6 @@
 #include "common/status.h"
 #include "gateway/cascade.h"
 #include "gateway/rollout_glue.h"
-#include "policies/canary-t.h"
 #include "policies/monitor.h"
 
 const sl_conf_signal_t *sl_gw_monitor_want_signal(const sl_conf_route_t *route)
@@ -51,7 +50,7 @@ static sl_monitor_t *monitor_of(const sl_proxy_t *p)
 
 static void set_signal(sl_monitor_input_t *in, enum en_sl_signal_state_t state, double value)
 {
-    in->signal_state = state == SL_SIGNAL_VALUE       ? SL_MONITOR_PRESENT
+    in->signal_state = state == SL_SIGNAL_VALUE        ? SL_MONITOR_PRESENT
                        : state == SL_SIGNAL_UNPARSABLE ? SL_MONITOR_INVALID
                                                        : SL_MONITOR_ABSENT;
     in->signal = state == SL_SIGNAL_VALUE ? value : 0;

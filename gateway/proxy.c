@@ -282,7 +282,8 @@ static void on_dispose(void *_p)
         sl_hist_record(&s->overhead, p->overhead_us + (p->t_dispatch_us - p->t_recv_us));
     sl_gw_slo_observe(p, now); /* SLO outcome, sheds, the accurate variant's latency (slo_glue.h) */
     sl_gw_rollout_observe(p, now); /* the outcome of a tier with a rollout, by version (rollout_glue.h) */
-    sl_gw_monitor_observe(p, now); /* a monitored route's request not observed with its answer (monitor_glue.h) */
+    /* a monitored route's request not observed with its answer (monitor_glue.h) */
+    sl_gw_monitor_observe(p, now);
     sl_gw_log_request(w, p);
 
     h2o_doublebuffer_dispose(&p->sending);
