@@ -174,6 +174,7 @@ def main():
     ap.add_argument("--targets", default="sluice,nginx")
     ap.add_argument("--keep", help="keep the callgrind files in this directory")
     a = ap.parse_args()
+    a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
     workdir = a.keep or tempfile.mkdtemp(prefix="sluice-instr-")
     os.makedirs(workdir, exist_ok=True)
     big = os.path.join(workdir, "www", "big.bin")
