@@ -75,6 +75,9 @@ typedef struct st_sl_adapter_request_t {
 typedef struct st_sl_adapter_want_t {
     const char *model;              /* upstream model to write into "model"; NULL keeps the client's (backend->model) */
     const sl_conf_signal_t *signal; /* the tier's accept signal (asks for the logprobs it needs); NULL = none */
+    const char *model_quoted;       /* model as a JSON string, quotes included, when the caller keeps it ready (the
+                                       gateway does, per config generation); NULL: the adapter writes it */
+    size_t model_quoted_len;
 } sl_adapter_want_t;
 
 /* Result of extracting one signal. A value is reported only with SL_SIGNAL_VALUE; the two other states carry a

@@ -99,6 +99,15 @@ char *sl_adapter_quote(const sl_adapter_alloc_t *alloc, const char *s, size_t *l
     return q;
 }
 
+const char *sl_adapter_want_model(const sl_adapter_want_t *want, const sl_adapter_alloc_t *alloc, size_t *len)
+{
+    if (want->model_quoted != NULL) {
+        *len = want->model_quoted_len;
+        return want->model_quoted;
+    }
+    return sl_adapter_quote(alloc, want->model, len);
+}
+
 size_t sl_adapter_put_json_string(char *dst, const char *s)
 {
     if (s == NULL) {

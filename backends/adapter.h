@@ -93,6 +93,9 @@ int sl_adapter_path_unchanged(const char *path, size_t len, const char *model, c
 /* Returns allocated "\"<escaped s>\"" and its length in *len (for a model name written into JSON). */
 char *sl_adapter_quote(const sl_adapter_alloc_t *alloc, const char *s, size_t *len);
 
+/* want->model as a JSON string: want->model_quoted when the caller has it ready, else sl_adapter_quote(). */
+const char *sl_adapter_want_model(const sl_adapter_want_t *want, const sl_adapter_alloc_t *alloc, size_t *len);
+
 /* Writes s as a quoted, escaped JSON string, or null when s is NULL, to dst (room: 6 * strlen(s) + 4 bytes);
  * returns the bytes written. */
 size_t sl_adapter_put_json_string(char *dst, const char *s);

@@ -43,7 +43,7 @@ static int http_encode(const char *body, size_t len, const sl_adapter_request_t 
         return SL_OK;
     }
     size_t qlen;
-    const char *q = sl_adapter_quote(alloc, want->model, &qlen);
+    const char *q = sl_adapter_want_model(want, alloc, &qlen);
     sl_json_edit_t e = {"model", 5, q, qlen, 0};
     sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(1)];
     size_t np;

@@ -287,7 +287,7 @@ int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *
         return SL_EINVAL;
     if (want->model != NULL) {
         size_t qlen;
-        const char *q = sl_adapter_quote(alloc, want->model, &qlen);
+        const char *q = sl_adapter_want_model(want, alloc, &qlen);
         ret = add_edit(req, EDIT_MODEL, (sl_json_edit_t){"model", 5, q, qlen, 0}, edits, at, &n);
     }
     if (req->kind == SL_ADAPTER_KIND_CHAT && need != 0) {

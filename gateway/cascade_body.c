@@ -68,7 +68,7 @@ int sl_cascade_encode(sl_proxy_t *p, const sl_gw_backend_rt_t *b, h2o_iovec_t *b
     const sl_conf_signal_t *signal = st->judged ? &st->tier->accept.signal : NULL;
     if (sl_adapter_signal_logprobs(signal) == 0 && !rq->stream && sl_gw_monitor_want_signal(p->route->conf) != NULL)
         signal = sl_gw_monitor_want_signal(p->route->conf); /* the monitored prediction needs logprobs nobody asked */
-    sl_adapter_want_t want = {b->conf->model, signal};
+    sl_adapter_want_t want = {b->conf->model, signal, b->model_json, b->model_json_len}; /* quoted per generation */
     sl_json_span_t v;
     if (b->conf->model != NULL && a->protocol != SL_PROTOCOL_KSERVE_V2 && rq->model.type != SL_JSON_STRING &&
         sl_json_find_key(&rq->root, "model", 5, &v) == SL_OK && v.type != SL_JSON_STRING) {

@@ -124,8 +124,11 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
         }
         if (cb->model != NULL) {
             size_t n = strlen(cb->model);
-            char *esc = sl_arena_alloc(&gen->arena, 6 * n + 1);
-            b->model_json_len = sl_json_escape(cb->model, n, esc);
+            char *esc = sl_arena_alloc(&gen->arena, 6 * n + 3);
+            esc[0] = '"';
+            b->model_json_len = 1 + sl_json_escape(cb->model, n, esc + 1);
+            esc[b->model_json_len++] = '"';
+            esc[b->model_json_len] = '\0';
             b->model_json = esc;
         }
     }

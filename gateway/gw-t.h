@@ -62,7 +62,7 @@ typedef struct st_sl_gw_backend_rt_t {
     uint32_t id;                    /* stable metric id (gw->names) */
     sl_pool_endpoint_t **endpoints; /* registry entries, parallel to conf->endpoints */
     size_t num_endpoints;
-    const char *model_json; /* conf->model escaped as a JSON string body; NULL = no rewrite */
+    const char *model_json; /* conf->model as a JSON string, quotes included; NULL = no rewrite */
     size_t model_json_len;
 } sl_gw_backend_rt_t;
 

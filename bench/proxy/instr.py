@@ -16,7 +16,9 @@ process) and of the whole process, then the functions of that thread with the mo
 (self cost, callees not included), per request.
 
 Usage: bench/proxy/instr.py [--sluice build-rel/sluice] [--requests 2000] [--conns 1] [--top 25]
-                            [--targets sluice,nginx] [--keep DIR]
+                            [--targets sluice,nginx] [--keep DIR] [--model NAME]
+--model gives sluice's backend an upstream model, so every request's "model" is rewritten (run.py sends bodies as
+they are).
 Needs valgrind (callgrind_control, callgrind_annotate) and nginx.
 """
 import argparse
@@ -173,6 +175,7 @@ def main():
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--targets", default="sluice,nginx")
     ap.add_argument("--keep", help="keep the callgrind files in this directory")
+    ap.add_argument("--model", help="give sluice's backend this upstream model: every request's model is rewritten")
     a = ap.parse_args()
     a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
     workdir = a.keep or tempfile.mkdtemp(prefix="sluice-instr-")
@@ -185,7 +188,7 @@ def main():
     try:
         for t in a.targets.split(","):
             if t == "sluice":
-                start = lambda w: run.start_sluice(workdir, a.sluice, backend.port, wrapper=w)  # noqa: E731
+                start = lambda w: run.start_sluice(workdir, a.sluice, backend.port, wrapper=w, model=a.model)  # noqa: E731
             elif t == "nginx":
                 start = lambda w: run.start_nginx(workdir, backend.port, wrapper=w)  # noqa: E731
             else:

@@ -190,7 +190,8 @@ backend be
     return Server("haproxy", ["haproxy", "-db", "-f", conf], port, workdir)
 
 
-def start_sluice(workdir, sluice_bin, backend_port, wrapper=()):
+def start_sluice(workdir, sluice_bin, backend_port, wrapper=(), model=None):
+    """model: the backend's upstream model (every request's "model" is then rewritten); None sends bodies as they are."""
     port, admin = free_port(), free_port()
     conf = os.path.join(workdir, "sluice.yaml")
     with open(conf, "w") as f:
@@ -202,7 +203,7 @@ admin:
 backends:
   fast:
     protocol: openai
-    endpoints: ["127.0.0.1:{backend_port}"]
+    endpoints: ["127.0.0.1:{backend_port}"]{f"{chr(10)}    model: {model}" if model else ""}
 routes:
   - name: all
     match: {{ path: / }}

@@ -273,3 +273,22 @@ Test(openai_read, located_encode_equals_walking_encode)
         }
     }
 }
+
+/* a model quoted ahead (per config generation) is written as the adapter would have written it */
+Test(openai_read, model_quoted_ahead_is_used_as_is)
+{
+    const char *body = "{\"model\":\"gpt\",\"messages\":[]}";
+    sl_json_span_t root;
+    sl_adapter_request_t req;
+    cr_assert_eq(A->read(body, strlen(body), &root, &req), SL_OK);
+    sl_adapter_want_t own = {"m\"1", NULL, NULL, 0}, ahead = {"m\"1", NULL, "\"m\\\"1\"", 6};
+    sl_adapter_body_t a, b;
+    cr_assert_eq(A->encode(body, strlen(body), &req, &own, &fixture_alloc, &a), SL_OK);
+    cr_assert_eq(A->encode(body, strlen(body), &req, &ahead, &fixture_alloc, &b), SL_OK);
+    cr_assert_str_eq(fixture_join(&a), "{\"model\":\"m\\\"1\",\"messages\":[]}");
+    cr_assert_str_eq(fixture_join(&b), fixture_join(&a));
+    int borrowed = 0;
+    for (size_t i = 0; i != b.num_pieces; ++i)
+        borrowed |= b.pieces[i].base == ahead.model_quoted;
+    cr_assert(borrowed); /* the caller's bytes, not a copy */
+}
