@@ -310,6 +310,7 @@ def main():
     ap.add_argument("--targets", default="direct,sluice,nginx,haproxy")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "proxy.md"))
     a = ap.parse_args()
+    a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
     if a.quick:
         a.rounds, a.duration, a.idle = 1, 2, 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

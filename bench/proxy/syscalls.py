@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--duration", type=int, default=3)
     ap.add_argument("--targets", default="sluice,nginx")
     a = ap.parse_args()
+    a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
     workdir = tempfile.mkdtemp(prefix="sluice-syscalls-")
     big = os.path.join(workdir, "www", "big.bin")
     os.makedirs(os.path.dirname(big))
