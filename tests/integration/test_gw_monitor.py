@@ -209,6 +209,9 @@ def test_drift_feedback_and_exposure():
     assert metric(g, "sluice_drift_ks_pvalue", route="gen", feature="output_tokens") < 0.001
     assert metric(g, "sluice_drift_ks_statistic", route="gen", feature="output_tokens") > 0
     assert drift_state(g, "chat", "lang") == "ok"  # the inputs did not move
+    # every monitoring family, quality and drift measures included, passes promtool with nothing to say
+    check = subprocess.run(["promtool", "check", "metrics"], input=g.metrics().encode(), capture_output=True)
+    assert check.returncode == 0 and check.stdout == b"" and check.stderr == b"", check.stdout + check.stderr
     t.close()
     g.stop()
     s.stop()
