@@ -12,7 +12,7 @@ import tempfile
 import time
 
 import harness
-from gw_helpers import ENV, Gateway, ZERO, keepalive, post, sim, wait_for
+from gw_helpers import ENV, Gateway, Upstream, ZERO, answer, keepalive, post, sim, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 from sim_helpers import band, truth
 
@@ -406,3 +406,37 @@ def test_signal_prediction_asks_logprobs_and_strips_them():
     c.close()
     g.stop()
     s.stop()
+
+
+def test_regression_route_over_http_protocol():
+    """A JSON service predicting a number (protocol http): the value is read from the answer at its pointer, a value
+    posted back gives the exact MAE and RMSE, and the feature pointer reads the request."""
+
+    def handler(c, index, req):
+        x = json.loads(req[1])["x"]
+        answer(c, body=json.dumps({"score": 2 * x}).encode(), headers=[("content-type", "application/json")])
+
+    up = Upstream(handler)
+    text = ('server: { listen: ["127.0.0.1:0"], threads: 2 }\nadmin: { listen: 127.0.0.1:0 }\n'
+            f"backends:\n  scorer: {{ protocol: http, endpoints: [{up.addr}] }}\n"
+            "routes:\n  - name: score\n    match: { path: /score }\n    cascade: [ { backend: scorer } ]\n"
+            "    monitor:\n      prediction: { value: /score }\n      features: [ { name: x, source: /x } ]\n"
+            "      feedback: { task: regression, tolerance: 1, max_mae: 2.5 }\n")
+    g = Gateway(text)
+    c = keepalive(g.addr)
+    items = []
+    for i in range(10):
+        status, headers, data = post(c, "/score", {"x": i})
+        assert status == 200 and json.loads(data) == {"score": 2 * i}, data
+        items.append({"id": headers["x-request-id"], "value": 2 * i + (1 if i % 2 else -3)})  # errors 1 and 3
+    status, _, doc, raw = feedback(g.addr, items)
+    assert status == 200 and doc["counts"]["joined"] == 10, raw
+    assert metric(g, "sluice_quality_mae", route="score", backend="scorer", version="stable") == 2.0
+    rmse = metric(g, "sluice_quality_rmse", route="score", backend="scorer", version="stable")
+    assert abs(rmse - 5 ** 0.5) < 1e-12, rmse  # sqrt((5 x 1 + 5 x 9) / 10)
+    assert metric(g, "sluice_quality_accuracy", route="score", backend="scorer", version="stable") is None
+    status, _, doc, _ = feedback(g.addr, {"id": items[0]["id"], "label": "x"})
+    assert doc["result"] == "duplicate", doc  # already joined
+    c.close()
+    g.stop()
+    up.close()
