@@ -45,6 +45,11 @@ void sl_snapshot_release(sl_snapshot_t *snap)
         snap->dispose(snap);
 }
 
+int sl_snapshot_is_last_ref(sl_snapshot_t *snap)
+{
+    return atomic_load_explicit(&snap->refs, memory_order_acquire) == 1;
+}
+
 void sl_snapshot_slot_init(sl_snapshot_slot_t *slot, sl_snapshot_t *initial)
 {
     memset(slot, 0, sizeof(*slot));

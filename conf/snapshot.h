@@ -32,6 +32,10 @@ void sl_snapshot_retain(sl_snapshot_t *snap);
 /* Drops a counted reference (atomic); the last one runs dispose on the calling thread. NULL is ignored. */
 void sl_snapshot_release(sl_snapshot_t *snap);
 
+/* 1 when the caller's reference is the only one left (acquire), so nobody else can reach snap any more: a
+ * snapshot the slot retired and reclaimed, that no reader holds. Any thread holding a reference. */
+int sl_snapshot_is_last_ref(sl_snapshot_t *snap);
+
 /* Initializes a slot; takes the caller's reference to initial (may be NULL: nothing published yet). Control thread,
  * before any reader is registered. */
 void sl_snapshot_slot_init(sl_snapshot_slot_t *slot, sl_snapshot_t *initial);

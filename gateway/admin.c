@@ -91,6 +91,9 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     in.generation = gw->generation;
     in.reloads_ok = gw->reloads_ok;
     in.reloads_failed = gw->reloads_failed;
+    sl_gw_live_t live;
+    sl_gw_live_init(gw, &live); /* routes and backends a reload removed leave once their generation is retired */
+    in.live = &live;
     sl_gw_metrics_read_process(&in);
     size_t allocated, resident;
     if (sl_alloc_stats(&allocated, &resident) == SL_OK) {
@@ -100,8 +103,10 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     }
     sl_buf_t out;
     sl_buf_init(&out, METRICS_CAP);
-    if (sl_gw_metrics_render(&in, &out) != SL_OK || sl_gw_slo_render_metrics(gw, &out) != SL_OK ||
-        sl_gw_rollout_render_metrics(gw, &out) != SL_OK || sl_gw_monitor_render_metrics(gw, &out) != SL_OK) {
+    int rc = sl_gw_metrics_render(&in, &out);
+    sl_gw_live_dispose(&live);
+    if (rc != SL_OK || sl_gw_slo_render_metrics(gw, &out) != SL_OK || sl_gw_rollout_render_metrics(gw, &out) != SL_OK ||
+        sl_gw_monitor_render_metrics(gw, &out) != SL_OK) {
         sl_buf_dispose(&out);
         respond_json(req, 500, "Internal Server Error", "{\"error\":\"metrics too large\"}");
         return;

@@ -85,6 +85,7 @@ static void on_tick(h2o_timeout_entry_t *entry)
     sl_gw_monitor_tick(gw, gen, now_ms);
     if (++gw->tick_count % TICK_PER_SECOND == 0) {
         sl_snapshot_reclaim(&gw->slot);
+        sl_gw_gen_drop_retired(gw); /* after the reclaim: a retired generation's series leave /metrics */
         free_retired_shards(gw);
     }
     h2o_timeout_link(gw->ctl_loop, &gw->tick_timeout, &gw->tick);

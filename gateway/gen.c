@@ -12,6 +12,7 @@
 #include "common/json_scan.h"
 #include "common/status.h"
 #include "conf/conf.h"
+#include "conf/snapshot.h"
 #include "gateway/access_log.h"
 #include "gateway/monitor_glue.h"
 #include "gateway/rollout_glue.h"
@@ -68,6 +69,84 @@ void sl_gw_names_dispose(sl_gw_names_t *n)
     sl_free(n->backends);
     sl_free(n->series);
     memset(n, 0, sizeof(*n));
+}
+
+void sl_gw_gen_keep_replaced(sl_gw_t *gw, sl_gw_gen_t *gen)
+{
+    if (gw->num_replaced == gw->cap_replaced) {
+        gw->cap_replaced = gw->cap_replaced == 0 ? 4 : gw->cap_replaced * 2;
+        gw->replaced = sl_realloc(gw->replaced, gw->cap_replaced * sizeof(*gw->replaced));
+    }
+    sl_snapshot_retain(&gen->super);
+    gw->replaced[gw->num_replaced++] = gen;
+}
+
+void sl_gw_gen_drop_retired(sl_gw_t *gw)
+{
+    size_t j = 0;
+    for (size_t i = 0; i != gw->num_replaced; ++i) {
+        sl_gw_gen_t *gen = gw->replaced[i];
+        if (sl_snapshot_is_last_ref(&gen->super))
+            sl_snapshot_release(&gen->super); /* retired: the slot and every worker let go of it */
+        else
+            gw->replaced[j++] = gen;
+    }
+    gw->num_replaced = j;
+}
+
+static void mark_gen(const sl_gw_gen_t *gen, sl_gw_live_t *live)
+{
+    for (size_t b = 0; b != gen->conf->num_backends; ++b) {
+        const sl_gw_backend_rt_t *bk = gen->backends + b;
+        live->backends[bk->id] = 1;
+        for (size_t e = 0; e != bk->num_endpoints; ++e)
+            live->endpoints[bk->endpoints[e]->id] = 1;
+    }
+    for (size_t r = 0; r != gen->conf->num_routes; ++r) {
+        const sl_gw_route_rt_t *rt = gen->routes + r;
+        live->routes[rt->id] = 1;
+        for (size_t t = 0; t != rt->conf->num_tiers; ++t)
+            live->series[rt->series[t]] = 1;
+    }
+}
+
+void sl_gw_live_init(sl_gw_t *gw, sl_gw_live_t *live)
+{
+    live->routes = sl_calloc(gw->names.num_routes + 1, 1);
+    live->backends = sl_calloc(gw->names.num_backends + 1, 1);
+    live->series = sl_calloc(gw->names.num_series + 1, 1);
+    live->endpoints = sl_calloc(gw->registry.num_endpoints + 1, 1);
+    if (sl_gw_current(gw) != NULL)
+        mark_gen(sl_gw_current(gw), live);
+    for (size_t i = 0; i != gw->num_replaced; ++i)
+        mark_gen(gw->replaced[i], live);
+}
+
+static int has_route(const sl_gw_gen_t *gen, const char *name)
+{
+    for (size_t r = 0; r != gen->conf->num_routes; ++r)
+        if (strcmp(gen->conf->routes[r].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+int sl_gw_live_route_name(sl_gw_t *gw, const char *name)
+{
+    const sl_gw_gen_t *cur = sl_gw_current(gw);
+    if (cur == NULL || has_route(cur, name))
+        return 1; /* nothing published yet (a bare fixture): every name counts */
+    for (size_t i = 0; i != gw->num_replaced; ++i)
+        if (has_route(gw->replaced[i], name))
+            return 1;
+    return 0;
+}
+
+void sl_gw_live_dispose(sl_gw_live_t *live)
+{
+    sl_free(live->routes);
+    sl_free(live->backends);
+    sl_free(live->series);
+    sl_free(live->endpoints);
 }
 
 static void gen_dispose(sl_snapshot_t *snap)

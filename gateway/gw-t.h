@@ -202,6 +202,12 @@ typedef struct st_sl_gw_names_t {
     uint32_t num_series, cap_series;
 } sl_gw_names_t;
 
+/* The stable ids (routes, backends, series; endpoint ids of the registry) that the published generation or a
+ * replaced one still held by someone names: /metrics shows only their series (gen.c). Control thread. */
+typedef struct st_sl_gw_live_t {
+    uint8_t *routes, *backends, *series, *endpoints; /* 1 = named, by id */
+} sl_gw_live_t;
+
 /* Active health check of one endpoint (control thread). The check copies what it needs from the config so a
  * reload while it runs changes nothing under it. */
 typedef struct st_sl_gw_check_t {
@@ -247,6 +253,8 @@ struct st_sl_gw_t {
     unsigned tick_count;
     uint64_t generation;
     uint64_t reloads_ok, reloads_failed;
+    sl_gw_gen_t **replaced; /* generations a reload replaced, one reference each, until nobody else holds them */
+    size_t num_replaced, cap_replaced;
     sl_gw_shard_t *shards_to_free;                      /* retired shards popped last tick: nobody can read them any more */
     sl_conf_t *(*builtin_conf)(sl_conf_errors_t *errs); /* demo: re-creates the built-in config on reload */
     struct st_sl_gw_slo_t *slo;                         /* SLO tracking, error budgets, accuracy scaling (slo_glue.h) */

@@ -298,6 +298,7 @@ int sl_gw_reload(sl_gw_t *gw, sl_conf_errors_t *errs)
                (unsigned long long)gw->generation);
         return SL_EIO;
     }
+    sl_gw_gen_keep_replaced(gw, sl_gw_current(gw)); /* its series stay in /metrics until it is retired */
     sl_snapshot_publish(&gw->slot, &gen->super);
     sl_server_wake_all(&gw->server); /* idle workers adopt it (and let the old one be reclaimed) promptly */
     ++gw->generation;

@@ -60,6 +60,23 @@ sl_gw_gen_t *sl_gw_current(sl_gw_t *gw);
 int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, size_t errlen);
 
 /* Stable ids of metric labels (control thread). */
+/* After a reload published its successor: keeps one reference on gen, the generation it replaced, so that its
+ * metric series stay shown while requests of that config finish. Control thread. */
+void sl_gw_gen_keep_replaced(sl_gw_t *gw, sl_gw_gen_t *gen);
+
+/* Drops every kept generation that nobody else holds any more (its series disappear from /metrics). Control
+ * thread, every second. */
+void sl_gw_gen_drop_retired(sl_gw_t *gw);
+
+/* Marks in live (allocated here; sl_gw_live_dispose) the ids the published and the kept generations name. Control
+ * thread. */
+void sl_gw_live_init(sl_gw_t *gw, sl_gw_live_t *live);
+void sl_gw_live_dispose(sl_gw_live_t *live);
+
+/* 1 when the published or a kept generation has a route of this name (for renders keyed by route name), or when
+ * nothing is published yet. Control thread. */
+int sl_gw_live_route_name(sl_gw_t *gw, const char *name);
+
 uint32_t sl_gw_names_route(sl_gw_names_t *n, const char *name);
 uint32_t sl_gw_names_backend(sl_gw_names_t *n, const char *name);
 uint32_t sl_gw_names_series(sl_gw_names_t *n, uint32_t route, uint32_t backend);

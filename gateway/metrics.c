@@ -145,6 +145,8 @@ static void render_requests(out_t *o, const sl_gw_metrics_input_t *in)
     char r[256], b[256];
     family(o, "sluice_requests_total", "counter", "Requests answered, by route, backend and status class.");
     for (uint32_t i = 0; i != n->num_series; ++i) {
+        if (!sl_gw_live_series(in, i))
+            continue;
         for (int c = 0; c != SL_GW_CLASSES; ++c) {
             uint64_t v = 0;
             for (size_t s = 0; s != in->num_shards; ++s)
@@ -175,6 +177,8 @@ static void render_requests(out_t *o, const sl_gw_metrics_input_t *in)
 
     family(o, "sluice_tokens_total", "counter", "Tokens reported in the answers' usage, by route, backend and direction.");
     for (uint32_t i = 0; i != n->num_series; ++i) {
+        if (!sl_gw_live_series(in, i))
+            continue;
         uint64_t tin = 0, tout = 0;
         for (size_t s = 0; s != in->num_shards; ++s)
             if (i < in->shards[s]->num_series) {
@@ -210,6 +214,8 @@ static void render_histograms(out_t *o, const sl_gw_metrics_input_t *in)
     for (size_t f = 0; f != 3; ++f) {
         family(o, route_families[f].name, "histogram", route_families[f].help);
         for (uint32_t i = 0; i != n->num_routes; ++i) {
+            if (!sl_gw_live_route(in, i))
+                continue;
             sum_hist(in, i, route_families[f].kind, h);
             snprintf(lab, sizeof(lab), "route=\"%s\"", esc(n->routes[i], e, sizeof(e)));
             histogram(o, route_families[f].name, lab, h, route_families[f].kind == 2 ? &tpot : &prom);
@@ -218,6 +224,8 @@ static void render_histograms(out_t *o, const sl_gw_metrics_input_t *in)
     family(o, "sluice_upstream_duration_seconds", "histogram",
            "Upstream exchange time of successful attempts (connect to end of answer), by backend.");
     for (uint32_t i = 0; i != n->num_backends; ++i) {
+        if (!sl_gw_live_backend(in, i))
+            continue;
         sum_hist(in, i, 3, h);
         snprintf(lab, sizeof(lab), "backend=\"%s\"", esc(n->backends[i], e, sizeof(e)));
         histogram(o, "sluice_upstream_duration_seconds", lab, h, &prom);
@@ -263,6 +271,8 @@ static void render_pools(out_t *o, const sl_gw_metrics_input_t *in)
     for (size_t f = 0; f != sizeof(families) / sizeof(families[0]); ++f) {
         family(o, families[f].name, families[f].type, families[f].help);
         for (size_t i = 0; i != reg->num_endpoints; ++i) {
+            if (!sl_gw_live_endpoint(in, (uint32_t)i))
+                continue;
             const sl_pool_endpoint_t *e = reg->endpoints[i];
             emit(o, "%s{backend=\"%s\",endpoint=\"%s\"} %" PRIu64 "\n", families[f].name, esc(e->backend, b, sizeof(b)),
                  esc(e->addr.text, ep, sizeof(ep)), sum_pool(in, e->id, families[f].offset));
@@ -271,6 +281,8 @@ static void render_pools(out_t *o, const sl_gw_metrics_input_t *in)
     family(o, "sluice_upstream_connections_closed_total", "counter",
            "Upstream connections closed, by endpoint and reason (all workers).");
     for (size_t i = 0; i != reg->num_endpoints; ++i) {
+        if (!sl_gw_live_endpoint(in, (uint32_t)i))
+            continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
         esc(e->backend, b, sizeof(b));
         esc(e->addr.text, ep, sizeof(ep));
@@ -285,7 +297,9 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
     const sl_gw_names_t *n = in->names;
     char b[256], ep[256];
     family(o, "sluice_upstream_failures_total", "counter", "Failed upstream attempts, by backend and kind.");
-    for (uint32_t i = 0; i != n->num_backends; ++i)
+    for (uint32_t i = 0; i != n->num_backends; ++i) {
+        if (!sl_gw_live_backend(in, i))
+            continue;
         for (int k = 1; k != SL_FAILURE_COUNT; ++k) {
             uint64_t v = 0;
             for (size_t s = 0; s != in->num_shards; ++s)
@@ -295,9 +309,12 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
                 emit(o, "sluice_upstream_failures_total{backend=\"%s\",kind=\"%s\"} %" PRIu64 "\n",
                      esc(n->backends[i], b, sizeof(b)), sl_gw_failure_code((enum en_sl_failure_t)k), v);
         }
+    }
     family(o, "sluice_upstream_retries_total", "counter",
            "Requests sent again on a fresh connection after a reused keep-alive connection failed, by backend.");
     for (uint32_t i = 0; i != n->num_backends; ++i) {
+        if (!sl_gw_live_backend(in, i))
+            continue;
         uint64_t v = 0;
         for (size_t s = 0; s != in->num_shards; ++s)
             if (i < in->shards[s]->num_backends)
@@ -308,12 +325,16 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
     const sl_pool_registry_t *reg = in->registry;
     family(o, "sluice_endpoint_inflight_requests", "gauge", "Requests in flight on an endpoint (all workers).");
     for (size_t i = 0; i != reg->num_endpoints; ++i) {
+        if (!sl_gw_live_endpoint(in, (uint32_t)i))
+            continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
         emit(o, "sluice_endpoint_inflight_requests{backend=\"%s\",endpoint=\"%s\"} %u\n", esc(e->backend, b, sizeof(b)),
              esc(e->addr.text, ep, sizeof(ep)), (unsigned)atomic_load_explicit(&e->inflight, memory_order_relaxed));
     }
     family(o, "sluice_endpoint_up", "gauge", "1 when the endpoint is in rotation, 0 when ejected or unhealthy.");
     for (size_t i = 0; i != reg->num_endpoints; ++i) {
+        if (!sl_gw_live_endpoint(in, (uint32_t)i))
+            continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
         emit(o, "sluice_endpoint_up{backend=\"%s\",endpoint=\"%s\"} %d\n", esc(e->backend, b, sizeof(b)),
              esc(e->addr.text, ep, sizeof(ep)), atomic_load_explicit(&e->out, memory_order_relaxed) == 0);
@@ -321,6 +342,8 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
     family(o, "sluice_endpoint_ejections_total", "counter",
            "Times an endpoint left rotation, by reason (outlier: failed requests; health: failed checks).");
     for (size_t i = 0; i != reg->num_endpoints; ++i) {
+        if (!sl_gw_live_endpoint(in, (uint32_t)i))
+            continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
         esc(e->backend, b, sizeof(b));
         esc(e->addr.text, ep, sizeof(ep));

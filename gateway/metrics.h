@@ -20,6 +20,7 @@ typedef struct st_sl_gw_metrics_input_t {
     size_t num_shards;
     const sl_pool_registry_t *registry;
     const sl_gw_gen_t *gen; /* the published generation: max_concurrency of each backend (may be NULL) */
+    const sl_gw_live_t *live; /* only the ids it marks are rendered; NULL: every name */
     uint64_t generation;
     uint64_t reloads_ok, reloads_failed;
     uint64_t open_connections;
@@ -31,6 +32,27 @@ typedef struct st_sl_gw_metrics_input_t {
     int has_alloc; /* jemalloc figures below are valid */
     uint64_t alloc_allocated, alloc_resident;
 } sl_gw_metrics_input_t;
+
+/* Whether the series of a route, backend, (route, backend) series or endpoint id are rendered (in->live). */
+static inline int sl_gw_live_route(const sl_gw_metrics_input_t *in, uint32_t id)
+{
+    return in->live == NULL || in->live->routes[id];
+}
+
+static inline int sl_gw_live_backend(const sl_gw_metrics_input_t *in, uint32_t id)
+{
+    return in->live == NULL || in->live->backends[id];
+}
+
+static inline int sl_gw_live_series(const sl_gw_metrics_input_t *in, uint32_t id)
+{
+    return in->live == NULL || in->live->series[id];
+}
+
+static inline int sl_gw_live_endpoint(const sl_gw_metrics_input_t *in, uint32_t id)
+{
+    return in->live == NULL || in->live->endpoints[id];
+}
 
 /* Appends the whole exposition to out. Returns SL_OK, or SL_ENOMEM when out's cap was reached. Control thread. */
 int sl_gw_metrics_render(const sl_gw_metrics_input_t *in, sl_buf_t *out);

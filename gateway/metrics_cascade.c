@@ -46,7 +46,9 @@ static int answers(const sl_gw_metrics_input_t *in, sl_buf_t *out)
     char r[256], b[256];
     int err = family(out, "sluice_cascade_answers_total", "counter",
                      "Requests answered by a cascade tier (accepted), by route, tier index and backend.");
-    for (uint32_t i = 0; i != n->num_series && err == SL_OK; ++i)
+    for (uint32_t i = 0; i != n->num_series && err == SL_OK; ++i) {
+        if (!sl_gw_live_series(in, i))
+            continue;
         for (size_t t = 0; t != SL_CONF_MAX_TIERS && err == SL_OK; ++t) {
             uint64_t v = 0;
             for (size_t s = 0; s != in->num_shards; ++s)
@@ -58,6 +60,7 @@ static int answers(const sl_gw_metrics_input_t *in, sl_buf_t *out)
                                    esc(n->routes[n->series[i].route], r, sizeof(r)), t,
                                    esc(n->backends[n->series[i].backend], b, sizeof(b)), v);
         }
+    }
     return err;
 }
 
@@ -87,6 +90,8 @@ static int escalations(const sl_gw_metrics_input_t *in, sl_buf_t *out)
                      "Attempts a cascade left for a later tier, by route, tier indexes and reason.");
     esc_sum_t *sums = sl_malloc((in->num_shards * SL_GW_ESCALATION_SLOTS + 1) * sizeof(*sums));
     for (uint32_t id = 0; id != n->num_routes && err == SL_OK; ++id) {
+        if (!sl_gw_live_route(in, id))
+            continue;
         size_t num = 0;
         uint64_t other = 0;
         for (size_t s = 0; s != in->num_shards; ++s) {
@@ -129,6 +134,8 @@ static int signals(const sl_gw_metrics_input_t *in, sl_buf_t *out)
     int err = family(out, "sluice_cascade_signal", "histogram",
                      "Accept signal of judged answers, by route and tier index (log-probabilities and probabilities).");
     for (uint32_t id = 0; id != n->num_routes && err == SL_OK; ++id) {
+        if (!sl_gw_live_route(in, id))
+            continue;
         esc(n->routes[id], r, sizeof(r));
         for (size_t t = 0; t != SL_CONF_MAX_TIERS && err == SL_OK; ++t) {
             uint64_t buckets[SL_GW_SIGNAL_BUCKETS + 1] = {0}, count = 0;
@@ -172,6 +179,8 @@ static int costs(const sl_gw_metrics_input_t *in, sl_buf_t *out)
                      "Cost of the upstream attempts, by route and backend (escalated attempts included), in the "
                      "currency of the backends' cost settings.");
     for (uint32_t i = 0; i != n->num_series && err == SL_OK; ++i) {
+        if (!sl_gw_live_series(in, i))
+            continue;
         uint64_t nanos = 0, requests = 0;
         for (size_t s = 0; s != in->num_shards; ++s)
             if (i < in->shards[s]->num_series) {
@@ -192,6 +201,8 @@ static int costs(const sl_gw_metrics_input_t *in, sl_buf_t *out)
                      "What the answered requests would have cost on their route's last tier alone (its per-request "
                      "price and token prices applied to the same token counts), by route.");
     for (uint32_t id = 0; id != n->num_routes && err == SL_OK; ++id) {
+        if (!sl_gw_live_route(in, id))
+            continue;
         uint64_t nanos = 0;
         for (size_t s = 0; s != in->num_shards; ++s)
             if (id < in->shards[s]->num_routes)

@@ -130,10 +130,13 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
     family(&o, "sluice_shed_total", "counter",
            "Requests sluice refused itself, by route and reason (saturated: 429, every variant at max_concurrency; "
            "overloaded: 503, queue full or timed out).");
-    for (size_t i = 0; i != s->num_routes; ++i)
+    for (size_t i = 0; i != s->num_routes; ++i) {
+        if (!sl_gw_live_route_name(gw, s->routes[i].name))
+            continue; /* removed by a reload whose replaced config is retired (gen.c) */
         for (int reason = 0; reason != SL_GW_SHED_NUM; ++reason)
             put(&o, "sluice_shed_total{route=\"%s\",reason=\"%s\"} %" PRIu64 "\n", label(s->routes[i].name, r, sizeof(r)),
                 shed_reasons[reason], shed_total(s, i, reason));
+    }
 
     if (s->num_dtiers != 0) {
         family(&o, "sluice_degrade_fraction", "gauge",
@@ -145,15 +148,20 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
                     permille(s->dtiers[i].state.fraction_permille, b, sizeof(b)));
         family(&o, "sluice_degrade_changes_total", "counter",
                "Changes of a tier's degrade fraction, by cause (saturation, latency, fast_burn: up; recovered: down).");
-        for (size_t i = 0; i != s->num_dtiers; ++i)
+        for (size_t i = 0; i != s->num_dtiers; ++i) {
+            if (!sl_gw_live_route_name(gw, s->dtiers[i].route))
+                continue;
             for (int c = SL_DEGRADE_SATURATION; c != SL_DEGRADE_NUM_CAUSES; ++c)
                 put(&o, "sluice_degrade_changes_total{route=\"%s\",tier=\"%" PRIu32 "\",cause=\"%s\"} %" PRIu64 "\n",
                     label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, sl_degrade_cause_names[c],
                     s->dtiers[i].changes[c]);
+        }
         family(&o, "sluice_variant_requests_total", "counter",
                "Requests of a degrade tier routed to its accurate variant or to a faster (degraded) one.");
         for (size_t i = 0; i != s->num_dtiers; ++i) {
             uint64_t t[3];
+            if (!sl_gw_live_route_name(gw, s->dtiers[i].route))
+                continue;
             dtier_totals(s, i, t);
             for (int v = 0; v != 2; ++v)
                 put(&o, "sluice_variant_requests_total{route=\"%s\",tier=\"%" PRIu32 "\",variant=\"%s\"} %" PRIu64 "\n",
@@ -163,6 +171,8 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
                "Requests of a degrade tier that went past their first variant because it was at max_concurrency.");
         for (size_t i = 0; i != s->num_dtiers; ++i) {
             uint64_t t[3];
+            if (!sl_gw_live_route_name(gw, s->dtiers[i].route))
+                continue;
             dtier_totals(s, i, t);
             put(&o, "sluice_degrade_spillovers_total{route=\"%s\",tier=\"%" PRIu32 "\"} %" PRIu64 "\n",
                 label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, t[2]);

@@ -1,6 +1,7 @@
 """The gateway's lifecycle: reload (SIGHUP and POST /admin/reload) under load with zero failed requests, a bad
 file that keeps the running config and reports file:line:col, the admin token, and graceful shutdown with streams
-in flight (every stream completes, new connections are refused, the process exits 0)."""
+in flight (every stream completes, new connections are refused, the process exits 0); the metric series of a
+removed route and backend, kept while requests of their config run, gone once it is retired."""
 import json
 import os
 import signal
@@ -10,7 +11,8 @@ import threading
 import time
 
 import harness
-from gw_helpers import ZERO, Gateway, backend_yaml, chat_body, config, keepalive, post, sim, wait_for
+from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, keepalive, post, sim,
+                        wait_for)
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
 
@@ -183,3 +185,51 @@ def test_shutdown_deadline_cuts_what_does_not_finish():
     finally:
         g.stop()
         s.stop()
+
+
+def test_series_of_a_removed_route_and_backend_leave_metrics_once_their_config_is_retired():
+    release = threading.Event()
+
+    def handler(c, i, req):
+        if req[0].startswith(b"POST /gone/slow"):
+            release.wait(20)  # holds a request of the old config in flight across the reload
+        answer(c)
+    up_keep, up_gone = Upstream(lambda c, i, req: answer(c)), Upstream(handler)
+    both = backend_yaml("keep", [up_keep.addr], extra="health: { enabled: false }") + \
+        backend_yaml("gone", [up_gone.addr], extra="health: { enabled: false }")
+    g = Gateway(config(both, [("keep", "/keep", "keep"), ("gone", "/gone", "gone")]))
+    try:
+        assert harness.request(g.addr, "POST", "/keep/x", body=b"{}")[0] == 200
+        assert harness.request(g.addr, "POST", "/gone/x", body=b"{}")[0] == 200
+        gone = {"route": "gone", "backend": "gone", "code": "2xx"}
+        assert g.metric("sluice_requests_total", **gone) == 1
+        slow = []
+        t = threading.Thread(target=lambda: slow.append(harness.request(g.addr, "POST", "/gone/slow", body=b"{}")[0]))
+        t.start()
+        wait_for(lambda: len(up_gone.requests) == 2, what="the slow request at the upstream")
+        g.rewrite(config(backend_yaml("keep", [up_keep.addr], extra="health: { enabled: false }"),
+                         [("keep", "/keep", "keep")]))
+        status, _, body = harness.request(g.admin, "POST", "/admin/reload")
+        assert status == 200, body
+        # the old config is still held by the slow request: its series stay, and keep counting
+        text = g.metrics()
+        assert 'sluice_requests_total{route="gone",backend="gone",code="2xx"} 1\n' in text
+        assert f'sluice_endpoint_up{{backend="gone",endpoint="{up_gone.addr}"}} 1\n' in text
+        release.set()
+        t.join(10)
+        assert slow == [200]
+        # retired once nothing holds it (checked every second): its route, backend and endpoint leave
+        wait_for(lambda: 'route="gone"' not in g.metrics(), timeout=5, what="the removed route's series to leave")
+        text = g.metrics()
+        assert 'backend="gone"' not in text and up_gone.addr not in text
+        assert 'sluice_requests_total{route="keep",backend="keep",code="2xx"} 1\n' in text
+        # a name that comes back keeps its counters (ids are stable): the series returns where it was
+        g.rewrite(config(both, [("keep", "/keep", "keep"), ("gone", "/gone", "gone")]))
+        assert harness.request(g.admin, "POST", "/admin/reload")[0] == 200
+        assert harness.request(g.addr, "POST", "/gone/x", body=b"{}")[0] == 200
+        assert g.metric("sluice_requests_total", **gone) == 3
+    finally:
+        release.set()
+        g.stop()
+        up_keep.close()
+        up_gone.close()

@@ -108,6 +108,30 @@ Test(snapshot, exact_sequence, .init = reset)
     cr_assert_eq(atomic_load(&num_freed), 3);
 }
 
+Test(snapshot, a_kept_reference_is_last_once_the_slot_and_the_readers_let_go, .init = reset)
+{
+    sl_snapshot_slot_t slot;
+    sl_snapshot_reader_t r;
+    test_snap_t *s1 = snap_new(1), *s2 = snap_new(2);
+    sl_snapshot_slot_init(&slot, &s1->super);
+    sl_snapshot_reader_init(&r, &slot);
+    sl_snapshot_reader_quiesce(&r);
+    sl_snapshot_t *p1 = sl_snapshot_pin(&r);
+    sl_snapshot_retain(&s1->super); /* kept by its replacer, as the gateway's reload does */
+    sl_snapshot_publish(&slot, &s2->super);
+    cr_assert_eq(sl_snapshot_is_last_ref(&s1->super), 0); /* the slot, the reader and the keeper */
+    sl_snapshot_reader_quiesce(&r);
+    sl_snapshot_reclaim(&slot);
+    cr_assert_eq(sl_snapshot_is_last_ref(&s1->super), 0); /* a request still pins it */
+    sl_snapshot_unpin(&r, p1);
+    cr_assert_eq(sl_snapshot_is_last_ref(&s1->super), 1);
+    cr_assert_eq(atomic_load(&freed[1]), 0);
+    sl_snapshot_release(&s1->super);
+    cr_assert_eq(atomic_load(&freed[1]), 1);
+    sl_snapshot_reader_dispose(&r);
+    sl_snapshot_slot_dispose(&slot);
+}
+
 Test(snapshot, idle_reader_stalls_and_detached_reader_does_not, .init = reset)
 {
     sl_snapshot_slot_t slot;

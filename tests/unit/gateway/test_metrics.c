@@ -143,6 +143,44 @@ Test(metrics, counters_and_escaping_exact_text)
     cr_assert_str_eq(grep(text, "sluice_jemalloc"), "");
 }
 
+Test(metrics, only_live_names_are_rendered)
+{
+    sl_gw_metrics_input_t in;
+    sl_gw_shard_t *shards[1];
+    input(&in, shards);
+    series[0].requests[2] = 40;
+    series[1].requests[2] = 7;
+    backends[0].retries = 3;
+    backends[1].retries = 1;
+    sl_conf_addr_t a0 = {.text = "127.0.0.1:8001"}, a1 = {.text = "127.0.0.1:8002"};
+    sl_pool_endpoint_t *e0, *e1;
+    cr_assert_eq(sl_pool_registry_get(&reg, "small", &a0, &e0), 0);
+    cr_assert_eq(sl_pool_registry_get(&reg, "big\"q", &a1, &e1), 0);
+    /* a reload removed backend "big\"q" (series 1, endpoint 1); the route stays */
+    uint8_t routes_live[] = {1}, backends_live[] = {1, 0}, series_live[] = {1, 0}, endpoints_live[] = {1, 0};
+    sl_gw_live_t live = {routes_live, backends_live, series_live, endpoints_live};
+    in.live = &live;
+    char *text = render(&in);
+    cr_assert_str_eq(grep(text, "sluice_requests_total{"),
+                     "sluice_requests_total{route=\"chat\",backend=\"small\",code=\"2xx\"} 40\n");
+    cr_assert_str_eq(grep(text, "sluice_upstream_retries_total{"), "sluice_upstream_retries_total{backend=\"small\"} 3\n");
+    cr_assert_str_eq(grep(text, "sluice_endpoint_up{"), "sluice_endpoint_up{backend=\"small\",endpoint=\"127.0.0.1:8001\"} 1\n");
+    cr_assert_str_eq(grep(text, "sluice_upstream_duration_seconds_count"),
+                     "sluice_upstream_duration_seconds_count{backend=\"small\"} 0\n");
+    cr_assert_str_eq(grep(text, "sluice_request_duration_seconds_count"),
+                     "sluice_request_duration_seconds_count{route=\"chat\"} 0\n");
+    /* the route goes too */
+    routes_live[0] = series_live[0] = 0;
+    text = render(&in);
+    cr_assert_str_eq(grep(text, "sluice_requests_total{"), "");
+    cr_assert_str_eq(grep(text, "sluice_request_duration_seconds_count"), "");
+    /* without live marks every name is rendered */
+    in.live = NULL;
+    text = render(&in);
+    cr_assert_str_eq(grep(text, "sluice_upstream_retries_total{"), "sluice_upstream_retries_total{backend=\"small\"} 3\n"
+                                                                  "sluice_upstream_retries_total{backend=\"big\\\"q\"} 1\n");
+}
+
 Test(metrics, histogram_exact_text)
 {
     sl_gw_metrics_input_t in;
