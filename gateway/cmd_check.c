@@ -12,7 +12,6 @@
 #include "gateway/cmd.h"
 #include "policies/reference.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -320,51 +319,16 @@ static size_t check_references(const sl_conf_t *c, sl_reference_t *refs)
 
 int sl_cmd_check(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "sluice check: %s needs a file; try `sluice check --help`\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "sluice check: unknown option '%s'; try `sluice check --help`\n", argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "sluice check: unexpected argument '%s'; try `sluice check --help`\n", argv[optind]);
-        return 2;
-    }
-    if (path == NULL) {
-        fprintf(stderr, "sluice check: missing -c FILE; try `sluice check --help`\n");
-        return 2;
-    }
-
-    sl_conf_errors_t errs;
-    sl_conf_t *conf = NULL;
-    sl_conf_errors_init(&errs);
-    if (sl_conf_load_file(path, &conf, &errs) != SL_OK) {
-        for (size_t i = 0; i != sl_conf_errors_count(&errs); ++i)
-            fprintf(stderr, "%s\n", sl_conf_errors_get(&errs, i));
-        size_t total = errs.count + errs.dropped;
-        if (errs.dropped != 0)
-            fprintf(stderr, "(%zu more errors not shown)\n", errs.dropped);
-        fprintf(stderr, "%s: %zu error%s\n", path, total, total == 1 ? "" : "s");
-        sl_conf_errors_dispose(&errs);
+    const sl_cmd_opt_t opts[] = {{"config", 'c', &path}, {NULL}};
+    int rc = sl_cmd_parse("check", argc, argv, opts, "a file", usage);
+    if (rc >= 0)
+        return rc;
+    if (path == NULL)
+        return sl_cmd_missing("check", "-c FILE");
+    sl_conf_t *conf = sl_cmd_load_config(path, 1);
+    if (conf == NULL)
         return 1;
-    }
-    sl_conf_errors_dispose(&errs);
     sl_reference_t *refs = sl_calloc(conf->num_routes + 1, sizeof(*refs));
     size_t bad = check_references(conf, refs);
     if (bad != 0)

@@ -158,7 +158,7 @@ static int start_sims(sl_sim_t **sims)
 int sl_cmd_demo(int argc, char **argv)
 {
     const char *ready = NULL;
-    int print_config = 0;
+    int print_config = 0, taken;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -170,13 +170,9 @@ int sl_cmd_demo(int argc, char **argv)
             snprintf(g_listen, sizeof(g_listen), "%s", argv[++i]);
         } else if (strcmp(a, "--admin") == 0 && i + 1 < argc) {
             snprintf(g_admin, sizeof(g_admin), "%s", argv[++i]);
-        } else if (strcmp(a, "--ready-file") == 0 && i + 1 < argc) {
-            ready = argv[++i];
-        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
-            if (sl_log_parse_level(argv[++i], &sl_log_level) != SL_OK) {
-                fprintf(stderr, "sluice demo: unknown log level '%s'; try `sluice demo --help`\n", argv[i]);
+        } else if ((taken = sl_cmd_serve_option("demo", argc, argv, &i, &ready)) != 0) {
+            if (taken == 2)
                 return 2;
-            }
         } else {
             fprintf(stderr, "sluice demo: unexpected argument '%s'; try `sluice demo --help`\n", a);
             return 2;
@@ -202,8 +198,7 @@ int sl_cmd_demo(int argc, char **argv)
     static sl_gw_t gw; /* lives until exit, like `sluice run`'s */
     char err[512], addr[256], admin[256];
     if (conf == NULL) {
-        for (size_t i = 0; i != sl_conf_errors_count(&errs); ++i)
-            fprintf(stderr, "%s\n", sl_conf_errors_get(&errs, i));
+        sl_cmd_print_conf_errors(&errs, NULL);
         goto Exit;
     }
     gw.builtin_conf = builtin_conf;

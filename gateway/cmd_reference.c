@@ -21,7 +21,6 @@
 #include "policies/reference.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,16 +143,9 @@ static int write_file(const char *path, const sl_buf_t *data)
 
 static int build(const char *config, const char *route_name, const char *input, const char *output, const char *created)
 {
-    sl_conf_errors_t errs;
-    sl_conf_t *conf = NULL;
-    sl_conf_errors_init(&errs);
-    if (sl_conf_load_file(config, &conf, &errs) != SL_OK) {
-        for (size_t i = 0; i != sl_conf_errors_count(&errs); ++i)
-            fprintf(stderr, "%s\n", sl_conf_errors_get(&errs, i));
-        sl_conf_errors_dispose(&errs);
+    sl_conf_t *conf = sl_cmd_load_config(config, 0);
+    if (conf == NULL)
         return 1;
-    }
-    sl_conf_errors_dispose(&errs);
     const sl_conf_route_t *route = sl_conf_find_route(conf, route_name);
     int rc = 1;
     if (route == NULL) {
@@ -199,60 +191,20 @@ static int build(const char *config, const char *route_name, const char *input, 
 
 int sl_cmd_reference(int argc, char **argv)
 {
-    enum { OPT_CREATED = 256 };
-    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                             {"route", required_argument, NULL, 'r'},
-                                             {"input", required_argument, NULL, 'i'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"created", required_argument, NULL, OPT_CREATED},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *config = NULL, *route = NULL, *input = NULL, *output = NULL, *created = NULL;
+    const sl_cmd_opt_t opts[] = {{"config", 'c', &config}, {"route", 'r', &route}, {"input", 'i', &input},
+                                 {"output", 'o', &output}, {"created", 0, &created}, {NULL}};
     char now[40];
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":c:r:i:o:h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'r':
-            route = optarg;
-            break;
-        case 'i':
-            input = optarg;
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case OPT_CREATED:
-            created = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "sluice reference: %s needs a value; try `sluice reference --help`\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "sluice reference: unknown option '%s'; try `sluice reference --help`\n", argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "sluice reference: unexpected argument '%s'; try `sluice reference --help`\n", argv[optind]);
-        return 2;
-    }
+    int parsed = sl_cmd_parse("reference", argc, argv, opts, "a value", usage);
+    if (parsed >= 0)
+        return parsed;
     const char *missing = config == NULL   ? "-c CONFIG"
                           : route == NULL  ? "--route NAME"
                           : input == NULL  ? "--input FILE"
                           : output == NULL ? "-o FILE"
                                            : NULL;
-    if (missing != NULL) {
-        fprintf(stderr, "sluice reference: missing %s; try `sluice reference --help`\n", missing);
-        return 2;
-    }
+    if (missing != NULL)
+        return sl_cmd_missing("reference", missing);
     if (created == NULL) {
         time_t t = time(NULL);
         struct tm tm;

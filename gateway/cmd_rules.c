@@ -11,7 +11,6 @@
 #include "policies/persist.h"
 #include "policies/rules.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,54 +30,16 @@ static void usage(FILE *fp)
 
 int sl_cmd_rules(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     const char *path = NULL, *outpath = NULL;
-    int ch;
-    opterr = 0;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, ":c:o:h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'o':
-            outpath = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "sluice rules: %s needs a file; try `sluice rules --help`\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "sluice rules: unknown option '%s'; try `sluice rules --help`\n", argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "sluice rules: unexpected argument '%s'; try `sluice rules --help`\n", argv[optind]);
-        return 2;
-    }
-    if (path == NULL) {
-        fprintf(stderr, "sluice rules: missing -c FILE; try `sluice rules --help`\n");
-        return 2;
-    }
-
-    sl_conf_errors_t errs;
-    sl_conf_t *conf = NULL;
-    sl_conf_errors_init(&errs);
-    if (sl_conf_load_file(path, &conf, &errs) != SL_OK) {
-        for (size_t i = 0; i != sl_conf_errors_count(&errs); ++i)
-            fprintf(stderr, "%s\n", sl_conf_errors_get(&errs, i));
-        if (errs.dropped != 0)
-            fprintf(stderr, "(%zu more errors not shown)\n", errs.dropped);
-        sl_conf_errors_dispose(&errs);
+    const sl_cmd_opt_t opts[] = {{"config", 'c', &path}, {"output", 'o', &outpath}, {NULL}};
+    int parsed = sl_cmd_parse("rules", argc, argv, opts, "a file", usage);
+    if (parsed >= 0)
+        return parsed;
+    if (path == NULL)
+        return sl_cmd_missing("rules", "-c FILE");
+    sl_conf_t *conf = sl_cmd_load_config(path, 0);
+    if (conf == NULL)
         return 1;
-    }
-    sl_conf_errors_dispose(&errs);
 
     sl_buf_t out;
     size_t n = 0;

@@ -49,6 +49,7 @@ int sl_gw_run_until_signal(sl_gw_t *gw)
 int sl_cmd_run(int argc, char **argv)
 {
     const char *path = NULL, *ready = NULL;
+    int taken;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -56,34 +57,21 @@ int sl_cmd_run(int argc, char **argv)
             return 0;
         } else if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
             path = argv[++i];
-        } else if (strcmp(a, "--ready-file") == 0 && i + 1 < argc) {
-            ready = argv[++i];
-        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
-            if (sl_log_parse_level(argv[++i], &sl_log_level) != SL_OK) {
-                fprintf(stderr, "sluice run: unknown log level '%s'; try `sluice run --help`\n", argv[i]);
+        } else if ((taken = sl_cmd_serve_option("run", argc, argv, &i, &ready)) != 0) {
+            if (taken == 2)
                 return 2;
-            }
         } else {
             fprintf(stderr, "sluice run: unexpected argument '%s'; try `sluice run --help`\n", a);
             return 2;
         }
     }
-    if (path == NULL) {
-        fprintf(stderr, "sluice run: missing -c FILE; try `sluice run --help`\n");
-        return 2;
-    }
+    if (path == NULL)
+        return sl_cmd_missing("run", "-c FILE");
 
     sl_server_block_signals();
-    sl_conf_errors_t errs;
-    sl_conf_errors_init(&errs);
-    sl_conf_t *conf;
-    if (sl_conf_load_file(path, &conf, &errs) != SL_OK) {
-        for (size_t i = 0; i != sl_conf_errors_count(&errs); ++i)
-            fprintf(stderr, "%s\n", sl_conf_errors_get(&errs, i));
-        sl_conf_errors_dispose(&errs);
+    sl_conf_t *conf = sl_cmd_load_config(path, 0);
+    if (conf == NULL)
         return 1;
-    }
-    sl_conf_errors_dispose(&errs);
 
     static sl_gw_t gw; /* lives until exit: workers may still reference it while the process ends */
     char err[512];
