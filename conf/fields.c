@@ -7,6 +7,7 @@
 #include "conf/conf.h"
 #include "conf/schema.h"
 #include "common/status.h"
+#include "common/str.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -312,4 +313,53 @@ const char *sl_conf_json_pointer(sl_conf_ctx_t *ctx, const sl_ynode_t *node, con
         return NULL;
     }
     return sl_arena_strdup(ctx->arena, ptr);
+}
+
+const sl_conf_backend_t *sl_conf_backend_ref(sl_conf_ctx_t *ctx, const sl_ynode_t *node)
+{
+    const sl_conf_t *conf = ctx->conf;
+    char buf[256];
+    const char *text = sl_conf_scalar(ctx, node);
+    if (text == NULL)
+        return NULL;
+    const sl_conf_backend_t *b = sl_conf_find_backend(conf, text);
+    if (b != NULL || conf->backends == NULL)
+        return b; /* NULL: the backends block itself is broken and already reported */
+    const char *names[SL_CONF_MAX_BACKENDS + 1];
+    for (size_t i = 0; i != conf->num_backends; ++i)
+        names[i] = conf->backends[i].name;
+    names[conf->num_backends] = NULL;
+    const char *suggestion = sl_str_suggest(text, names);
+    if (suggestion != NULL)
+        sl_conf_error(ctx, node, "undefined backend %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)),
+                      suggestion);
+    else
+        sl_conf_error(ctx, node, "undefined backend %s", sl_conf_quote(text, buf, sizeof(buf)));
+    return NULL;
+}
+
+int sl_conf_check_other_backend(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const sl_conf_tier_t *tier,
+                                const sl_conf_backend_t *b, const char *own)
+{
+    if (tier->backend == NULL)
+        return SL_OK; /* the tier's backend is undefined (reported): nothing to compare with */
+    if (b == tier->backend) {
+        sl_conf_error(ctx, node, "backend \"%s\" is the tier's own backend; %s", b->name, own);
+        return SL_ECONFIG;
+    }
+    if (b->protocol != tier->backend->protocol) {
+        sl_conf_error(ctx, node, "backend \"%s\" speaks %s but the tier's backend \"%s\" speaks %s", b->name,
+                      sl_conf_protocol_name(b->protocol), tier->backend->name, sl_conf_protocol_name(tier->backend->protocol));
+        return SL_ECONFIG;
+    }
+    return SL_OK;
+}
+
+const char *sl_conf_format_permille(uint32_t permille, char *buf, size_t bufsz)
+{
+    if (permille % 10 == 0)
+        snprintf(buf, bufsz, "%" PRIu32 "%%", permille / 10);
+    else
+        snprintf(buf, bufsz, "%" PRIu32 ".%" PRIu32 "%%", permille / 10, permille % 10);
+    return buf;
 }

@@ -21,16 +21,6 @@
 
 #define HOUR_MS 3600000
 
-/* "72.5%" from permille. */
-static const char *pct(uint32_t permille, char *buf, size_t sz)
-{
-    if (permille % 10 == 0)
-        snprintf(buf, sz, "%" PRIu32 "%%", permille / 10);
-    else
-        snprintf(buf, sz, "%" PRIu32 ".%" PRIu32 "%%", permille / 10, permille % 10);
-    return buf;
-}
-
 /* A percentage in [key->min, key->max] permille, a whole number of tenths of a percent, into a uint32_t. */
 static int p_share(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
@@ -49,8 +39,9 @@ static int p_share(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
             sl_conf_error(ctx, node, "must be a whole number of tenths of a percent, got %s",
                           sl_conf_bare(text, buf, sizeof(buf)));
         else
-            sl_conf_error(ctx, node, "must be between %s and %s, got %s", pct((uint32_t)key->min, lo, sizeof(lo)),
-                          pct((uint32_t)key->max, hi, sizeof(hi)), sl_conf_bare(text, buf, sizeof(buf)));
+            sl_conf_error(ctx, node, "must be between %s and %s, got %s",
+                          sl_conf_format_permille((uint32_t)key->min, lo, sizeof(lo)),
+                          sl_conf_format_permille((uint32_t)key->max, hi, sizeof(hi)), sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(uint32_t *)field = (uint32_t)r;
@@ -61,44 +52,17 @@ static int p_share(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
 static const sl_conf_backend_t *variant(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const sl_conf_tier_t *tier,
                                         const sl_conf_backend_t **seen, size_t n)
 {
-    const sl_conf_t *conf = ctx->conf;
-    char buf[256];
-    const char *text = sl_conf_scalar(ctx, node);
-    if (text == NULL)
+    const sl_conf_backend_t *b = sl_conf_backend_ref(ctx, node);
+    if (b == NULL)
         return NULL;
-    const sl_conf_backend_t *b = sl_conf_find_backend(conf, text);
-    if (b == NULL) {
-        if (conf->backends == NULL)
-            return NULL; /* the backends block itself is broken and already reported */
-        const char *names[SL_CONF_MAX_BACKENDS + 1];
-        for (size_t i = 0; i != conf->num_backends; ++i)
-            names[i] = conf->backends[i].name;
-        names[conf->num_backends] = NULL;
-        const char *suggestion = sl_str_suggest(text, names);
-        if (suggestion != NULL)
-            sl_conf_error(ctx, node, "undefined backend %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)),
-                          suggestion);
-        else
-            sl_conf_error(ctx, node, "undefined backend %s", sl_conf_quote(text, buf, sizeof(buf)));
-        return NULL;
-    }
     for (size_t i = 0; i != n; ++i) {
         if (seen[i] == b) {
             sl_conf_error(ctx, node, "backend \"%s\" is listed twice", b->name);
             return NULL;
         }
     }
-    if (tier->backend == NULL)
-        return b; /* the tier's backend is undefined (reported): nothing to compare with */
-    if (b == tier->backend) {
-        sl_conf_error(ctx, node, "backend \"%s\" is the tier's own backend; name a faster variant", b->name);
+    if (sl_conf_check_other_backend(ctx, node, tier, b, "name a faster variant") != SL_OK)
         return NULL;
-    }
-    if (b->protocol != tier->backend->protocol) {
-        sl_conf_error(ctx, node, "backend \"%s\" speaks %s but the tier's backend \"%s\" speaks %s", b->name,
-                      sl_conf_protocol_name(b->protocol), tier->backend->name, sl_conf_protocol_name(tier->backend->protocol));
-        return NULL;
-    }
     return b;
 }
 
@@ -156,9 +120,9 @@ static int check_band(sl_conf_ctx_t *ctx, const sl_ynode_t *map, const char *low
     const sl_ynode_t *n = sl_conf_map_get(map, low_key);
     size_t saved = sl_conf_path_push_key(ctx, low_key);
     sl_conf_error(ctx, n != NULL ? n : map, "must be below %s x burn_factor (%s x %s = %s), got %s%s", high_key,
-                  pct(high, a, sizeof(a)), pct(burn, b, sizeof(b)),
-                  pct((uint32_t)((uint64_t)high * burn / 1000u), c, sizeof(c)), pct(low, d, sizeof(d)),
-                  n != NULL ? "" : " (the default)");
+                  sl_conf_format_permille(high, a, sizeof(a)), sl_conf_format_permille(burn, b, sizeof(b)),
+                  sl_conf_format_permille((uint32_t)((uint64_t)high * burn / 1000u), c, sizeof(c)),
+                  sl_conf_format_permille(low, d, sizeof(d)), n != NULL ? "" : " (the default)");
     sl_conf_path_pop(ctx, saved);
     return SL_ECONFIG;
 }

@@ -32,16 +32,6 @@ static const char *const check_names[] = {"error_rate", "latency", "ttft",      
 static const uint32_t default_steps[] = {50, 100, 250, 500, 1000};
 #define DEFAULT_CRITICAL ((1u << SL_CONF_CHECK_ERROR_RATE) | (1u << SL_CONF_CHECK_LATENCY))
 
-/* "12.5%" from permille. */
-static const char *pct(uint32_t permille, char *buf, size_t sz)
-{
-    if (permille % 10 == 0)
-        snprintf(buf, sz, "%" PRIu32 "%%", permille / 10);
-    else
-        snprintf(buf, sz, "%" PRIu32 ".%" PRIu32 "%%", permille / 10, permille % 10);
-    return buf;
-}
-
 static const sl_conf_tier_t *tier_of(const sl_conf_rollout_t *r)
 {
     return (const sl_conf_tier_t *)((const char *)r - offsetof(sl_conf_tier_t, rollout));
@@ -51,37 +41,9 @@ static const sl_conf_tier_t *tier_of(const sl_conf_rollout_t *r)
 static int p_canary(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     const sl_conf_rollout_t *r = (const sl_conf_rollout_t *)((char *)field - key->offset);
-    const sl_conf_tier_t *tier = tier_of(r);
-    const sl_conf_t *conf = ctx->conf;
-    char buf[256];
-    const char *text = sl_conf_scalar(ctx, node);
-    if (text == NULL)
+    const sl_conf_backend_t *b = sl_conf_backend_ref(ctx, node);
+    if (b == NULL || sl_conf_check_other_backend(ctx, node, tier_of(r), b, "the canary must be another backend") != SL_OK)
         return SL_ECONFIG;
-    const sl_conf_backend_t *b = sl_conf_find_backend(conf, text);
-    if (b == NULL) {
-        if (conf->backends == NULL)
-            return SL_ECONFIG; /* the backends block itself is broken and already reported */
-        const char *names[SL_CONF_MAX_BACKENDS + 1];
-        for (size_t i = 0; i != conf->num_backends; ++i)
-            names[i] = conf->backends[i].name;
-        names[conf->num_backends] = NULL;
-        const char *suggestion = sl_str_suggest(text, names);
-        if (suggestion != NULL)
-            sl_conf_error(ctx, node, "undefined backend %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)),
-                          suggestion);
-        else
-            sl_conf_error(ctx, node, "undefined backend %s", sl_conf_quote(text, buf, sizeof(buf)));
-        return SL_ECONFIG;
-    }
-    if (tier->backend != NULL && b == tier->backend) {
-        sl_conf_error(ctx, node, "backend \"%s\" is the tier's own backend; the canary must be another backend", b->name);
-        return SL_ECONFIG;
-    }
-    if (tier->backend != NULL && b->protocol != tier->backend->protocol) {
-        sl_conf_error(ctx, node, "backend \"%s\" speaks %s but the tier's backend \"%s\" speaks %s", b->name,
-                      sl_conf_protocol_name(b->protocol), tier->backend->name, sl_conf_protocol_name(tier->backend->protocol));
-        return SL_ECONFIG;
-    }
     *(const sl_conf_backend_t **)field = b;
     return SL_OK;
 }
@@ -132,7 +94,7 @@ static int p_steps(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, cons
             rc = SL_ECONFIG;
         } else if (n != 0 && v <= steps[n - 1]) {
             sl_conf_error(ctx, node->items[i], "steps must increase: %s is not above the step before it (%s)",
-                          pct(v, a, sizeof(a)), pct(steps[n - 1], b, sizeof(b)));
+                          sl_conf_format_permille(v, a, sizeof(a)), sl_conf_format_permille(steps[n - 1], b, sizeof(b)));
             rc = SL_ECONFIG;
         } else {
             steps[n++] = v;

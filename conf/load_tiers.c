@@ -164,29 +164,11 @@ static int p_escalate_on(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field
 
 static int p_tier_backend(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
-    const sl_conf_t *conf = ctx->conf;
-    char buf[256];
-    const char *text = sl_conf_scalar(ctx, node);
-    if (text == NULL)
+    const sl_conf_backend_t *b = sl_conf_backend_ref(ctx, node);
+    if (b == NULL)
         return SL_ECONFIG;
-    const sl_conf_backend_t *b = sl_conf_find_backend(conf, text);
-    if (b != NULL) {
-        *(const sl_conf_backend_t **)field = b;
-        return SL_OK;
-    }
-    if (conf->backends == NULL)
-        return SL_ECONFIG; /* the backends block itself is broken and already reported */
-    const char *names[SL_CONF_MAX_BACKENDS + 1];
-    for (size_t i = 0; i != conf->num_backends; ++i)
-        names[i] = conf->backends[i].name;
-    names[conf->num_backends] = NULL;
-    const char *suggestion = sl_str_suggest(text, names);
-    if (suggestion != NULL)
-        sl_conf_error(ctx, node, "undefined backend %s (did you mean \"%s\"?)", sl_conf_quote(text, buf, sizeof(buf)),
-                      suggestion);
-    else
-        sl_conf_error(ctx, node, "undefined backend %s", sl_conf_quote(text, buf, sizeof(buf)));
-    return SL_ECONFIG;
+    *(const sl_conf_backend_t **)field = b;
+    return SL_OK;
 }
 
 /* The accept signal must be one the backend's protocol can produce. */

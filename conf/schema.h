@@ -101,6 +101,16 @@ const char *sl_conf_header_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, cons
 const char *sl_conf_json_pointer(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *ptr);
 /* Checks a backend or route name: 1 to 64 of [A-Za-z0-9_.-]. */
 int sl_conf_check_name(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const char *what);
+/* The backend a scalar node names; NULL after recording "undefined backend" (with the closest name as a hint), or
+ * silently when the scalar was invalid or the backends block itself is broken (both reported already). */
+const sl_conf_backend_t *sl_conf_backend_ref(sl_conf_ctx_t *ctx, const sl_ynode_t *node);
+/* Checks that b, named at node as another backend of tier (a degrade variant, a canary), is not the tier's own and
+ * speaks its protocol; `own` ends the message of the first case. SL_OK also when the tier's backend is undefined
+ * (reported already); SL_ECONFIG after recording the error. */
+int sl_conf_check_other_backend(sl_conf_ctx_t *ctx, const sl_ynode_t *node, const struct st_sl_conf_tier_t *tier,
+                                const sl_conf_backend_t *b, const char *own);
+/* "12.5%" from permille. */
+const char *sl_conf_format_permille(uint32_t permille, char *buf, size_t bufsz);
 
 /* The blocks (load.c, load_backends.c, load_tiers.c, load_routes.c) and the parsers of their lists. The tables can
  * be walked from sl_conf_root_block through each key's sub block (tests check docs/CONFIG.md against them). */
