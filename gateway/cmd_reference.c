@@ -12,6 +12,7 @@
  */
 #include "backends/adapter.h"
 #include "common/alloc.h"
+#include "common/file.h"
 #include "common/json_scan.h"
 #include "common/status.h"
 #include "common/str.h"
@@ -119,26 +120,27 @@ static int read_sample(FILE *fp, const char *name, const sl_conf_t *conf, const 
     return rc;
 }
 
-/* Writes data to path through path.tmp and a rename ("-": standard output). Returns 0 or 1 after printing. */
+/* Writes data to path through path.tmp and a rename (common/file.h; "-": standard output). Returns 0 or 1 after
+ * printing. */
 static int write_file(const char *path, const sl_buf_t *data)
 {
     if (strcmp(path, "-") == 0)
         return fwrite(data->data, 1, data->len, stdout) == data->len && fflush(stdout) == 0 ? 0 : 1;
-    sl_buf_t tmp;
+    sl_buf_t tmp, dir;
+    const char *step, *slash = strrchr(path, '/');
     sl_buf_init(&tmp, 0);
+    sl_buf_init(&dir, 0);
     sl_buf_appendf(&tmp, "%s.tmp", path);
-    FILE *fp = fopen(tmp.data, "wb");
-    int ok = fp != NULL && fwrite(data->data, 1, data->len, fp) == data->len;
-    if (fp != NULL)
-        ok = (fflush(fp) == 0 && fsync(fileno(fp)) == 0) & ok & (fclose(fp) == 0);
-    if (ok)
-        ok = rename(tmp.data, path) == 0;
-    if (!ok) {
-        fprintf(stderr, "sluice reference: cannot write %s: %s\n", path, strerror(errno));
-        unlink(tmp.data);
-    }
+    if (slash == NULL)
+        sl_buf_appendf(&dir, ".");
+    else
+        sl_buf_appendf(&dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    int rc = sl_file_replace(NULL, dir.data, path, tmp.data, data->data, data->len, 0644, &step);
+    if (rc != SL_OK)
+        fprintf(stderr, "sluice reference: cannot write %s: %s\n", path, errno != 0 ? strerror(errno) : "short write");
     sl_buf_dispose(&tmp);
-    return ok ? 0 : 1;
+    sl_buf_dispose(&dir);
+    return rc == SL_OK ? 0 : 1;
 }
 
 static int build(const char *config, const char *route_name, const char *input, const char *output, const char *created)

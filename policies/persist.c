@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "stats/window.h"
@@ -154,70 +155,16 @@ int sl_persist_begin(sl_buf_t *b)
     return sl_buf_append(b, hdr, sizeof(hdr));
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return r;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len != 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* tmp -> fsync -> rename -> fsync(dir). On failure removes tmp and describes the step that failed. */
+/* The file replaced atomically (common/file.h); why describes the step that failed. */
 static int atomic_replace(const char *dir, const char *path, const char *tmp, const void *data, size_t len, int mode, char *why)
 {
-    const char *step = "create";
-    int e;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        goto Fail;
-    step = "write";
-    if (write_all(fd, data, len) != 0)
-        goto FailClose;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto FailClose;
-    step = "close";
-    if (close(fd) != 0) {
-        fd = -1;
-        goto FailUnlink;
-    }
-    step = "rename";
-    if (rename(tmp, path) != 0)
-        goto FailUnlink;
-    if (fsync_dir(dir) != 0) {
+    const char *step;
+    if (sl_file_replace(NULL, dir, path, tmp, data, len, (mode_t)mode, &step) == SL_OK)
+        return SL_OK;
+    if (step == sl_file_step_dir_fsync) /* the new file is in place; only its durability is in doubt */
         say(why, "%s: fsync of directory %s failed: %s", path, dir, strerror(errno));
-        return SL_EIO; /* the new file is in place; only its durability is in doubt */
-    }
-    return SL_OK;
-
-FailClose:
-    e = errno;
-    close(fd);
-    errno = e;
-FailUnlink:
-    e = errno;
-    unlink(tmp);
-    errno = e;
-Fail:
-    say(why, "%s: %s of %s failed: %s", path, step, tmp, errno != 0 ? strerror(errno) : "short write");
+    else
+        say(why, "%s: %s of %s failed: %s", path, step, tmp, errno != 0 ? strerror(errno) : "short write");
     return SL_EIO;
 }
 
@@ -276,7 +223,7 @@ static int rename_aside(const sl_persist_t *p, uint64_t wall_ms, char *aside, si
             continue;
         if (rename(p->path, aside) != 0)
             return -1;
-        fsync_dir(p->dir);
+        sl_file_fsync_dir(p->dir);
         return 0;
     }
     errno = EEXIST;

@@ -14,6 +14,7 @@
 #ifndef SL_POLICIES_ROLLOUT_STORE_H
 #define SL_POLICIES_ROLLOUT_STORE_H
 
+#include "common/file.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,16 +36,8 @@ typedef struct st_sl_rollout_saved_t {
     sl_canary_durable_t durable;
 } sl_rollout_saved_t;
 
-/* The file operations a write uses; tests replace them to crash a write at any point. NULL: POSIX. */
-typedef struct st_sl_rollout_store_io_t {
-    int (*open)(void *ctx, const char *path, int flags, mode_t mode);
-    ssize_t (*write)(void *ctx, int fd, const void *buf, size_t len);
-    int (*fsync)(void *ctx, int fd);
-    int (*close)(void *ctx, int fd);
-    int (*rename)(void *ctx, const char *from, const char *to);
-    int (*unlink)(void *ctx, const char *path);
-    void *ctx;
-} sl_rollout_store_io_t;
+/* The file operations a write uses (common/file.h); tests replace them to crash a write at any point. NULL: POSIX. */
+typedef sl_file_io_t sl_rollout_store_io_t;
 
 /* Writes the file name into buf ("<dir>/rollout+<route>+<backend>.state"). Returns SL_OK or SL_ERANGE (too long)
  * or SL_EINVAL (a name empty, longer than 64 bytes, or with a character outside [A-Za-z0-9_.-]). */

@@ -5,8 +5,9 @@
  * The write sequence is the classic one for atomic replacement on POSIX file systems: write a temporary file in
  * the same directory, fsync it (its data is durable), rename it over the state file (atomic: readers see the old
  * or the new file, never a mix), fsync the directory (the rename itself is durable). A process killed at any point
- * leaves the old file (plus perhaps a temporary file, removed at the next start) or the new one. The file
- * operations go through a small table so tests can stop a write after any operation, as a kill would.
+ * leaves the old file (plus perhaps a temporary file, removed at the next start) or the new one. The sequence is
+ * common/file.h's, shared with policies/persist.c; its operations go through a small table so tests can stop a
+ * write after any operation, as a kill would.
  *
  * A damaged file is never trusted and never deleted: it is renamed aside with a numbered suffix, and the caller
  * treats the rollout as rolled back (sl_rollout_restore_unreadable), because a lost rollback decision must not
@@ -27,39 +28,6 @@
 #include "common/status.h"
 #include "policies/canary.h"
 #include "policies/rollout.h"
-
-static int posix_open(void *ctx, const char *path, int flags, mode_t mode)
-{
-    return open(path, flags, mode);
-}
-
-static ssize_t posix_write(void *ctx, int fd, const void *buf, size_t len)
-{
-    return write(fd, buf, len);
-}
-
-static int posix_fsync(void *ctx, int fd)
-{
-    return fsync(fd);
-}
-
-static int posix_close(void *ctx, int fd)
-{
-    return close(fd);
-}
-
-static int posix_rename(void *ctx, const char *from, const char *to)
-{
-    return rename(from, to);
-}
-
-static int posix_unlink(void *ctx, const char *path)
-{
-    return unlink(path);
-}
-
-static const sl_rollout_store_io_t posix_io = {posix_open,   posix_write,  posix_fsync, posix_close,
-                                               posix_rename, posix_unlink, NULL};
 
 /* A reason for the caller, shortened to fit (paths may be long). */
 static void __attribute__((format(printf, 2, 3))) whyf(char why[SL_ROLLOUT_STORE_WHY], const char *fmt, ...)
@@ -96,10 +64,8 @@ int sl_rollout_store_write(const char *dir, const char *route, const char *backe
 {
     char path[4096], tmp[4096];
     const char *step = "encode";
-    int fd = -1, rc = SL_EIO, err = 0, created = 0;
+    int rc = SL_EIO;
     sl_buf_t b;
-    if (io == NULL)
-        io = &posix_io;
     sl_buf_init(&b, 0);
     if (sl_rollout_store_path(dir, route, backend, path, sizeof(path)) != SL_OK ||
         tmp_path(dir, route, backend, tmp, sizeof(tmp)) != SL_OK) {
@@ -108,53 +74,13 @@ int sl_rollout_store_write(const char *dir, const char *route, const char *backe
         return SL_EIO;
     }
     if (sl_rollout_store_encode(r, route, backend, now_ms, &b) != SL_OK)
-        goto done;
-    step = "create";
-    if ((fd = io->open(io->ctx, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-        goto done;
-    created = 1;
-    step = "write";
-    for (size_t off = 0; off < b.len;) {
-        ssize_t n = io->write(io->ctx, fd, b.data + off, b.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto done;
-        off += (size_t)n;
-    }
-    step = "fsync";
-    if (io->fsync(io->ctx, fd) != 0)
-        goto done;
-    step = "close";
-    int cr = io->close(io->ctx, fd);
-    fd = -1;
-    if (cr != 0)
-        goto done;
-    step = "rename";
-    if (io->rename(io->ctx, tmp, path) != 0)
-        goto done;
-    created = 0;
-    step = "fsync of the directory";
-    int dfd = io->open(io->ctx, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd < 0)
-        goto done;
-    int fr = io->fsync(io->ctx, dfd);
-    err = errno;
-    io->close(io->ctx, dfd);
-    errno = err;
-    if (fr != 0)
-        goto done;
-    rc = SL_OK;
-    r->dirty = 0;
-done:
-    if (rc != SL_OK) {
-        err = errno;
-        whyf(why, "%s: %s failed: %s", path, step, strcmp(step, "encode") == 0 ? "invalid names" : strerror(err));
-        if (fd >= 0)
-            io->close(io->ctx, fd);
-        if (created)
-            io->unlink(io->ctx, tmp);
-    }
+        whyf(why, "%s: %s failed: invalid names", path, step);
+    else if (sl_file_replace(io, dir, path, tmp, b.data, b.len, 0644, &step) != SL_OK)
+        whyf(why, "%s: %s failed: %s", path, step, errno != 0 ? strerror(errno) : "short write");
+    else
+        rc = SL_OK;
+    if (rc == SL_OK)
+        r->dirty = 0;
     sl_buf_dispose(&b);
     return rc;
 }
