@@ -9,17 +9,19 @@
  * route takes feedback), writes the answer into the job and sends the job back to the worker's own receiver; the
  * worker answers and frees the job.
  *
- * The request may go away meanwhile (the client closes): a guard object in the request's pool detaches the job when
- * the pool is cleared, and the job, back on the worker, is then only freed. Guard, job and request are touched only
- * by the worker, except the job's body (read) and answer (written) while the control thread holds it; the message
- * queue's hand-over orders those accesses. A request being answered counts as in flight, so a graceful stop waits
- * for its answer.
+ * Memory. The job is a shared object of the request's pool (h2o_mem_alloc_shared), with one more reference taken
+ * when it is sent: the request may go away meanwhile (the client closes) and clear its pool, and the job must
+ * outlive that until it is back. Both references are dropped on the worker (the pool's when it is cleared, the
+ * sender's when the job comes back), so the non-atomic reference count is only ever touched by that one thread. A
+ * guard object in the same pool tells the job that its request is gone; the job is then only released. Guard, job
+ * and request are touched only by the worker, except the job's body (read) and answer (written) while the control
+ * thread holds it; the message queue's hand-over orders those accesses. A request being answered counts as in
+ * flight, so a graceful stop waits for its answer.
  */
 #include "gateway/monitor_glue.h"
 
 #include <string.h>
 
-#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "conf/snapshot.h"
@@ -102,8 +104,15 @@ static void on_guard_dispose(void *_g)
 {
     sl_gw_fb_guard_t *g = _g;
     if (g->job != NULL)
-        g->job->req = NULL; /* still with the control thread: it will only be freed when it comes back */
+        g->job->req = NULL; /* still with the control thread: it is only released when it comes back */
     SL_GW_SUB(sl_gw_worker_shard(g->w)->inflight, 1);
+}
+
+/* The job's last reference went (both on the worker). */
+static void on_job_dispose(void *_job)
+{
+    sl_gw_fb_job_t *job = _job;
+    sl_buf_dispose(&job->out);
 }
 
 /* Jobs back from the control thread, on the worker that sent them. */
@@ -122,7 +131,7 @@ static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *m
                 respond_error(w, job->req, 500, "feedback_failed", "the feedback answer could not be written");
         }
         sl_buf_dispose(&job->out);
-        sl_free(job);
+        h2o_mem_release_shared(job); /* the sender's reference; the pool's goes when the request's pool is cleared */
     }
 }
 
@@ -185,7 +194,7 @@ int sl_gw_feedback_on_req(sl_gw_worker_t *w, h2o_req_t *req)
         h2o_multithread_register_receiver(w->ctx->queue, &fw->done, on_jobs_done);
         fw->registered = 1;
     }
-    sl_gw_fb_job_t *job = sl_malloc(sizeof(*job) + len + 1);
+    sl_gw_fb_job_t *job = h2o_mem_alloc_shared(&req->pool, sizeof(*job) + len + 1, on_job_dispose);
     memset(job, 0, sizeof(*job));
     job->worker = w->idx;
     job->req = req;
@@ -198,6 +207,7 @@ int sl_gw_feedback_on_req(sl_gw_worker_t *w, h2o_req_t *req)
     g->w = w;
     job->guard = g;
     SL_GW_ADD(sl_gw_worker_shard(w)->inflight, 1);
+    h2o_mem_addref_shared(job); /* the sender's reference, dropped on this worker when the job comes back */
     h2o_multithread_send_message(&s->jobs, &job->super);
     return 0;
 }

@@ -7,8 +7,9 @@
  *                      owned by the control thread: workers observe into it while a request pins the generation; the
  *                      generation's dispose, on any thread, only sets `released`, and the control thread destroys it
  *                      at its next tick (the SLO tracker's rule, slo_glue.h).
- *   sl_gw_fb_job_t     one POST /v1/feedback body on its way from a worker to the control thread and back: the worker
- *                      allocates and frees it; the control thread only reads the body and writes the answer.
+ *   sl_gw_fb_job_t     one POST /v1/feedback body on its way from a worker to the control thread and back: a shared
+ *                      object of the request's pool, referenced by the pool and by the sender until it is back (both
+ *                      dropped on the worker); the control thread only reads the body and writes the answer.
  *   sl_gw_monitor_t    gw->monitor: the control thread's, for the life of the process, except each worker's part
  *                      (its reply receiver and answer counters, written by that worker only).
  */

@@ -9,7 +9,8 @@
  *
  * Data path (worker thread): sl_gw_monitor_answer when an accepted whole answer is about to go out,
  * sl_gw_monitor_observe when a request departs, sl_gw_feedback_on_req for POST /v1/feedback. No lock, no allocation
- * outside the request's pool (a feedback body is copied once into a job the worker frees), nothing sleeps.
+ * outside the request's pool (a feedback body is copied once into a shared object of the request's pool), nothing
+ * sleeps.
  * Control thread: sl_gw_monitor_attach (from sl_gw_gen_build), sl_gw_monitor_tick (every control tick), the
  * feedback jobs, the renders. sl_gw_monitor_start from the main thread before any thread runs.
  */

@@ -7,6 +7,7 @@ sampling error); the feedback endpoint's edge cases; reloads that keep or reset 
 reference file refused while the running config stays, and a start with one refused."""
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -15,6 +16,7 @@ import harness
 from gw_helpers import ENV, Gateway, Upstream, ZERO, answer, keepalive, post, sim, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 from sim_helpers import band, truth
+from test_gw_h2_body_limit import DATA, END_HEADERS, END_STREAM, HEADERS, RST_STREAM, SETTINGS, frame, head_block
 
 CHAT = "/v1/chat/completions"
 COMPLETIONS = "/v1/completions"
@@ -440,3 +442,26 @@ def test_regression_route_over_http_protocol():
     c.close()
     g.stop()
     up.close()
+
+
+def test_feedback_streams_reset_before_the_answer():
+    """HTTP/2 streams reset right after their feedback body: the request goes away while its body is with the control
+    thread, and the job comes back to no request and is released (the ASan build checks the memory). Every body is
+    still joined, nothing stays in flight, the connection goes on, and the gateway stops cleanly."""
+    s = sim(*ZERO)
+    g = Gateway(monitor_config(s, CHAT_MONITOR))
+    body = json.dumps([{"id": f"gone-{i}", "label": "positive"} for i in range(100)]).encode()
+    host, port = g.addr.rsplit(":", 1)
+    c = socket.create_connection((host, int(port)), timeout=10)
+    flight = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0)
+    for sid in range(1, 41, 2):
+        flight += (frame(HEADERS, END_HEADERS, sid, head_block(g.addr, "/v1/feedback", len(body))) +
+                   frame(DATA, END_STREAM, sid, body) + frame(RST_STREAM, 0, sid, b"\x00\x00\x00\x08"))  # CANCEL
+    c.sendall(flight)
+    wait_for(lambda: metric(g, "sluice_feedback_total", result="unknown") == 20 * 100, what="the bodies joined")
+    wait_for(lambda: metric(g, "sluice_inflight_requests") == 0, what="nothing in flight")
+    status, _, doc, _ = feedback(g.addr, {"id": "gone-0", "label": "positive"})
+    assert status == 200 and doc["result"] == "unknown", doc
+    c.close()
+    g.stop()
+    s.stop()
