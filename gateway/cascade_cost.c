@@ -33,13 +33,26 @@ uint64_t sl_cascade_cost_nanos(const sl_conf_cost_t *cost, int charged, int has_
 
 size_t sl_cascade_u64_format(uint64_t v, char *buf)
 {
+    /* two digits per division, written backwards into the end of digits[] */
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     char digits[20];
-    size_t n = 0;
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    for (size_t i = 0; i != n; ++i)
-        buf[i] = digits[n - 1 - i];
+    size_t i = sizeof(digits);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        digits[--i] = pairs[2 * r + 1];
+        digits[--i] = pairs[2 * r];
+    }
+    if (v >= 10) {
+        digits[--i] = pairs[2 * v + 1];
+        digits[--i] = pairs[2 * v];
+    } else {
+        digits[--i] = (char)('0' + v);
+    }
+    size_t n = sizeof(digits) - i;
+    memcpy(buf, digits + i, n);
     buf[n] = '\0';
     return n;
 }

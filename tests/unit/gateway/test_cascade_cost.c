@@ -2,6 +2,7 @@
  * log), signal values as JSON numbers, the signal histogram's buckets and the names of reasons. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway/cascade.h"
@@ -104,4 +105,16 @@ Test(cascade_cost, reason_names)
     t.verdict = SL_VERDICT_ACCEPT;
     t.reason = SL_REASON_LAST_TIER;
     cr_assert_str_eq(sl_cascade_try_reason(&t), "last_tier");
+}
+
+Test(cascade_cost, u64_format_as_printf)
+{
+    char got[24], want[24];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (uint64_t i = 0; i != 200000; ++i) {
+        uint64_t v = i < 100000 ? i : (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x >> (i % 64));
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+        cr_assert_eq(sl_cascade_u64_format(v, got), strlen(want));
+        cr_assert_str_eq(got, want);
+    }
 }
