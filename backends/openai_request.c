@@ -58,6 +58,26 @@ typedef struct st_read_state_t {
 
 static enum en_member_t classify(const sl_json_span_t *k)
 {
+    /* the names' lengths tell them apart but for two pairs: a plain key is settled by its length and one memcmp */
+    if (k->plain) {
+        const char *b = k->p + 1;
+#define IS(lit) (memcmp(b, lit, sizeof(lit) - 1) == 0)
+        switch (k->len - 2) {
+        case 5:
+            return IS("model") ? M_MODEL : M_OTHER;
+        case 6:
+            return IS("prompt") ? M_PROMPT : IS("stream") ? M_STREAM : M_OTHER;
+        case 8:
+            return IS("messages") ? M_MESSAGES : IS("logprobs") ? M_LOGPROBS : M_OTHER;
+        case 12:
+            return IS("top_logprobs") ? M_TOP_LOGPROBS : M_OTHER;
+        case 14:
+            return IS("stream_options") ? M_STREAM_OPTIONS : M_OTHER;
+        default:
+            return M_OTHER;
+        }
+#undef IS
+    }
     return (enum en_member_t)(sl_json_string_index(k, member_names, sizeof(member_names) / sizeof(member_names[0])) + 1);
 }
 
