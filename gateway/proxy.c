@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *lookup_header(void *ctx, const char *name, size_t name_len, size_t *value_len)
+const char *sl_proxy_lookup_header(void *ctx, const char *name, size_t name_len, size_t *value_len)
 {
     h2o_req_t *req = ctx;
     ssize_t i = h2o_find_header_by_str(&req->headers, name, name_len, -1);
@@ -329,13 +329,13 @@ int sl_proxy_on_req(h2o_handler_t *self, h2o_req_t *req)
     take_request_id(p);
 
     if (p->body_len > gen->max_body_bytes) {
-        sl_proxy_respond_error(p, 413, SL_FAILURE_NONE, "body_too_large", "the request body is too large");
+        sl_proxy_respond_too_large(p); /* in the shape of the route the request's head matches */
         return 0;
     }
     if (gen->needs_model && sl_proxy_parse_body(p, gen->body_adapter) != 0)
         return 0;
     sl_router_facts_t facts = {req->path.base, req->path.len, req->authority.base, req->authority.len,
-                               p->model.base,  p->model.len,  lookup_header,       req};
+                               p->model.base,  p->model.len,  sl_proxy_lookup_header, req};
     const sl_conf_route_t *route = sl_router_match(gen->conf, &facts);
     if (route == NULL) {
         sl_proxy_respond_error(p, 404, SL_FAILURE_NONE, "no_route", "no route matches this request");

@@ -72,6 +72,17 @@ void sl_proxy_read_ahead_end(sl_proxy_t *p);
  * records status and failure. Retry-After is added to 503 overloaded answers. Only before a response started. */
 void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code, const char *message);
 
+/* 413 for a body above max_body, as JSON in the protocol of the route the request's head alone matches (path, host,
+ * headers; the body is not read), openai's when none does. Counted as rejected (body_too_large). */
+void sl_proxy_respond_too_large(sl_proxy_t *p);
+
+/* The protocol of the route req's head matches in gen (sl_router_match without the body's model), or
+ * SL_PROTOCOL_OPENAI when none does: the shape of the errors answered before routing. */
+enum en_sl_protocol_t sl_proxy_head_protocol(h2o_req_t *req, const sl_gw_gen_t *gen);
+
+/* sl_router_facts_t's header lookup over req->headers (ctx: the h2o_req_t). */
+const char *sl_proxy_lookup_header(void *ctx, const char *name, size_t name_len, size_t *value_len);
+
 /* Copies the upstream response head into req->res (hop-by-hop and framing fields dropped, content-length into
  * res.content_length, the gateway's own headers added, p->is_stream set for SSE and unframed answers). Nothing is
  * sent: an attempt that fails later still answers with an error (which resets the headers). */

@@ -3,13 +3,15 @@
  * streamed body under h2o's rules: one h2o_send at a time (the next waits for proceed), never an IN_PROGRESS send
  * without bytes (h2o 2.2.5 truncates or stalls on it), HEAD answered without a body, FINAL or ERROR exactly once.
  * Also the output filter that turns h2o's own "413 Request Entity Too Large" (raised before any handler runs) into
- * the same JSON error.
+ * the same JSON error. A 413 is answered before routing, in the shape of the route the request's head matches.
  */
 #include "gateway/proxy.h"
+#include "conf/snapshot.h"
 #include "gateway/cascade.h"
 #include "gateway/failure.h"
 #include "gateway/headers.h"
 #include "gateway/worker.h"
+#include "router/match.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -64,11 +66,33 @@ static void start_response(sl_proxy_t *p, h2o_generator_t *gen)
     p->responded = 1;
 }
 
+enum en_sl_protocol_t sl_proxy_head_protocol(h2o_req_t *req, const sl_gw_gen_t *gen)
+{
+    sl_router_facts_t facts = {req->path.base, req->path.len, req->authority.base, req->authority.len, NULL, 0,
+                               sl_proxy_lookup_header, req};
+    const sl_conf_route_t *route = sl_router_match(gen->conf, &facts);
+    return route != NULL ? route->protocol : SL_PROTOCOL_OPENAI;
+}
+
+static void respond_error_as(sl_proxy_t *p, enum en_sl_protocol_t proto, int status, enum en_sl_failure_t failure,
+                             const char *code, const char *message);
+
 void sl_proxy_respond_error(sl_proxy_t *p, int status, enum en_sl_failure_t failure, const char *code, const char *message)
+{
+    respond_error_as(p, p->route != NULL ? p->route->conf->protocol : SL_PROTOCOL_OPENAI, status, failure, code, message);
+}
+
+void sl_proxy_respond_too_large(sl_proxy_t *p)
+{
+    respond_error_as(p, sl_proxy_head_protocol(p->req, p->gen), 413, SL_FAILURE_NONE, "body_too_large",
+                     "the request body is too large");
+}
+
+static void respond_error_as(sl_proxy_t *p, enum en_sl_protocol_t proto, int status, enum en_sl_failure_t failure,
+                             const char *code, const char *message)
 {
     static h2o_generator_t oneshot = {NULL, NULL}; /* a FINAL send: h2o never calls back */
     h2o_req_t *req = p->req;
-    enum en_sl_protocol_t proto = p->route != NULL ? p->route->conf->protocol : SL_PROTOCOL_OPENAI;
     char *body = h2o_mem_alloc_pool(&req->pool, SL_GW_ERROR_BODY_MAX);
     size_t len = sl_gw_error_body(proto, status, code, message, body, SL_GW_ERROR_BODY_MAX);
     if (len >= SL_GW_ERROR_BODY_MAX)
@@ -240,7 +264,13 @@ static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
     sl_gw_worker_t *w = sl_gw_worker_of(req);
     if (req->res.status == 413 && !w->in_own_start) {
         char *body = h2o_mem_alloc_pool(&req->pool, SL_GW_ERROR_BODY_MAX);
-        size_t len = sl_gw_error_body(SL_PROTOCOL_OPENAI, 413, "body_too_large", "the request body is too large", body,
+        enum en_sl_protocol_t proto = SL_PROTOCOL_OPENAI;
+        sl_gw_gen_t *gen = (sl_gw_gen_t *)sl_snapshot_pin(&w->reader);
+        if (gen != NULL) {
+            proto = sl_proxy_head_protocol(req, gen); /* the shape of the route its head matches */
+            sl_snapshot_unpin(&w->reader, &gen->super);
+        }
+        size_t len = sl_gw_error_body(proto, 413, "body_too_large", "the request body is too large", body,
                                       SL_GW_ERROR_BODY_MAX);
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));

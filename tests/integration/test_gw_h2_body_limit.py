@@ -2,6 +2,7 @@
 RST_STREAM(REFUSED_STREAM), which clients retry), in cleartext with prior knowledge and over TLS; what the client
 still sends on that stream is discarded without stalling the connection, and RST_STREAM(NO_ERROR) follows the
 answer. Checked with curl and nghttp, and with a small raw HTTP/2 client for the exact frames."""
+import json
 import os
 import socket
 import struct
@@ -238,6 +239,38 @@ def test_http1_limits_unchanged_and_h2c_upgrade_stays_http1():
                                             b"Content-Length: 2\r\n\r\n{}")
         assert status == "HTTP/1.1 200 OK" and body == b'{"got":2}'
         assert up.requests[-1][1] == b"{}" and len(up.requests) == 1
+    finally:
+        g.stop()
+        up.close()
+
+
+def test_413_has_the_shape_of_the_route_the_head_matches(tmp_path):
+    """Routing needs no body here: a kserve_v2 route's 413 is kserve-shaped ({"error": message}) over HTTP/1.1 (the
+    handler's and h2o's own) and HTTP/2; a request no route matches gets openai's shape."""
+    up = upstream()
+    g = Gateway(config(backend_yaml("k", [up.addr], protocol="kserve_v2", extra="health: { enabled: false }"),
+                       [("infer", "/v2/", "k")], server="max_body: 1KiB"))
+    try:
+        kserve = {"error": "the request body is too large"}
+        status, headers, body = raw_request(g.addr, b"POST /v2/models/m/infer HTTP/1.1\r\nHost: h\r\n"
+                                            b"Content-Length: 2000\r\n\r\n" + b"x" * 2000)
+        assert status == "HTTP/1.1 413 Request Entity Too Large" and json.loads(body) == kserve
+        assert headers["content-type"] == ["application/json"]
+        status, _, body = raw_request(g.addr, b"POST /v2/models/m/infer HTTP/1.1\r\nHost: h\r\n"
+                                      b"Transfer-Encoding: chunked\r\n\r\n5000\r\n" + b"x" * 0x5000 + b"\r\n0\r\n\r\n")
+        assert status == "HTTP/1.1 413 Request Entity Too Large" and json.loads(body) == kserve
+        big = tmp_path / "big"
+        big.write_bytes(b"y" * 5000)
+        rc, out, err = run(["curl", "-sS", "--http2-prior-knowledge", "-w", "\n%{http_code}",
+                            f"http://{g.addr}/v2/models/m/infer", "--data-binary", f"@{big}"])
+        assert rc == 0, err
+        body, _, code = out.rpartition(b"\n")
+        assert code == b"413" and json.loads(body) == kserve
+        status, _, body = raw_request(g.addr, b"POST /elsewhere HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n"
+                                      + b"x" * 2000)
+        assert status == "HTTP/1.1 413 Request Entity Too Large" and error_of(body) == TOO_LARGE
+        assert up.requests == []
+        assert g.metric("sluice_rejected_requests_total", reason="body_too_large") == 4
     finally:
         g.stop()
         up.close()
