@@ -78,6 +78,9 @@ static uint32_t decode31(const uint8_t *p)
     return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) & 0x7fffffff;
 }
 
+/* The stream of id in the priority tree below node, or NULL. The tree is small and shallow enough to walk for every
+ * DATA frame: h2o keeps at most max_concurrent_streams (100) open streams plus http2.max_streams_for_priority (16)
+ * idle or closed ones that PRIORITY frames created. */
 static h2o_http2_stream_t *find_stream(h2o_http2_scheduler_node_t *node, uint32_t id)
 {
     for (h2o_linklist_t *l = node->_all_refs.next; l != &node->_all_refs; l = l->next) {
