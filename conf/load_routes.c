@@ -200,12 +200,31 @@ static int check_slo(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint6
     return SL_OK;
 }
 
-/* The route answers in the shape of its first tier's protocol (error bodies, headers). */
+/* The route answers in the shape of its first tier's protocol (error bodies, headers). A rollout's feedback_accuracy
+ * check needs the route's classification feedback (labels to measure accuracy with). */
 static int check_route(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, uint64_t seen)
 {
     sl_conf_route_t *r = obj;
+    int rc = SL_OK;
     r->protocol = r->tiers[0].backend->protocol;
-    return SL_OK;
+    int labels = r->monitor.enabled && r->monitor.feedback.enabled && r->monitor.feedback.task == SL_FEEDBACK_CLASSIFICATION;
+    for (size_t t = 0; t != r->num_tiers && !labels; ++t) {
+        if (!r->tiers[t].rollout.enabled || !r->tiers[t].rollout.checks[SL_CONF_CHECK_FEEDBACK_ACCURACY].enabled)
+            continue;
+        static const char *const keys[] = {"rollout", "checks", "feedback_accuracy"};
+        const sl_ynode_t *cascade = sl_conf_map_get(map, "cascade"), *at = cascade;
+        size_t saved = sl_conf_path_push_key(ctx, "cascade");
+        sl_conf_path_push_index(ctx, t);
+        at = at != NULL && t < at->num_items ? at->items[t] : NULL;
+        for (size_t k = 0; k != sizeof(keys) / sizeof(keys[0]); ++k) {
+            sl_conf_path_push_key(ctx, keys[k]);
+            at = at != NULL && at->kind == SL_YNODE_MAP ? sl_conf_map_get(at, keys[k]) : NULL;
+        }
+        sl_conf_error(ctx, at != NULL ? at : map, "needs the route's monitor.feedback with a classification task (labels)");
+        sl_conf_path_pop(ctx, saved);
+        rc = SL_ECONFIG;
+    }
+    return rc;
 }
 
 static const sl_conf_key_t route_keys[] = {{"name", p_route_name, offsetof(sl_conf_route_t, name), .required = 1},

@@ -122,7 +122,10 @@ Test(rollout_conf, every_key_away_from_its_default)
                                     "            srm: {alpha: 0.0001, hold: false}\n"
                                     "            feedback_accuracy: {alpha: 0.01, min_effect: 5%, min_samples: 5000}\n"
                                     "      - backend: large\n"
-                                    "        rollout: {canary: large-v2, sticky: cookie:session_ID}\n");
+                                    "        rollout: {canary: large-v2, sticky: cookie:session_ID}\n"
+                                    "    monitor:\n"
+                                    "      prediction: {label: /choices/0/message/content}\n"
+                                    "      feedback: {task: classification, labels: [yes, no]}\n");
     const sl_conf_rollout_t *r = &c->routes[0].tiers[0].rollout;
     cr_assert_str_eq(r->canary->name, "large");
     cr_assert_eq(r->num_steps, 4);
@@ -272,6 +275,12 @@ static const bad_case_t cases[] = {
      {"10:73: routes[0].cascade[0].rollout.checks.error_rate.detect_ratio: must be between 1 and 1000, got 0.5",
       "10:95: routes[0].cascade[0].rollout.checks.error_rate.detect_increase: must be between 0% and 100%, got 120%",
       "10:135: routes[0].cascade[0].rollout.checks.feedback_accuracy.min_samples: must be between 5 and 1000000000, got 2",
+      NULL}},
+    {"feedback_accuracy_without_labels",
+     "      - backend: large\n"
+     "        rollout: {canary: large-v2, checks: {feedback_accuracy: {min_samples: 50}}}\n",
+     {"10:65: routes[0].cascade[0].rollout.checks.feedback_accuracy: needs the route's monitor.feedback with a "
+      "classification task (labels)",
       NULL}},
     {"steps_scalar",
      "      - backend: large\n"
