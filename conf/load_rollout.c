@@ -210,7 +210,7 @@ static int check_enabled(sl_conf_ctx_t *ctx, const sl_ynode_t *map, void *obj, u
 
 static const sl_conf_key_t error_rate_keys[] = {
     ENABLED("true"),
-    ALPHA("0.004"),
+    ALPHA("0.0025"),
     {"min_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, ratio), .def = "1.1", .fmin = 1, .fmax = 100},
     {"min_increase", sl_conf_p_percent, offsetof(sl_conf_check_t, min_effect), .def = "0.1%", .fmin = 0, .fmax = 1},
     {"detect_ratio", sl_conf_p_number, offsetof(sl_conf_check_t, detect_ratio), .def = "5", .fmin = 1, .fmax = 1000},

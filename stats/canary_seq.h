@@ -9,7 +9,7 @@
  * so the bound below still holds). The test compares each alternative r = min_ratio x g_k (g_k on a fixed grid of
  * SL_CANARY_SEQ_GRID ratios from 1.5 to 64) with the null boundary r = min_ratio:
  *     log LR_k += e_t log g_k - E log(1 + w (g_k - 1)),   w = n_t min_ratio / (n_t min_ratio + n_c)
- * and mixes them with equal weights, Lambda = (1/K) sum_k exp(log LR_k). Under H0 (r <= min_ratio) Lambda is a
+ * and mixes them with fixed weights v_k (summing to 1; twice the mass on g = 3 to 8), Lambda = sum_k v_k exp(log LR_k). Under H0 (r <= min_ratio) Lambda is a
  * non-negative supermartingale over batches, so by Ville's inequality P(Lambda ever >= 1/alpha) <= alpha: the
  * p-value exp(-max log Lambda) is valid at any stopping time, whatever the number and the sizes of the batches
  * (Robbins 1970; Johari, Pekelis and Walsh, "Always valid inference", 2015). Conditioning on the batch totals
@@ -43,11 +43,11 @@ int sl_canary_seq_update(sl_canary_seq_t *s, uint64_t errors_t, uint64_t n_t, ui
 /*
  * The evidence the test should hold by now if the canary failed at rate p_t and stable at p_c, over the batches
  * applied so far (their sizes as they were): a lower bound on E[log Lambda],
- *     max_k E[log LR_k] - log K,   E[log LR_k] = p_t (N_t log g_k - sum_b n_t,b L_bk) - p_c sum_b n_c,b L_bk
+ *     max_k E[log LR_k] + log v_k,   E[log LR_k] = p_t (N_t log g_k - sum_b n_t,b L_bk) - p_c sum_b n_c,b L_bk
  * with L_bk = log(1 + w_b (g_k - 1)) and N_t the canary requests of the applied batches (E[e_t] = n_t p_t and
- * E[E] = n_t p_t + n_c p_c in each batch; log Lambda >= log LR_k - log K for every k). When it reaches log(1/alpha),
+ * E[E] = n_t p_t + n_c p_c in each batch; log Lambda >= log LR_k + log v_k for every k). When it reaches log(1/alpha),
  * such a canary would have been rejected about half the time or more: the test has had the power to see it.
- * -log K before the first batch. Rates in [0, 1].
+ * max_k log v_k before the first batch. Rates in [0, 1].
  */
 double sl_canary_seq_expected(const sl_canary_seq_t *s, double p_t, double p_c);
 
@@ -62,8 +62,10 @@ int sl_canary_seq_update_pooled(sl_canary_seq_t *s, uint64_t errors_t, uint64_t 
 /* The test's current figures (as the last update reported them) without adding a batch. */
 void sl_canary_seq_read(const sl_canary_seq_t *s, sl_canary_seq_result_t *out);
 
-/* The grid ratios g_k (relative to min_ratio), for documentation and tests. */
+/* The grid ratios g_k (relative to min_ratio) and their mixture weights v_k, for documentation and tests (0 when k
+ * is out of range). */
 double sl_canary_seq_grid(unsigned k);
+double sl_canary_seq_weight(unsigned k);
 
 /*
  * Sample-ratio mismatch, sequentially: x of n requests went to the canary where a share w (0 < w < 1) was

@@ -27,6 +27,15 @@ import scipy.stats as st
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "stats", "canary.json")
 
 GRID = [Fraction(3, 2), Fraction(2), Fraction(3), Fraction(4), Fraction(6), Fraction(8), Fraction(16), Fraction(64)]
+WEIGHTS = [Fraction(1, 12), Fraction(1, 12), Fraction(1, 6), Fraction(1, 6), Fraction(1, 6), Fraction(1, 6),
+           Fraction(1, 12), Fraction(1, 12)]
+
+
+def log_mix(log_lr):
+    """log of sum_k v_k exp(log LR_k), around the largest term."""
+    terms = [l + math.log(w) for l, w in zip(log_lr, WEIGHTS)]
+    m = max(terms)
+    return m + math.log(sum(math.exp(t - m) for t in terms))
 
 
 def log_fraction(q):
@@ -54,11 +63,9 @@ def seq_case(name, min_ratio, alpha, batches):
                 if e:
                     log_lr[k] += log_fraction(g ** et / (1 + w * (g - 1)) ** e)
             applied = True
-            m = max(log_lr)
-            best = max(best, m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID)))
+            best = max(best, log_mix(log_lr))
         if applied:
-            m = max(log_lr)
-            lam = m + math.log(sum(math.exp(l - m) for l in log_lr)) - math.log(len(GRID))
+            lam = log_mix(log_lr)
         else:
             lam = 0.0
         p = math.exp(-best) if best > 0 else 1.0
@@ -80,17 +87,17 @@ def applied_batches(batches):
 
 
 def expected_evidence(min_ratio, batches, pt, pc):
-    """max over the grid of E[log LR_k] - log K over the applied batches, batch by batch: in each, E[e_t] = n_t p_t and
+    """max over the grid of E[log LR_k] + log v_k over the applied batches, batch by batch: in each, E[e_t] = n_t p_t and
     E[E] = n_t p_t + n_c p_c, so E[log LR_k] = n_t p_t log g_k - (n_t p_t + n_c p_c) log(1 + w (g_k - 1))."""
     r0 = Fraction(min_ratio).limit_denominator(1000)
     best = -math.inf
-    for g in GRID:
-        total = 0.0
+    for g, v in zip(GRID, WEIGHTS):
+        total = math.log(v)
         for (_, nt, _, nc) in applied_batches(batches):
             w = (nt * r0) / (nt * r0 + nc)
             total += nt * pt * math.log(g) - (nt * pt + nc * pc) * log_fraction(1 + w * (g - 1))
         best = max(best, total)
-    return best - math.log(len(GRID))
+    return best
 
 
 def power_case(min_ratio, alpha, detect_ratio, detect_increase, batch, max_batches):

@@ -64,7 +64,7 @@ Test(rollout_conf, defaults)
 
     const sl_conf_check_t *e = &r->checks[SL_CONF_CHECK_ERROR_RATE];
     cr_assert_eq(e->enabled, 1);
-    cr_assert_float_eq(e->alpha, 0.004, 1e-15);
+    cr_assert_float_eq(e->alpha, 0.0025, 1e-15);
     cr_assert_float_eq(e->ratio, 1.1, 0);
     cr_assert_float_eq(e->min_effect, 0.001, 1e-15);
     cr_assert_float_eq(e->detect_ratio, 5, 0);

@@ -117,7 +117,8 @@ Test(canary_seq, pooling_until_the_batch_has_the_composition_asked_for)
 
 Test(canary_seq, one_batch_by_hand)
 {
-    /* 1 canary failure, none on stable; w = 10/100: log LR_k = log g_k - log(1 + 0.1 (g_k - 1)) */
+    /* 1 canary failure, none on stable; w = 10/100: log LR_k = log g_k - log(1 + 0.1 (g_k - 1)), mixed with weights
+     * 1/12 on 1.5, 2, 16, 64 and 1/6 on 3, 4, 6, 8 */
     sl_canary_seq_params_t p = {.alpha = 0.05, .min_ratio = 1};
     sl_canary_seq_t s;
     cr_assert_eq(sl_canary_seq_init(&s, &p), SL_OK);
@@ -126,10 +127,12 @@ Test(canary_seq, one_batch_by_hand)
     double sum = 0;
     for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k) {
         double g = sl_canary_seq_grid(k);
-        sum += g / (1 + 0.1 * (g - 1));
+        sum += (g >= 3 && g <= 8 ? 1.0 / 6 : 1.0 / 12) * g / (1 + 0.1 * (g - 1));
+        cr_assert_float_eq(sl_canary_seq_weight(k), g >= 3 && g <= 8 ? 1.0 / 6 : 1.0 / 12, 1e-15);
     }
-    cr_assert_float_eq(r.log_lambda, log(sum / SL_CANARY_SEQ_GRID), 1e-12);
-    cr_assert_float_eq(r.p_value, SL_CANARY_SEQ_GRID / sum, 1e-12);
+    cr_assert_eq(sl_canary_seq_weight(SL_CANARY_SEQ_GRID), 0);
+    cr_assert_float_eq(r.log_lambda, log(sum), 1e-12);
+    cr_assert_float_eq(r.p_value, 1 / sum, 1e-12);
     cr_assert_float_eq(r.rate_t, 0.1, 0);
     cr_assert_eq(r.rate_c, 0);
     cr_assert_eq(r.reject, 0);
@@ -154,11 +157,11 @@ Test(canary_seq, clean_canary_never_rejects_and_p_only_falls)
         cr_assert_eq(r.reject, 0);
     }
     cr_assert_eq(r.p_value, 1); /* the evidence only ever pointed the other way */
-    /* log Lambda = log mean_k (1 + 0.05 (g_k - 1))^-2000 */
+    /* log Lambda = log sum_k v_k (1 + 0.05 (g_k - 1))^-2000 */
     double sum = 0;
     for (unsigned k = 0; k != SL_CANARY_SEQ_GRID; ++k)
-        sum += exp(-2000 * log1p(0.05 * (sl_canary_seq_grid(k) - 1)));
-    cr_assert_float_eq(r.log_lambda, log(sum / SL_CANARY_SEQ_GRID), 1e-9);
+        sum += sl_canary_seq_weight(k) * exp(-2000 * log1p(0.05 * (sl_canary_seq_grid(k) - 1)));
+    cr_assert_float_eq(r.log_lambda, log(sum), 1e-9);
     cr_assert(r.log_lambda < -27);
 }
 
