@@ -1,7 +1,8 @@
 /*
  * cascade-t.h - the cascade state of one proxied request (functions: cascade.h): its facts and plan, every attempt
  * made tier by tier with the signal it gave and what the judge said of it, the cost, the timers of the latency
- * budget and of the next step, and the relay that strips a passing stream of what the client did not ask for.
+ * budget and of the next step, and the relay that strips a passing stream of what the client did not ask for
+ * and decodes it for the route's monitor.
  *
  * It lives inside sl_proxy_t (req->pool) and is written by the worker that serves the request only.
  */
@@ -45,6 +46,13 @@ typedef struct st_sl_cascade_scratch_t {
     sl_adapter_alloc_t fallback;
 } sl_cascade_scratch_t;
 
+/* A passing stream's events decoded as they are relayed, for the route's monitored prediction (a tier signal). */
+typedef struct st_sl_cascade_watch_t {
+    sl_adapter_stream_t state; /* the adapter's fixed-size stream state: a long stream does not grow it */
+    uint8_t malformed;         /* an event was not the protocol's: the prediction is invalid */
+    uint8_t ended;             /* the upstream ended the stream cleanly and every event was decoded */
+} sl_cascade_watch_t;
+
 typedef struct st_sl_cascade_t {
     sl_facts_t facts; /* HTTP facts and what the route's adapter found in the body (inspect) */
     sl_plan_t plan;
@@ -57,6 +65,7 @@ typedef struct st_sl_cascade_t {
     h2o_timeout_entry_t next;     /* starts the next step from the loop, after the last attempt's callback returned */
     h2o_timeout_entry_t deadline; /* the request's total deadline (plans of several steps) */
     h2o_buffer_t *relay;          /* a passing stream's filtered bytes waiting for the client (relay_on) */
+    sl_cascade_watch_t *watch;    /* from the pool when a passing stream of a monitored signal is relayed, else NULL */
     unsigned planned : 1;         /* the plan exists: everything below applies */
     unsigned asked_logprobs : 1;  /* the running step asked upstream for logprobs the client did not ask for */
     unsigned asked_usage : 1;     /* ... and for the usage chunk of a stream the client did not ask for */

@@ -71,12 +71,14 @@ int sl_cascade_encode(sl_proxy_t *p, const sl_gw_backend_rt_t *b, h2o_iovec_t *b
 h2o_buffer_t *sl_cascade_client_body(sl_proxy_t *p, h2o_buffer_t *body);
 
 /* A stream is about to go out as it arrives: the judge accepts it (nothing can be tried after its head) and the
- * relay is switched on when the upstream was asked for what the client was not. */
+ * relay is switched on when the upstream was asked for what the client was not, or when the route's monitor
+ * predicts from a tier signal (its events are then decoded into c->watch, from the pool). */
 void sl_cascade_on_stream(sl_proxy_t *p);
 
-/* Moves the bytes of the upstream's socket buffer *in that form whole events into the relay, each filtered; with
- * final set (the upstream is done), everything. What stays in *in is an event still incomplete. */
-void sl_cascade_relay_feed(sl_proxy_t *p, h2o_buffer_t **in, int final);
+/* Moves the bytes of the upstream's socket buffer *in that form whole events into the relay, each filtered (and
+ * decoded into c->watch when the route's monitor watches the stream); with final set (the upstream is done),
+ * everything. eos: the upstream ended cleanly (only with final). What stays in *in is an event still incomplete. */
+void sl_cascade_relay_feed(sl_proxy_t *p, h2o_buffer_t **in, int final, int eos);
 
 /* Adds x-sluice-escalations and x-sluice-cost to the response headers (before h2o_start_response). */
 void sl_cascade_add_headers(sl_proxy_t *p);
@@ -90,9 +92,11 @@ int sl_cascade_sse_judge(const sl_adapter_t *a, const char *in, size_t len, sl_a
 
 /* Filters the whole events at the start of in[0..len) (with final, all of it) into *out, in order: each data event
  * stripped by adapter a of what req did not ask for (strip_event), dropped when the adapter says so, copied as it
- * is when nothing changes or its data is not the protocol's; other events copied. Returns the bytes of in used. */
+ * is when nothing changes or its data is not the protocol's; other events copied. With watch (NULL: none), each
+ * data event is first decoded into watch->state as the judge does (watch->malformed set when one is not the
+ * protocol's). Returns the bytes of in used. */
 size_t sl_cascade_sse_filter(const sl_adapter_t *a, const sl_adapter_request_t *req, const char *in, size_t len, int final,
-                             h2o_buffer_t **out, sl_cascade_scratch_t *scratch);
+                             h2o_buffer_t **out, sl_cascade_scratch_t *scratch, sl_cascade_watch_t *watch);
 
 /* A scratch allocator over mem[0..cap) (cap may be 0) that falls back to `fallback` once full. */
 void sl_cascade_scratch_init(sl_cascade_scratch_t *s, char *mem, size_t cap, sl_adapter_alloc_t fallback);

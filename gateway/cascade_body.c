@@ -13,6 +13,11 @@
  * its buffer; an incomplete one waits in the socket buffer, at most SL_CASCADE_MAX_EVENT bytes, beyond which the
  * rest of the stream passes unfiltered (a client that asked for nothing may then see a usage chunk, never a
  * truncated event).
+ *
+ * Monitor. A route whose monitored prediction is a tier signal (sl_gw_monitor_want_signal) has its passing openai
+ * streams relayed even when nothing is stripped: each event is decoded on its way into c->watch (the judge's
+ * decoder, the adapter's fixed-size state, from the pool once per request), and a stream the upstream ended cleanly
+ * gives the monitor its signal when the request departs (monitor_observe.c).
  */
 #include "gateway/cascade.h"
 #include "backends/adapter.h"
@@ -109,7 +114,7 @@ h2o_buffer_t *sl_cascade_client_body(sl_proxy_t *p, h2o_buffer_t *body)
             return body;
         sl_cascade_scratch_ready(p);
         h2o_buffer_init(&out, &h2o_socket_buffer_prototype);
-        sl_cascade_sse_filter(a, &c->facts.body, body->bytes, body->size, 1, &out, &c->scratch);
+        sl_cascade_sse_filter(a, &c->facts.body, body->bytes, body->size, 1, &out, &c->scratch, NULL);
         h2o_buffer_dispose(&body);
         return out;
     }
@@ -144,10 +149,16 @@ void sl_cascade_on_stream(sl_proxy_t *p)
         t->failure = (uint8_t)j.failure;
         h2o_timeout_unlink(&c->budget);
     }
-    if ((c->asked_usage || c->asked_logprobs) && !p->is_head && p->backend->conf->protocol == SL_PROTOCOL_OPENAI &&
+    int watch = sl_gw_monitor_want_signal(p->route->conf) != NULL; /* the monitored prediction is in the events */
+    if ((c->asked_usage || c->asked_logprobs || watch) && !p->is_head && p->backend->conf->protocol == SL_PROTOCOL_OPENAI &&
         sl_cascade_is_sse(p)) {
         sl_cascade_scratch_ready(p);
         c->relay_on = 1;
+        if (watch) {
+            c->watch = h2o_mem_alloc_pool(&p->req->pool, sizeof(*c->watch));
+            memset(c->watch, 0, sizeof(*c->watch));
+            sl_adapter_stream_init(&c->watch->state);
+        }
     }
 }
 
@@ -158,17 +169,19 @@ static void copy_raw(h2o_buffer_t **out, const char *p, size_t n)
     (*out)->size += n;
 }
 
-void sl_cascade_relay_feed(sl_proxy_t *p, h2o_buffer_t **in, int final)
+void sl_cascade_relay_feed(sl_proxy_t *p, h2o_buffer_t **in, int final, int eos)
 {
     sl_cascade_t *c = &p->cas;
+    if (c->relay_on && final && eos && c->watch != NULL && !c->relay_raw)
+        c->watch->ended = 1; /* every event is decoded once the bytes below are */
     if (!c->relay_on || (*in)->size == 0)
         return;
     size_t used = 0, size = (*in)->size;
     if (!c->relay_raw) {
         const sl_adapter_t *a = sl_adapter_get(p->backend->conf->protocol);
-        used = sl_cascade_sse_filter(a, &c->facts.body, (*in)->bytes, size, final, &c->relay, &c->scratch);
+        used = sl_cascade_sse_filter(a, &c->facts.body, (*in)->bytes, size, final, &c->relay, &c->scratch, c->watch);
         if (!final && size - used > SL_CASCADE_MAX_EVENT)
-            c->relay_raw = 1;
+            c->relay_raw = 1; /* the rest passes undecoded too: the monitor gets no prediction (watch->ended stays 0) */
     }
     if (c->relay_raw && used != size) {
         copy_raw(&c->relay, (*in)->bytes + used, size - used);

@@ -2,7 +2,8 @@
  * cascade_sse.c - streams the cascade holds or filters (see cascade.h): the judge of a held stream (every data
  * event decoded into the adapter's fixed-size stream state), and the filter that writes events for the client with
  * what it did not ask for removed (the usage chunk, logprobs) - used whole for the replay of a held stream and
- * event by event by the relay of a passing one.
+ * event by event by the relay of a passing one, which may also decode each event with the judge's decoder for the
+ * route's monitored prediction (the same fixed-size state).
  *
  * Pure over caller bytes: output goes to an h2o_buffer_t, temporary memory (joined multi-line data, the pieces of a
  * stripped event) to a scratch allocator that is reset for every event, so a long stream never grows the request's
@@ -76,7 +77,7 @@ static void put(h2o_buffer_t **out, const char *p, size_t n)
 
 /* Writes one event, stripped. */
 static void filter_event(const sl_adapter_t *a, const sl_adapter_request_t *req, const char *p, const sl_sse_event_t *ev,
-                         h2o_buffer_t **out, sl_cascade_scratch_t *scratch)
+                         h2o_buffer_t **out, sl_cascade_scratch_t *scratch, sl_cascade_watch_t *watch)
 {
     if (ev->data_lines == 0) {
         put(out, p, ev->len);
@@ -85,6 +86,9 @@ static void filter_event(const sl_adapter_t *a, const sl_adapter_request_t *req,
     scratch->used = 0;
     sl_adapter_alloc_t alloc = {sl_cascade_scratch_alloc, scratch};
     const char *data = event_data(p, ev, scratch);
+    sl_adapter_event_t decoded;
+    if (watch != NULL && a->decode_event(data, ev->data_len, &watch->state, &decoded) != SL_OK)
+        watch->malformed = 1; /* the judge's answer would be malformed: the prediction is invalid */
     sl_adapter_body_t body;
     int drop = 0;
     if (a->strip_event(data, ev->data_len, req, &alloc, &body, &drop) != SL_OK ||
@@ -100,12 +104,12 @@ static void filter_event(const sl_adapter_t *a, const sl_adapter_request_t *req,
 }
 
 size_t sl_cascade_sse_filter(const sl_adapter_t *a, const sl_adapter_request_t *req, const char *in, size_t len, int final,
-                             h2o_buffer_t **out, sl_cascade_scratch_t *scratch)
+                             h2o_buffer_t **out, sl_cascade_scratch_t *scratch, sl_cascade_watch_t *watch)
 {
     size_t pos = 0;
     sl_sse_event_t ev;
     while (pos < len && sl_sse_next(in + pos, len - pos, final, &ev) == SL_OK) {
-        filter_event(a, req, in + pos, &ev, out, scratch);
+        filter_event(a, req, in + pos, &ev, out, scratch, watch);
         pos += ev.len;
     }
     return pos;

@@ -5,7 +5,8 @@
  * When. A request is observed once. An accepted whole answer is observed when it is about to go out
  * (sl_gw_monitor_answer, from the cascade): its bytes are linked to the request's pool and freed before the pool's
  * dispose hook runs, so the prediction has to be read while they exist. Every other request (an error, a stream, a
- * client gone before the answer) is observed when it departs (sl_gw_monitor_observe), without an answer body.
+ * client gone before the answer) is observed when it departs (sl_gw_monitor_observe), without an answer body (a
+ * passing stream with what the relay decoded of its events).
  *
  * What. The request body as the proxy parsed it (parsed here when the route itself had no reason to: a monitored
  * pointer needs it; a body that is not JSON is malformed), the route adapter's facts (prompt token estimate, chat
@@ -13,7 +14,8 @@
  * stream for its usage chunk), the answering backend and rollout version, the x-request-id, and the prediction:
  *  - signal: the accepted try's own signal when its accept rule extracted the same one; otherwise it is extracted
  *    from the whole answer (asking upstream for the logprobs it needs, sl_gw_monitor_want_signal); a stream that was
- *    not held, or an error, has none (a null);
+ *    not held is decoded event by event by the cascade's relay (cascade_body.c) and gives the signal of its state
+ *    when the upstream ended it cleanly; a stream cut before its end, or an error, has none (a null);
  *  - label / value: read from the whole answer by the policy at its pointer; none for streams and errors.
  *
  * Cost. No allocation, no lock: a stack input, a few field reads, and when the prediction is in the answer one more
@@ -127,6 +129,25 @@ static void answer_prediction(sl_proxy_t *p, const h2o_buffer_t *body, const sl_
     set_signal(in, sig.state, sig.value);
 }
 
+/* The prediction of a passing stream the relay decoded (sl_cascade_t.watch): its signal when the upstream ended it
+ * cleanly after the protocol's end marker, invalid when an event was not the protocol's; a stream cut before its end
+ * has none (a null). */
+static void stream_prediction(const sl_proxy_t *p, const sl_conf_monitor_value_t *v, sl_monitor_input_t *in)
+{
+    const sl_cascade_watch_t *w = p->cas.watch;
+    if (w == NULL || !w->ended || !w->state.done || p->backend == NULL || v->source != SL_MONITOR_SOURCE_SIGNAL)
+        return; /* cut before its end (no [DONE]: a stream delimited by the connection's close ends like this too) */
+    if (w->malformed) {
+        in->signal_state = SL_MONITOR_INVALID;
+        return;
+    }
+    const sl_adapter_t *a = sl_adapter_get(p->backend->conf->protocol);
+    sl_adapter_headers_t headers = {sl_cascade_res_header, p->req};
+    sl_signal_t sig;
+    sl_adapter_stream_signal(a, &w->state, &headers, &v->signal, &sig);
+    set_signal(in, sig.state, sig.value);
+}
+
 /* Observes p once: with the whole answer's bytes (body), or at its departure without them (body NULL). */
 static void observe(sl_proxy_t *p, const h2o_buffer_t *body, uint64_t now_ms)
 {
@@ -139,8 +160,8 @@ static void observe(sl_proxy_t *p, const h2o_buffer_t *body, uint64_t now_ms)
     fill_request(p, &in, &facts, now_ms);
     if (mc->has_prediction && body != NULL)
         answer_prediction(p, body, &mc->prediction, &in);
-    else if (mc->has_prediction)
-        try_signal(p, &mc->prediction, &in); /* a judged stream's signal; errors and passing streams have none */
+    else if (mc->has_prediction && !try_signal(p, &mc->prediction, &in)) /* a judged stream's signal */
+        stream_prediction(p, &mc->prediction, &in); /* a passing stream's, decoded by the relay; errors have none */
     sl_monitor_observe(m, (uint32_t)p->w->idx, p->route->conf->index, &in);
     p->mon_observed = 1;
 }

@@ -217,7 +217,8 @@ static int on_body(sl_upclient_t *client, const char *errstr)
     h2o_buffer_t *in = client->sock->input;
     p->in_client_cb = 1;
     observe_input(p, in);
-    sl_cascade_relay_feed(p, &client->sock->input, errstr != NULL); /* a filtered stream: whole events move on */
+    /* a filtered (or watched) stream: whole events move on */
+    sl_cascade_relay_feed(p, &client->sock->input, errstr != NULL, errstr == sl_upclient_error_is_eos);
     if (errstr != NULL) {
         /* the client's last call: keep the bytes not sent yet (the connection is pooled or closed after we return) */
         h2o_buffer_t *t = p->tail;

@@ -1,5 +1,5 @@
 /* gateway/cascade_sse.c: the judge of a held stream, its replay for the client, and the relay's event-by-event filter
- * (fed in arbitrary pieces, as upstream reads arrive), on the recorded OpenAI stream of the adapter tests
+ * (fed in arbitrary pieces, as upstream reads arrive; watched for the monitor, it decodes as the judge does), on the recorded OpenAI stream of the adapter tests
  * (tests/fixtures/adapters/openai_chat_stream.sse) and on hand-made streams. */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -67,7 +67,7 @@ static char *filter_all(const sl_adapter_request_t *req, const char *in, size_t 
 {
     h2o_buffer_t *out;
     h2o_buffer_init(&out, &h2o_socket_buffer_prototype);
-    cr_assert_eq(sl_cascade_sse_filter(A, req, in, len, 1, &out, &scratch), len);
+    cr_assert_eq(sl_cascade_sse_filter(A, req, in, len, 1, &out, &scratch, NULL), len);
     char *s = sl_arena_alloc(&arena, out->size + 1);
     memcpy(s, out->bytes, out->size);
     s[out->size] = '\0';
@@ -154,6 +154,26 @@ Test(cascade_sse, exact_replay_of_a_small_stream)
     cr_assert_not_null(strstr(out, "\"logprobs\":null"));
 }
 
+/* As the relay: in[0..len) arrives `step` bytes at a time, what was not used waits for the next read; the client's
+ * bytes go to *out, the events are decoded into watch (NULL: not watched). */
+static void relay_in_pieces(const sl_adapter_request_t *req, const char *in, size_t len, size_t step, h2o_buffer_t **out,
+                            sl_cascade_watch_t *watch)
+{
+    char *pending = malloc(len);
+    size_t have = 0, given = 0;
+    while (given < len) {
+        size_t n = len - given < step ? len - given : step;
+        memcpy(pending + have, in + given, n);
+        have += n;
+        given += n;
+        size_t used = sl_cascade_sse_filter(A, req, pending, have, given == len, out, &scratch, watch);
+        memmove(pending, pending + used, have - used);
+        have -= used;
+    }
+    cr_assert_eq(have, 0);
+    free(pending);
+}
+
 Test(cascade_sse, relay_in_pieces_equals_the_whole_replay)
 {
     size_t len;
@@ -161,25 +181,12 @@ Test(cascade_sse, relay_in_pieces_equals_the_whole_replay)
     sl_adapter_request_t req = client("{\"messages\":[],\"stream\":true}");
     char *whole = filter_all(&req, in, len);
     for (size_t step = 1; step <= 61; step += 6) {
-        /* as the relay: bytes arrive `step` at a time; what was not used waits for the next read */
-        char *pending = malloc(len);
-        size_t have = 0, given = 0;
         h2o_buffer_t *out;
         h2o_buffer_init(&out, &h2o_socket_buffer_prototype);
-        while (given < len) {
-            size_t n = len - given < step ? len - given : step;
-            memcpy(pending + have, in + given, n);
-            have += n;
-            given += n;
-            size_t used = sl_cascade_sse_filter(A, &req, pending, have, given == len, &out, &scratch);
-            memmove(pending, pending + used, have - used);
-            have -= used;
-        }
-        cr_assert_eq(have, 0);
+        relay_in_pieces(&req, in, len, step, &out, NULL);
         cr_assert_eq(out->size, strlen(whole), "step %zu", step);
         cr_assert_eq(memcmp(out->bytes, whole, out->size), 0, "step %zu", step);
         h2o_buffer_dispose(&out);
-        free(pending);
     }
 }
 
@@ -194,4 +201,47 @@ Test(cascade_sse, scratch_falls_back_when_full)
     cr_assert(c < small || c >= small + sizeof(small)); /* from the fallback */
     s.used = 0;
     cr_assert_eq(sl_cascade_scratch_alloc(&s, 32), small);
+}
+
+Test(cascade_sse, watched_relay_in_pieces_decodes_as_the_judge)
+{
+    size_t len;
+    char *in = fixture(&len);
+    sl_adapter_request_t req = client("{\"messages\":[],\"stream\":true}");
+    sl_adapter_stream_t judged;
+    cr_assert_eq(sl_cascade_sse_judge(A, in, len, &judged, &scratch), SL_OK);
+    cr_assert(judged.logprob_count > 0 && judged.done);
+    char *whole = filter_all(&req, in, len);
+    for (size_t step = 1; step <= 61; step += 12) {
+        /* as the relay of a watched stream: the client's bytes are those of the unwatched filter, the state the
+         * judge's of the whole stream */
+        sl_cascade_watch_t watch;
+        memset(&watch, 0, sizeof(watch));
+        sl_adapter_stream_init(&watch.state);
+        h2o_buffer_t *out;
+        h2o_buffer_init(&out, &h2o_socket_buffer_prototype);
+        relay_in_pieces(&req, in, len, step, &out, &watch);
+        cr_assert_eq(watch.malformed, 0);
+        cr_assert_eq(memcmp(&watch.state, &judged, sizeof(judged)), 0, "step %zu", step);
+        cr_assert_eq(out->size, strlen(whole), "step %zu", step);
+        cr_assert_eq(memcmp(out->bytes, whole, out->size), 0, "step %zu", step);
+        h2o_buffer_dispose(&out);
+    }
+}
+
+Test(cascade_sse, watched_relay_marks_an_event_not_the_protocols)
+{
+    const char *in = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"choices\":[{\"ind\n\n"
+                     "data: [DONE]\n\n";
+    sl_adapter_request_t req = client("{\"messages\":[],\"stream\":true}");
+    sl_cascade_watch_t watch;
+    memset(&watch, 0, sizeof(watch));
+    sl_adapter_stream_init(&watch.state);
+    h2o_buffer_t *out;
+    h2o_buffer_init(&out, &h2o_socket_buffer_prototype);
+    cr_assert_eq(sl_cascade_sse_filter(A, &req, in, strlen(in), 1, &out, &scratch, &watch), strlen(in));
+    cr_assert_eq(watch.malformed, 1);
+    cr_assert_eq(watch.state.done, 1);
+    cr_assert_eq(out->size, strlen(in)); /* the client gets what the model server sent */
+    h2o_buffer_dispose(&out);
 }
