@@ -17,7 +17,8 @@
  * Monitor. A route whose monitored prediction is a tier signal (sl_gw_monitor_want_signal) has its passing openai
  * streams relayed even when nothing is stripped: each event is decoded on its way into c->watch (the judge's
  * decoder, the adapter's fixed-size state, from the pool once per request), and a stream the upstream ended cleanly
- * gives the monitor its signal when the request departs (monitor_observe.c).
+ * gives the monitor its signal when the request departs (monitor_observe.c). The logprobs the signal needs are asked
+ * for streams too, and stripped by the relay when the client did not ask for them.
  */
 #include "gateway/cascade.h"
 #include "backends/adapter.h"
@@ -71,7 +72,7 @@ int sl_cascade_encode(sl_proxy_t *p, const sl_gw_backend_rt_t *b, h2o_iovec_t *b
     }
     const sl_plan_step_t *st = &c->plan.steps[c->step];
     const sl_conf_signal_t *signal = st->judged ? &st->tier->accept.signal : NULL;
-    if (sl_adapter_signal_logprobs(signal) == 0 && !rq->stream && sl_gw_monitor_want_signal(p->route->conf) != NULL)
+    if (sl_adapter_signal_logprobs(signal) == 0 && sl_gw_monitor_want_signal(p->route->conf) != NULL)
         signal = sl_gw_monitor_want_signal(p->route->conf); /* the monitored prediction needs logprobs nobody asked */
     sl_adapter_want_t want = {b->conf->model, signal, b->model_json, b->model_json_len}; /* quoted per generation */
     sl_json_span_t v;

@@ -5,6 +5,7 @@ drift within one window; labels posted to POST /v1/feedback for each answer's x-
 ground truth, give exactly the share of correct answers the simulator reported (and the configured accuracy within
 sampling error); the feedback endpoint's edge cases; reloads that keep or reset the monitor, a reload with a missing
 reference file refused while the running config stays, and a start with one refused."""
+import http.client
 import json
 import os
 import socket
@@ -392,18 +393,44 @@ def test_signal_prediction_asks_logprobs_and_strips_them():
     status, _, data = post(c, CHAT, {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}],
                                      "logprobs": True})
     assert status == 200 and json.loads(data)["choices"][0]["logprobs"]["content"], data
-    # a stream has no whole answer: its prediction is a null
-    status, _, data = post(c, CHAT, {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}],
-                                     "stream": True})
-    assert status == 200 and b"logprobs\":{" not in data, data
+    # streams pass through (no accept rule holds them): the relay decodes their events for the prediction
+    hi = {"model": "sim-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 
-    def window():
+    def stream(body):
+        status, _, data = post(c, CHAT, body)
+        assert status == 200, data
+        events = [e[len(b"data: "):] for e in data.split(b"\n\n") if e.startswith(b"data: ")]
+        assert events[-1] == b"[DONE]", data
+        return [json.loads(e) for e in events[:-1]]
+
+    chunks = stream(hi)  # asked upstream for the monitor, stripped for the client, no usage chunk
+    assert chunks and all(ch["choices"] for ch in chunks), chunks
+    assert all(ch["choices"][0].get("logprobs") is None for ch in chunks), chunks
+    chunks = stream(dict(hi, logprobs=True))  # a client that asks keeps them
+    assert any((ch["choices"][0].get("logprobs") or {}).get("content") for ch in chunks), chunks
+    chunks = stream(dict(hi, stream_options={"include_usage": True}))  # its usage chunk, as before
+    assert not chunks[-1]["choices"] and chunks[-1]["usage"]["completion_tokens"] > 0, chunks
+    assert all(ch["choices"][0].get("logprobs") is None for ch in chunks[:-1]), chunks
+
+    def window(n):
         pred = route_state(g, "chat")["values"][0]
-        return pred if pred["n_cur"] + pred["nulls"] == 32 else None
+        return pred if pred["n_cur"] + pred["nulls"] + pred["type_errors"] == n else None
 
-    pred = wait_for(window, timeout=10, what="the window")
+    pred = wait_for(lambda: window(34), timeout=10, what="the window")
     assert pred["name"] == "prediction" and pred["type"] == "numeric", pred
-    assert (pred["n_cur"], pred["nulls"], pred["type_errors"]) == (31, 1, 0), pred  # the stream is the null
+    assert (pred["n_cur"], pred["nulls"], pred["type_errors"]) == (34, 0, 0), pred  # the streams are predicted
+    # a stream with an event that is not JSON: an invalid prediction; a stream cut before [DONE]: none (a null)
+    for params in ({"malformed_rate": 1}, {"malformed_rate": 0, "reset_rate": 1}):
+        status, _, _, raw = harness.post_json(s.addr, "/sim/config", params)
+        assert status == 200, raw
+        try:
+            post(c, CHAT, hi)
+        except (http.client.HTTPException, OSError):
+            c.close()  # the cut stream ends the connection
+            c = keepalive(g.addr)
+    harness.post_json(s.addr, "/sim/config", {"reset_rate": 0})
+    pred = wait_for(lambda: window(36), timeout=10, what="the window")
+    assert (pred["n_cur"], pred["nulls"], pred["type_errors"]) == (34, 1, 1), pred
     assert pred["ks_statistic"] is not None and pred["ks_pvalue"] > 1e-4, pred  # the same model: no real shift
     c.close()
     g.stop()
