@@ -5,7 +5,8 @@
  * The route monitors the same ten features as bench_monitor.c on the same kind of 1.9 KB chat request, with the
  * prediction either a label in a 240-byte answer (one more validating pass over the answer) or a logprob_mean signal
  * the tier's judge did not extract (the adapter decodes the 333-byte answer). Feedback on. One thread, no I/O;
- * the mean over batches of 1000 requests in the thread's CPU time; the control step runs between batches.
+ * the mean over batches of 1000 requests in the thread's CPU time; the control step runs between batches. Then the
+ * relay of a passing stream per event, without and with the decoding a monitored signal adds (cascade_sse.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "common/status.h"
 #include "conf/conf.h"
 #include "conf/snapshot.h"
+#include "gateway/cascade.h"
 #include "gateway/gw.h"
 #include "gateway/monitor_glue.h"
 
@@ -156,6 +158,52 @@ static int run(const char *prediction, const char *task, const char *answer, siz
     return 0;
 }
 
+/* One content event of an openai stream with the chosen token's logprob, as a monitored logprob_mean asks for. */
+static const char stream_event[] =
+    "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"small\",\"choices\":"
+    "[{\"index\":0,\"delta\":{\"content\":\" positive\"},\"logprobs\":{\"content\":[{\"token\":\" positive\","
+    "\"logprob\":-0.105,\"bytes\":[32,112,111,115,105,116,105,118,101],\"top_logprobs\":[]}]},\"finish_reason\":null}]}\n\n";
+
+static void *bench_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n); /* never reached: the scratch holds every event here */
+}
+
+/* The relay of a passing stream, per event: filtered for a client that asked for nothing (logprobs stripped), without
+ * and with the decoding a monitored signal adds (sl_cascade_sse_filter with a watch). */
+static int run_stream(size_t n)
+{
+    static const char client[] = "{\"messages\":[],\"stream\":true}";
+    static char mem[SL_CASCADE_SCRATCH];
+    sl_json_span_t root;
+    sl_adapter_request_t rq;
+    const sl_adapter_t *a = sl_adapter_get(SL_PROTOCOL_OPENAI);
+    if (sl_json_parse(client, sizeof(client) - 1, &root) != SL_OK || a->inspect(&root, &rq) != SL_OK)
+        return 1;
+    sl_cascade_scratch_t scratch;
+    sl_cascade_scratch_init(&scratch, mem, sizeof(mem), (sl_adapter_alloc_t){bench_alloc, NULL});
+    h2o_buffer_t *out;
+    h2o_buffer_init(&out, &h2o_socket_buffer_prototype);
+    for (int watched = 0; watched != 2; ++watched) {
+        sl_cascade_watch_t watch;
+        memset(&watch, 0, sizeof(watch));
+        sl_adapter_stream_init(&watch.state);
+        uint64_t t0 = cpu_ns();
+        for (size_t i = 0; i != n; ++i) {
+            sl_cascade_sse_filter(a, &rq, stream_event, sizeof(stream_event) - 1, 1, &out, &scratch, watched ? &watch : NULL);
+            h2o_buffer_consume(&out, out->size);
+        }
+        printf("%-38s event %4zu B  mean %5.0f ns of CPU time per event (n=%zu)\n",
+               watched ? "stream relay + decode (logprob_mean)" : "stream relay, logprobs stripped", sizeof(stream_event) - 1,
+               (double)(cpu_ns() - t0) / (double)n, n);
+        if (watched && watch.state.logprob_count != n)
+            return 1;
+    }
+    h2o_buffer_dispose(&out);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 1000000;
@@ -163,5 +211,5 @@ int main(int argc, char **argv)
         n = 1000;
     sl_log_level = -1;
     return run("label: /choices/0/message/content", "classification, labels: [positive, negative]", label_answer, n) ||
-           run("signal: logprob_mean", "regression", logprob_answer, n);
+           run("signal: logprob_mean", "regression", logprob_answer, n) || run_stream(n);
 }
