@@ -317,6 +317,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the proxies inherit it
 
     workdir = tempfile.mkdtemp(prefix="sluice-bench-")
+    a.load_before = os.getloadavg()  # what else the machine ran shows here (the report prints both)
     big = os.path.join(workdir, "www", "big.bin")
     os.makedirs(os.path.dirname(big))
     big_size = 20 << 20 if a.quick else 100 << 20
@@ -366,6 +367,7 @@ def main():
     finally:
         for s in servers.values():
             s.stop()
+    a.load_after = os.getloadavg()
     report(a, targets, med, mem)
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -375,7 +377,9 @@ def report(a, targets, med, mem):
     lines = [f"# bench/proxy — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              f"{a.rounds} interleaved rounds of {a.duration} s per target and concurrency (medians); wrk -t1, "
              "POST of a 220-byte chat request, 480-byte answer; each proxy with one worker; "
-             f"{os.cpu_count()} cores shared by client, proxy and backend.", ""]
+             f"{os.cpu_count()} cores shared by client, proxy and backend. Load average (1, 5, 15 min) at the start "
+             f"{' '.join(f'{x:.2f}' for x in a.load_before)} (other work on the machine: the higher, the noisier the "
+             f"figures), at the end {' '.join(f'{x:.2f}' for x in a.load_after)} (this run's own load included).", ""]
     for c in (1, 64):
         lines += [f"## c={c}", "", "| target | req/s | vs direct | vs nginx | p50 µs | added p50 µs | p99 µs | "
                   "CPU µs/req | CPU vs nginx | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
