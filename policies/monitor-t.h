@@ -135,6 +135,8 @@ typedef struct st_sl_monitor_shard_t {
     void *cells_alloc_private;
     sl_monitor_cattab_t *tabs; /* one per categorical value */
     sl_monitor_ring_t capture; /* baseline capture: one record of num_numeric doubles (NaN: no value) per request */
+    uint64_t *bcells;          /* per backend of the route: the answer values' cells (bwidth each), indexed like the route's */
+    void *bcells_alloc_private;
 } sl_monitor_shard_t;
 
 /* The bin edges every worker reads; published once (baseline) or at creation (file), immutable afterwards. */
@@ -201,6 +203,16 @@ typedef struct st_sl_monitor_route_t {
     sl_monitor_shard_t *shards;
     const sl_monitor_model_t *model; /* atomic pointer: NULL while a baseline is captured */
     int capturing;                   /* the capture rings exist (baseline reference) */
+    /* per-backend drift of the values an answer determines (the prediction, output_tokens features): each backend
+     * that can answer the route counts them again in a vector of bwidth cells, laid out like the route's */
+    uint32_t num_bvalues;                    /* answer values; 0: no per-backend drift */
+    uint32_t bvalues[SL_MONITOR_MAX_VALUES]; /* their indices in plan.specs */
+    size_t bcell[SL_MONITOR_MAX_VALUES];     /* answer value k: its first cell in a backend's vector */
+    size_t bwidth;                           /* cells of one backend: the answer values' bins + 2 */
+    uint32_t num_bbackends;                  /* backends that can answer: tiers, degrade variants, canaries */
+    const sl_conf_backend_t **bbackends;     /* owned array; the backends are borrowed from the config */
+    uint32_t *bslot;                         /* per config backend: its index in bbackends, or UINT32_MAX */
+    size_t num_bslots;
 
     /* control thread */
     sl_monitor_model_t model_storage;
@@ -222,6 +234,9 @@ typedef struct st_sl_monitor_route_t {
     size_t capture_count, capture_cap; /* records taken (at most baseline_samples), room */
     uint64_t capture_dropped;          /* records lost to full rings */
     sl_monitor_measures_t measures[SL_MONITOR_MAX_VALUES];
+    uint64_t *btotals, *bscratch;     /* num_bbackends x bwidth: summed shards, and one tick's sums and deltas */
+    sl_monitor_window_t bwindow;      /* num_bbackends x bwidth counters, same slots; starts empty on a reload */
+    sl_monitor_measures_t *bmeasures; /* [backend x answer value] */
     uint64_t evaluated_ms;
     int evaluated;
     uint64_t requests, malformed, not_kept;       /* since start, from the shards */

@@ -10,6 +10,11 @@
  * numbering on the way), subtracts the previous sum, and adds the difference to the window's newest slot. Nothing a
  * worker writes is ever reset, so a tick that races with a worker at most sees a count one tick late.
  *
+ * Per backend. The answer values (the prediction, output_tokens) are counted a second time in the worker's cells of
+ * the backend that answered, bwidth cells per backend that can answer the route, laid out like the route's (a
+ * categorical value by the worker's own category numbers). The tick sums them the same way into a second window
+ * and measures each backend against the route's reference. A reload starts these windows empty.
+ *
  * Bin edges. Workers bin numeric values with edges read through one atomic pointer: set before any worker runs when
  * the reference is a file, published once (release) when a baseline capture closes. Until then the values travel on
  * the capture rings to the control thread, which bins the captured sample at its own quantiles - the same code as
@@ -46,6 +51,7 @@ static void route_destroy(sl_monitor_route_t *r)
             sl_monitor_cattab_dispose(&sh->tabs[c]);
         sl_free(sh->tabs);
         sl_free(sh->cells_alloc_private);
+        sl_free(sh->bcells_alloc_private);
         sl_monitor_ring_dispose(&sh->capture);
     }
     sl_free(r->shards);
@@ -64,6 +70,13 @@ static void route_destroy(sl_monitor_route_t *r)
         sl_free(r->capture_values[i]);
     sl_free(r->capture_values);
     sl_monitor_window_dispose(&r->window);
+    sl_free(r->bbackends);
+    sl_free(r->bslot);
+    sl_free(r->btotals);
+    sl_free(r->bscratch);
+    sl_free(r->bmeasures);
+    if (r->bwindow.counts_private != NULL)
+        sl_monitor_window_dispose(&r->bwindow);
     if (r->conf != NULL && r->conf->feedback.enabled) {
         sl_feedback_table_dispose(&r->feedback);
         sl_quality_dispose(&r->quality);
@@ -110,6 +123,66 @@ static void apply_reference(sl_monitor_route_t *r, const sl_reference_t *ref)
     snprintf(r->ref_created, sizeof(r->ref_created), "%s", ref->created);
 }
 
+/* 64-byte aligned zeroed cells; *alloc is what to free. */
+static uint64_t *cells_alloc(size_t n, void **alloc)
+{
+    size_t bytes = (n * sizeof(uint64_t) + 63) & ~(size_t)63;
+    *alloc = sl_calloc(1, bytes + 63);
+    return (uint64_t *)(((uintptr_t)*alloc + 63) & ~(uintptr_t)63);
+}
+
+static int answer_derived(enum en_sl_monitor_source_t source)
+{
+    return source == SL_MONITOR_SOURCE_SIGNAL || source == SL_MONITOR_SOURCE_LABEL || source == SL_MONITOR_SOURCE_VALUE ||
+           source == SL_MONITOR_SOURCE_OUTPUT_TOKENS;
+}
+
+/* Adds b to the backends that can answer the route, once. */
+static void add_backend(sl_monitor_route_t *r, const sl_conf_backend_t *b)
+{
+    if (b == NULL || r->bslot[b->index] != UINT32_MAX)
+        return;
+    r->bslot[b->index] = r->num_bbackends;
+    r->bbackends[r->num_bbackends++] = b;
+}
+
+/* Per-backend drift: the answer values, and the backends that can answer (every tier's own, its degrade variants and
+ * its rollout canary), each with bwidth cells per worker and in the window. Nothing when the route monitors no
+ * answer value. */
+static void plan_backends(sl_monitor_route_t *r, size_t num_backends)
+{
+    const sl_conf_route_t *route = r->route;
+    for (size_t i = 0; i != r->plan.num_values; ++i) {
+        const sl_monitor_spec_t *s = &r->plan.specs[i];
+        if (!answer_derived(s->source))
+            continue;
+        r->bcell[r->num_bvalues] = r->bwidth;
+        r->bvalues[r->num_bvalues++] = (uint32_t)i;
+        r->bwidth += s->bins + 2;
+    }
+    if (r->num_bvalues == 0 || num_backends == 0)
+        return;
+    r->num_bslots = num_backends;
+    r->bslot = sl_malloc(num_backends * sizeof(uint32_t));
+    memset(r->bslot, 0xff, num_backends * sizeof(uint32_t));
+    r->bbackends = sl_calloc(route->num_tiers * (2 + SL_CONF_MAX_DEGRADE_TO) + 1, sizeof(*r->bbackends));
+    for (size_t t = 0; t != route->num_tiers; ++t) {
+        const sl_conf_tier_t *tier = &route->tiers[t];
+        add_backend(r, tier->backend);
+        for (size_t d = 0; tier->degrade.enabled && d != tier->degrade.num_to; ++d)
+            add_backend(r, tier->degrade.to[d]);
+        if (tier->rollout.enabled)
+            add_backend(r, tier->rollout.canary);
+    }
+    size_t width = r->num_bbackends * r->bwidth;
+    for (uint32_t w = 0; w != r->num_workers; ++w)
+        r->shards[w].bcells = cells_alloc(width, &r->shards[w].bcells_alloc_private);
+    r->btotals = sl_calloc(width, sizeof(uint64_t));
+    r->bscratch = sl_calloc(width, sizeof(uint64_t));
+    r->bmeasures = sl_calloc((size_t)r->num_bbackends * r->num_bvalues, sizeof(*r->bmeasures));
+    sl_monitor_window_init(&r->bwindow, width, r->conf->slots, r->conf->window_ms / r->conf->slots);
+}
+
 static int route_create(const sl_conf_route_t *route, uint32_t num_workers, uint32_t num_backends, uint64_t now_ms,
                         sl_monitor_route_t **out, char *err, size_t errsz)
 {
@@ -128,9 +201,7 @@ static int route_create(const sl_conf_route_t *route, uint32_t num_workers, uint
     r->shards = sl_calloc(num_workers, sizeof(*r->shards));
     for (uint32_t w = 0; w != num_workers; ++w) {
         sl_monitor_shard_t *sh = &r->shards[w];
-        size_t bytes = (ncells * sizeof(uint64_t) + 63) & ~(size_t)63;
-        sh->cells_alloc_private = sl_calloc(1, bytes + 63);
-        sh->cells = (uint64_t *)(((uintptr_t)sh->cells_alloc_private + 63) & ~(uintptr_t)63);
+        sh->cells = cells_alloc(ncells, &sh->cells_alloc_private);
         sh->tabs = sl_calloc(plan->num_categorical + 1, sizeof(*sh->tabs));
     }
     r->global_tabs = sl_calloc(plan->num_categorical + 1, sizeof(*r->global_tabs));
@@ -152,6 +223,7 @@ static int route_create(const sl_conf_route_t *route, uint32_t num_workers, uint
     r->ref_counts = sl_calloc(plan->num_cells + 1, sizeof(uint64_t));
     r->model_storage.edges = sl_calloc(plan->num_edges + 1, sizeof(double));
     sl_monitor_window_init(&r->window, plan->num_cells, conf->slots, conf->window_ms / conf->slots);
+    plan_backends(r, num_backends);
     if (conf->feedback.enabled) {
         sl_feedback_table_init(&r->feedback, conf->feedback.max_pending, conf->feedback.horizon_ms);
         sl_quality_init(&r->quality, &conf->feedback, num_backends, conf->slots, conf->window_ms);
@@ -242,7 +314,7 @@ void sl_monitor_observe(sl_monitor_t *m, uint32_t w, size_t route, const sl_moni
         return;
     assert(w < m->num_workers);
     sl_monitor_extract(&r->plan, in, &obs);
-    sl_monitor_record(r, w, &obs);
+    sl_monitor_record(r, w, in->backend, &obs);
     const sl_conf_feedback_t *fb = &r->conf->feedback;
     if (!fb->enabled)
         return;
@@ -272,6 +344,48 @@ void sl_monitor_observe(sl_monitor_t *m, uint32_t w, size_t route, const sl_moni
 static inline uint64_t load(const uint64_t *c)
 {
     return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* sum[0..n) becomes what is new since totals, and totals the sum. */
+static void take_deltas(uint64_t *totals, uint64_t *sum, size_t n)
+{
+    for (size_t i = 0; i != n; ++i) {
+        uint64_t delta = sum[i] - totals[i];
+        totals[i] = sum[i];
+        sum[i] = delta;
+    }
+}
+
+/* Sums the shards' backend cells into r->btotals and adds what is new to the backends' window; called by harvest()
+ * once it has mapped every worker's categories known so far (a category a worker added since is counted on the next
+ * tick, as in the route's cells). */
+static void harvest_backends(sl_monitor_route_t *r, uint64_t now_ms)
+{
+    size_t width = r->num_bbackends * r->bwidth;
+    uint64_t *sum = r->bscratch;
+    if (width == 0)
+        return;
+    memset(sum, 0, width * sizeof(uint64_t));
+    for (uint32_t w = 0; w != r->num_workers; ++w) {
+        for (uint32_t b = 0; b != r->num_bbackends; ++b) {
+            for (uint32_t k = 0; k != r->num_bvalues; ++k) {
+                const sl_monitor_spec_t *s = &r->plan.specs[r->bvalues[k]];
+                const uint64_t *src = r->shards[w].bcells + (size_t)b * r->bwidth + r->bcell[k];
+                uint64_t *dst = sum + (size_t)b * r->bwidth + r->bcell[k];
+                uint32_t first = 0;
+                if (s->type == SL_MONITOR_CATEGORICAL) {
+                    size_t mi = s->categorical_index * r->num_workers + w;
+                    for (uint32_t j = 0; j != r->mapped[mi]; ++j)
+                        dst[r->maps[mi][j]] += load(src + j);
+                    first = s->bins - 1;
+                }
+                for (uint32_t c = first; c != s->bins + 2; ++c)
+                    dst[c] += load(src + c);
+            }
+        }
+    }
+    take_deltas(r->btotals, sum, width);
+    sl_monitor_window_add(&r->bwindow, now_ms, sum);
 }
 
 /* Sums every shard into r->totals and adds what is new to the window at now_ms. */
@@ -313,12 +427,9 @@ static void harvest(sl_monitor_route_t *r, uint64_t now_ms)
         for (size_t i = plan->num_cells; i != ncells; ++i)
             sum[i] += load(cells + i);
     }
-    for (size_t i = 0; i != ncells; ++i) {
-        uint64_t delta = sum[i] - r->totals[i];
-        r->totals[i] = sum[i];
-        sum[i] = delta;
-    }
+    take_deltas(r->totals, sum, ncells);
     sl_monitor_window_add(&r->window, now_ms, sum);
+    harvest_backends(r, now_ms);
     r->requests = r->totals[plan->num_cells + SL_MONITOR_CELL_REQUESTS];
     r->malformed = r->totals[plan->num_cells + SL_MONITOR_CELL_MALFORMED];
     r->not_kept = r->totals[plan->num_cells + SL_MONITOR_CELL_NOT_KEPT];
@@ -381,10 +492,38 @@ static void close_capture(sl_monitor_route_t *r, uint64_t now_ms)
     for (uint32_t w = 0; w != r->num_workers; ++w)
         r->capture_dropped += r->shards[w].capture.records_private != NULL ? sl_monitor_ring_dropped(&r->shards[w].capture) : 0;
     sl_monitor_window_clear(&r->window);
+    if (r->bwindow.counts_private != NULL)
+        sl_monitor_window_clear(&r->bwindow);
     r->ref_state = SL_MONITOR_REF_READY;
     r->evaluated = 0;
     SL_LOG(SL_LOG_INFO, "monitor", "route %s: baseline reference captured from %llu requests in %llu ms", r->route->name,
            (unsigned long long)r->requests, (unsigned long long)(now_ms - r->capture_start_ms));
+}
+
+/* The measures of value i from the window's cells cur (its bins, then nulls and type errors); out->state is the
+ * state before. */
+static void measure_value(sl_monitor_route_t *r, size_t i, const uint64_t *cur, sl_monitor_measures_t *out)
+{
+    const sl_monitor_spec_t *s = &r->plan.specs[i];
+    const uint64_t *ref = r->ref_counts + s->cell;
+    uint64_t nulls = cur[s->bins], type_errors = cur[s->bins + 1];
+    size_t k = s->bins;
+    uint64_t rf[SL_CONF_MAX_CATEGORIES + 1], cf[SL_CONF_MAX_CATEGORIES + 1];
+    if (s->type == SL_MONITOR_CATEGORICAL) {
+        /* compare on the reference's partition: its categories, and everything else as __other__ */
+        uint32_t n = r->ref_categories[i];
+        memcpy(rf, ref, n * sizeof(uint64_t));
+        memcpy(cf, cur, n * sizeof(uint64_t));
+        rf[n] = cf[n] = 0;
+        for (uint32_t j = n; j != s->bins; ++j) {
+            rf[n] += ref[j];
+            cf[n] += cur[j];
+        }
+        ref = rf;
+        cur = cf;
+        k = n + 1;
+    }
+    sl_monitor_measure(s->type, ref, cur, k, nulls, type_errors, r->conf->min_samples, &r->conf->thresholds, out->state, out);
 }
 
 static void evaluate(sl_monitor_route_t *r, uint64_t now_ms)
@@ -393,27 +532,15 @@ static void evaluate(sl_monitor_route_t *r, uint64_t now_ms)
     uint64_t *sum = r->scratch;
     sl_monitor_window_advance(&r->window, now_ms);
     sl_monitor_window_sum(&r->window, sum);
-    for (size_t i = 0; i != plan->num_values; ++i) {
-        const sl_monitor_spec_t *s = &plan->specs[i];
-        const uint64_t *ref = r->ref_counts + s->cell, *cur = sum + s->cell;
-        size_t k = s->bins;
-        uint64_t rf[SL_CONF_MAX_CATEGORIES + 1], cf[SL_CONF_MAX_CATEGORIES + 1];
-        if (s->type == SL_MONITOR_CATEGORICAL) {
-            /* compare on the reference's partition: its categories, and everything else as __other__ */
-            uint32_t n = r->ref_categories[i];
-            memcpy(rf, ref, n * sizeof(uint64_t));
-            memcpy(cf, cur, n * sizeof(uint64_t));
-            rf[n] = cf[n] = 0;
-            for (uint32_t j = n; j != s->bins; ++j) {
-                rf[n] += ref[j];
-                cf[n] += cur[j];
-            }
-            ref = rf;
-            cur = cf;
-            k = n + 1;
-        }
-        sl_monitor_measure(s->type, ref, cur, k, sum[s->cell + s->bins], sum[s->cell + s->bins + 1], r->conf->min_samples,
-                           &r->conf->thresholds, r->measures[i].state, &r->measures[i]);
+    for (size_t i = 0; i != plan->num_values; ++i)
+        measure_value(r, i, sum + plan->specs[i].cell, &r->measures[i]);
+    if (r->num_bbackends != 0) {
+        sl_monitor_window_advance(&r->bwindow, now_ms);
+        sl_monitor_window_sum(&r->bwindow, r->bscratch);
+        for (uint32_t b = 0; b != r->num_bbackends; ++b)
+            for (uint32_t k = 0; k != r->num_bvalues; ++k)
+                measure_value(r, r->bvalues[k], r->bscratch + (size_t)b * r->bwidth + r->bcell[k],
+                              &r->bmeasures[(size_t)b * r->num_bvalues + k]);
     }
     r->evaluated = 1;
     r->evaluated_ms = now_ms;

@@ -53,9 +53,10 @@ uint32_t sl_monitor_cattab_add(sl_monitor_cattab_t *t, uint64_t hash, const char
 
 /* Counts an extracted observation in worker w's shard of route monitor r (see monitor.c for the cell layout):
  * numeric values in their bin (once the bin edges exist; during a baseline capture they go on the capture ring),
- * categories in the worker's category table (__other__ when it is full), nulls and type errors in their cells.
- * Worker w's thread only; no lock, no allocation. */
-void sl_monitor_record(sl_monitor_route_t *r, uint32_t w, const sl_monitor_obs_t *obs);
+ * categories in the worker's category table (__other__ when it is full), nulls and type errors in their cells; the
+ * answer values once more in the cells of `backend` (the config index of the backend that answered; ignored when it
+ * cannot answer the route). Worker w's thread only; no lock, no allocation. */
+void sl_monitor_record(sl_monitor_route_t *r, uint32_t w, uint32_t backend, const sl_monitor_obs_t *obs);
 
 /* ---- the sliding window (monitor_window.c): control thread ---- */
 
@@ -137,9 +138,9 @@ void sl_monitor_tick(sl_monitor_t *m, uint64_t now_ms);
  * Config reload: carries into dst (the new config's monitors, not yet published to the workers) what src learned,
  * route by route by name (policies/monitor_adopt.c): a captured baseline, the drift window and states when the
  * monitored values and the reference are unchanged, the waiting predictions and the quality measures when the
- * feedback task and labels are unchanged (backends followed by name); counters continue. Ticks src one last time
- * first; src may still be observed during the call (its later requests are not carried). Call on the control
- * thread before dst is published, then retire src as usual. Returns SL_OK.
+ * feedback task and labels are unchanged (backends followed by name); counters continue; the per-backend drift
+ * windows start empty. Ticks src one last time first; src may still be observed during the call (its later requests
+ * are not carried). Call on the control thread before dst is published, then retire src as usual. Returns SL_OK.
  */
 int sl_monitor_adopt(sl_monitor_t *dst, sl_monitor_t *src, uint64_t now_ms);
 

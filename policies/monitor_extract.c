@@ -313,7 +313,7 @@ static inline void bump(uint64_t *c)
     __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
-void sl_monitor_record(sl_monitor_route_t *r, uint32_t w, const sl_monitor_obs_t *obs)
+void sl_monitor_record(sl_monitor_route_t *r, uint32_t w, uint32_t backend, const sl_monitor_obs_t *obs)
 {
     const sl_monitor_plan_t *plan = &r->plan;
     sl_monitor_shard_t *sh = &r->shards[w];
@@ -321,6 +321,8 @@ void sl_monitor_record(sl_monitor_route_t *r, uint32_t w, const sl_monitor_obs_t
     const sl_monitor_model_t *model = __atomic_load_n(&r->model, __ATOMIC_ACQUIRE);
     double capture[SL_MONITOR_MAX_VALUES];
     int capture_any = 0;
+    uint32_t slot = backend < r->num_bslots ? r->bslot[backend] : UINT32_MAX, k = 0;
+    uint64_t *bcells = slot != UINT32_MAX ? sh->bcells + (size_t)slot * r->bwidth : NULL;
 
     bump(cells + plan->num_cells + SL_MONITOR_CELL_REQUESTS);
     if (obs->malformed)
@@ -328,28 +330,33 @@ void sl_monitor_record(sl_monitor_route_t *r, uint32_t w, const sl_monitor_obs_t
     for (size_t i = 0; i != plan->num_values; ++i) {
         const sl_monitor_spec_t *s = &plan->specs[i];
         const sl_monitor_item_t *it = &obs->values[i];
-        uint64_t *base = cells + s->cell;
+        uint32_t cell = UINT32_MAX; /* the value's cell, counted again for the backend when it is an answer value */
         if (it->status != SL_MONITOR_VALUE) {
-            bump(base + s->bins + (it->status == SL_MONITOR_NULL ? 0 : 1));
+            cell = s->bins + (it->status == SL_MONITOR_NULL ? 0 : 1);
             if (s->type == SL_MONITOR_NUMERIC)
                 capture[s->numeric_index] = NAN;
-            continue;
-        }
-        if (s->type == SL_MONITOR_NUMERIC) {
+        } else if (s->type == SL_MONITOR_NUMERIC) {
             uint32_t bin;
             capture[s->numeric_index] = it->number;
             capture_any = 1;
             if (model != NULL && sl_drift_bin(model->edges + s->edge, s->bins, it->number, &bin) == SL_OK)
-                bump(base + bin);
-            continue;
+                cell = bin;
+        } else {
+            uint32_t j = UINT32_MAX;
+            if (!it->overflow) {
+                sl_monitor_cattab_t *tab = &sh->tabs[s->categorical_index];
+                if ((j = sl_monitor_cattab_find(tab, it->hash, it->text, it->len)) == UINT32_MAX)
+                    j = sl_monitor_cattab_add(tab, it->hash, it->text, it->len);
+            }
+            cell = j != UINT32_MAX ? j : s->bins - 1;
         }
-        uint32_t j = UINT32_MAX;
-        if (!it->overflow) {
-            sl_monitor_cattab_t *tab = &sh->tabs[s->categorical_index];
-            if ((j = sl_monitor_cattab_find(tab, it->hash, it->text, it->len)) == UINT32_MAX)
-                j = sl_monitor_cattab_add(tab, it->hash, it->text, it->len);
+        if (cell != UINT32_MAX)
+            bump(cells + s->cell + cell);
+        if (k != r->num_bvalues && r->bvalues[k] == i) {
+            if (bcells != NULL && cell != UINT32_MAX)
+                bump(bcells + r->bcell[k] + cell);
+            ++k;
         }
-        bump(base + (j != UINT32_MAX ? j : s->bins - 1));
     }
     if (model == NULL && r->capturing && capture_any)
         sl_monitor_ring_push(&sh->capture, capture);

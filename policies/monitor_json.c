@@ -47,11 +47,11 @@ static void put_number(json_t *j, const char *key, int has, double v)
         put(j, ",\"%s\":null", key);
 }
 
-static void put_value(json_t *j, const sl_monitor_route_t *r, size_t i)
+/* Value i of route r with the measures m (the route's, or one backend's). */
+static void put_value(json_t *j, const sl_monitor_route_t *r, size_t i, const sl_monitor_measures_t *m)
 {
     static const char *const reasons[] = {"psi", "js", "ks_pvalue", "chi2_pvalue", "null_ratio", "type_error_ratio"};
     const sl_monitor_spec_t *s = &r->plan.specs[i];
-    const sl_monitor_measures_t *m = &r->measures[i];
     put(j, "{");
     put_string(j, "name", s->conf->name);
     put(j, ",\"type\":\"%s\",\"state\":\"%s\",\"reasons\":[", s->type == SL_MONITOR_NUMERIC ? "numeric" : "categorical",
@@ -148,7 +148,19 @@ int sl_monitor_render_json(const sl_monitor_t *m, uint64_t now_ms, sl_buf_t *out
         for (size_t i = 0; i != r->plan.num_values; ++i) {
             if (i != 0)
                 put(&j, ",");
-            put_value(&j, r, i);
+            put_value(&j, r, i, &r->measures[i]);
+        }
+        put(&j, "],\"backends\":[");
+        for (uint32_t b = 0; b != r->num_bbackends; ++b) {
+            put(&j, "%s{", b != 0 ? "," : "");
+            put_string(&j, "backend", r->bbackends[b]->name);
+            put(&j, ",\"values\":[");
+            for (uint32_t k = 0; k != r->num_bvalues; ++k) {
+                if (k != 0)
+                    put(&j, ",");
+                put_value(&j, r, r->bvalues[k], &r->bmeasures[(size_t)b * r->num_bvalues + k]);
+            }
+            put(&j, "]}");
         }
         put(&j, "]");
         if (c->feedback.enabled)

@@ -164,6 +164,67 @@ static void render_values(render_t *r, const sl_monitor_t *m)
                "Drift state of a monitored value: 1 for the current state, 0 for the others.");
 }
 
+/* The answer values per backend that can answer the route: the same measures, in families of their own. */
+static void render_backend_values(render_t *r, const sl_monitor_t *m)
+{
+    static const struct {
+        int g;
+        const char *name, *help;
+    } gauges[] = {
+        {G_PSI, "sluice_drift_backend_psi",
+         "Population stability index of an answer value of one backend, window against reference."},
+        {G_JS, "sluice_drift_backend_js", "Jensen-Shannon distance (base 2) of an answer value of one backend."},
+        {G_KS_STAT, "sluice_drift_backend_ks_statistic",
+         "Binned two-sample Kolmogorov-Smirnov statistic of a numeric answer value of one backend."},
+        {G_KS_P, "sluice_drift_backend_ks_pvalue", "Asymptotic p-value of the per-backend Kolmogorov-Smirnov statistic."},
+        {G_CHI2_STAT, "sluice_drift_backend_chi2_statistic",
+         "Chi-square statistic of a categorical answer value of one backend."},
+        {G_CHI2_P, "sluice_drift_backend_chi2_pvalue", "P-value of the per-backend chi-square goodness of fit."},
+        {G_NULL, "sluice_drift_backend_null_ratio",
+         "Share of one backend's answers in the window where the value was missing or null."},
+        {G_TYPE, "sluice_drift_backend_type_error_ratio",
+         "Share of one backend's answers in the window where the value had the wrong type."},
+        {G_SAMPLES, "sluice_drift_backend_window_samples", "Values (not null, not mistyped) of one backend in the window."},
+    };
+    for (size_t g = 0; g != sizeof(gauges) / sizeof(gauges[0]); ++g) {
+        FOR_ROUTES(m, mr)
+        {
+            for (uint32_t b = 0; mr->evaluated && b != mr->num_bbackends; ++b) {
+                for (uint32_t k = 0; k != mr->num_bvalues; ++k) {
+                    double v;
+                    if (!measure_of(&mr->bmeasures[(size_t)b * mr->num_bvalues + k], gauges[g].g, &v))
+                        continue;
+                    sample_route(r, gauges[g].name, mr);
+                    put(r, &r->tmp, ",");
+                    put_label(r, "feature", mr->plan.specs[mr->bvalues[k]].conf->name);
+                    put(r, &r->tmp, ",");
+                    put_label(r, "backend", mr->bbackends[b]->name);
+                    sample_value(r, v);
+                }
+            }
+        }
+        family_end(r, gauges[g].name, "gauge", gauges[g].help);
+    }
+    FOR_ROUTES(m, mr)
+    {
+        for (uint32_t b = 0; mr->evaluated && b != mr->num_bbackends; ++b) {
+            for (uint32_t k = 0; k != mr->num_bvalues; ++k) {
+                for (int s = SL_MONITOR_STATE_NO_DATA; s <= SL_MONITOR_STATE_ALERT; ++s) {
+                    sample_route(r, "sluice_drift_backend_state", mr);
+                    put(r, &r->tmp, ",");
+                    put_label(r, "feature", mr->plan.specs[mr->bvalues[k]].conf->name);
+                    put(r, &r->tmp, ",");
+                    put_label(r, "backend", mr->bbackends[b]->name);
+                    put(r, &r->tmp, ",state=\"%s\"", sl_monitor_state_name((enum en_sl_monitor_state_t)s));
+                    sample_count(r, mr->bmeasures[(size_t)b * mr->num_bvalues + k].state == (enum en_sl_monitor_state_t)s);
+                }
+            }
+        }
+    }
+    family_end(r, "sluice_drift_backend_state", "gauge",
+               "Drift state of an answer value of one backend: 1 for the current state, 0 for the others.");
+}
+
 static void render_route_counters(render_t *r, const sl_monitor_t *m)
 {
     FOR_ROUTES(m, mr)
@@ -346,6 +407,7 @@ int sl_monitor_render_metrics(const sl_monitor_t *m, uint64_t now_ms, sl_buf_t *
     sl_buf_init(&r.tmp, 0);
     render_route_counters(&r, m);
     render_values(&r, m);
+    render_backend_values(&r, m);
     render_feedback(&r, m);
     render_quality(&r, m, now_ms);
     sl_buf_dispose(&r.tmp);

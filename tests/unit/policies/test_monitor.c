@@ -366,6 +366,111 @@ Test(monitor, metrics_and_state)
     mon_rmdir(dir);
 }
 
+/* Per-backend drift of the prediction: the reference says positive 60 %, negative 40 %. The tier's own backend
+ * answers like the reference, its degrade variant large-fp8 answers "negative" (and 5 times nothing), and large
+ * does not answer at all: only large-fp8 goes to alert. The request feature x is not counted per backend, and an
+ * answer from a backend the route cannot reach (other) counts for the route only. */
+Test(monitor, drift_per_backend)
+{
+    char dir[64], path[128], yaml[2048], err[512];
+    mon_mkdtemp(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/ref.json", dir);
+    const char *doc = "{\"format\":\"sluice-reference\",\"version\":1,\"route\":\"chat\",\"created\":\"2025-01-01T00:00:00Z\","
+                      "\"samples\":100,\"prediction\":{\"name\":\"prediction\",\"source\":\"label:/choices/0/message/content\","
+                      "\"type\":\"categorical\",\"categories\":[\"positive\",\"negative\"],\"counts\":[60,40],\"other\":0,"
+                      "\"nulls\":0,\"type_errors\":0},\"features\":[{\"name\":\"x\",\"source\":\"/x\",\"type\":\"numeric\","
+                      "\"edges\":[10],\"counts\":[50,50],\"nulls\":0,\"type_errors\":0}]}";
+    mon_write(path, doc, strlen(doc));
+    snprintf(yaml, sizeof(yaml),
+             "backends:\n"
+             "  small: {protocol: openai, endpoints: 127.0.0.1:1}\n"
+             "  large: {protocol: openai, endpoints: 127.0.0.1:2}\n"
+             "  large-fp8: {protocol: openai, endpoints: 127.0.0.1:3}\n"
+             "  other: {protocol: openai, endpoints: 127.0.0.1:4}\n"
+             "routes:\n"
+             "  - name: chat\n"
+             "    cascade: [{backend: small}, {backend: large, degrade: {to: large-fp8}}]\n"
+             "    monitor:\n"
+             "      prediction: {label: /choices/0/message/content}\n"
+             "      features: [{name: x, source: /x, bins: 2}]\n"
+             "      reference: %s\n"
+             "      min_samples: 50\n",
+             path);
+    sl_conf_t *c = mon_conf(yaml);
+    sl_monitor_t *m;
+    cr_assert_eq(sl_monitor_create(c, 2, 0, &m, err, sizeof(err)), SL_OK, "%s", err);
+    const sl_monitor_route_t *r = sl_monitor_route(m, 0);
+    cr_assert_eq(r->num_bvalues, 1, "the prediction only: x comes from the request");
+    cr_assert_eq(r->bvalues[0], 0);
+    cr_assert_eq(r->num_bbackends, 3);
+    cr_assert_str_eq(r->bbackends[0]->name, "small");
+    cr_assert_str_eq(r->bbackends[1]->name, "large");
+    cr_assert_str_eq(r->bbackends[2]->name, "large-fp8");
+    static const char *const pos = "{\"choices\":[{\"message\":{\"content\":\"positive\"}}]}";
+    static const char *const neg = "{\"choices\":[{\"message\":{\"content\":\"negative\"}}]}";
+    for (int i = 0; i != 100; ++i)
+        observe(m, (uint32_t)i % 2, "{\"x\":5}", i % 5 < 3 ? pos : neg, NULL, 0, SL_FEEDBACK_STABLE, 10);
+    for (int i = 0; i != 100; ++i)
+        observe(m, (uint32_t)i % 2, "{\"x\":50}", i < 5 ? NULL : neg, NULL, 2, SL_FEEDBACK_STABLE, 10);
+    for (int i = 0; i != 10; ++i)
+        observe(m, (uint32_t)i % 2, "{\"x\":5}", pos, NULL, 3, SL_FEEDBACK_STABLE, 10);
+    sl_monitor_tick(m, 100);
+    const sl_monitor_measures_t *small = &r->bmeasures[0], *large = &r->bmeasures[1], *fp8 = &r->bmeasures[2];
+    cr_assert_eq(small->n_cur, 100);
+    cr_assert_eq(small->nulls, 0);
+    cr_assert_eq(small->state, SL_MONITOR_STATE_OK);
+    cr_assert_eq(small->psi, 0.0, "the reference's own shares: psi %g", small->psi);
+    cr_assert_eq(large->n_cur, 0);
+    cr_assert_eq(large->state, SL_MONITOR_STATE_NO_DATA);
+    cr_assert_eq(large->has_drift, 0);
+    cr_assert_eq(fp8->n_cur, 95);
+    cr_assert_eq(fp8->nulls, 5);
+    cr_assert_eq(fp8->state, SL_MONITOR_STATE_ALERT);
+    cr_assert(fp8->reasons & SL_MONITOR_REASON_PSI, "reasons %x", fp8->reasons);
+    cr_assert_eq(r->measures[0].n_cur, 205, "the route counts every answer, other's too");
+    cr_assert_eq(r->measures[0].nulls, 5);
+    cr_assert_eq(r->measures[1].n_cur, 210);
+
+    sl_buf_t b;
+    sl_buf_init(&b, 0);
+    cr_assert_eq(sl_monitor_render_metrics(m, 200, &b), SL_OK);
+    static const char *const lines[] = {
+        "# TYPE sluice_drift_backend_psi gauge\n",
+        "sluice_drift_backend_psi{route=\"chat\",feature=\"prediction\",backend=\"small\"} 0\n",
+        "sluice_drift_backend_window_samples{route=\"chat\",feature=\"prediction\",backend=\"small\"} 100\n",
+        "sluice_drift_backend_window_samples{route=\"chat\",feature=\"prediction\",backend=\"large\"} 0\n",
+        "sluice_drift_backend_window_samples{route=\"chat\",feature=\"prediction\",backend=\"large-fp8\"} 95\n",
+        "sluice_drift_backend_null_ratio{route=\"chat\",feature=\"prediction\",backend=\"large-fp8\"} 0.050000000000000003\n",
+        "sluice_drift_backend_state{route=\"chat\",feature=\"prediction\",backend=\"small\",state=\"ok\"} 1\n",
+        "sluice_drift_backend_state{route=\"chat\",feature=\"prediction\",backend=\"large\",state=\"no_data\"} 1\n",
+        "sluice_drift_backend_state{route=\"chat\",feature=\"prediction\",backend=\"large-fp8\",state=\"alert\"} 1\n",
+        "sluice_drift_window_samples{route=\"chat\",feature=\"prediction\"} 205\n",
+    };
+    for (size_t i = 0; i != sizeof(lines) / sizeof(lines[0]); ++i)
+        cr_expect_not_null(strstr(b.data, lines[i]), "missing: %s", lines[i]);
+    cr_assert_null(strstr(b.data, "backend=\"other\""));
+    cr_assert_null(strstr(b.data, "feature=\"x\",backend="));
+    b.len = 0;
+    cr_assert_eq(sl_monitor_render_json(m, 200, &b), SL_OK);
+    json_error_t jerr;
+    json_t *st = json_loadb(b.data, b.len, 0, &jerr);
+    cr_assert_not_null(st, "%s: %s", jerr.text, b.data);
+    json_t *backends = json_object_get(json_array_get(json_object_get(st, "routes"), 0), "backends");
+    cr_assert_eq(json_array_size(backends), 3);
+    json_t *b2 = json_array_get(backends, 2);
+    cr_assert_str_eq(json_string_value(json_object_get(b2, "backend")), "large-fp8");
+    json_t *v = json_array_get(json_object_get(b2, "values"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "name")), "prediction");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "state")), "alert");
+    cr_assert_eq(json_integer_value(json_object_get(v, "n_cur")), 95);
+    cr_assert_eq(json_integer_value(json_object_get(v, "nulls")), 5);
+    json_decref(st);
+    sl_buf_dispose(&b);
+    sl_monitor_destroy(m);
+    sl_conf_release(c);
+    mon_rmdir(dir);
+}
+
 typedef struct st_worker_arg_t {
     sl_monitor_t *m;
     uint32_t w;
