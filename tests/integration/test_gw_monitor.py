@@ -148,6 +148,15 @@ def test_drift_feedback_and_exposure():
     assert doc["reference"]["state"] == "ready" and doc["requests"] == 700
     assert {v["name"] for v in doc["values"]} == {"prediction", "prompt_tokens", "message_count", "output_tokens",
                                                   "lang", "temperature"}
+    # one backend answers every request: its answer values' series say what the route's say, the inputs have none
+    assert [b["backend"] for b in doc["backends"]] == ["b"]
+    bvals = doc["backends"][0]["values"]
+    assert [v["name"] for v in bvals] == ["prediction", "output_tokens"]
+    for v in bvals:
+        route_v = next(r for r in doc["values"] if r["name"] == v["name"])
+        assert v["n_cur"] == route_v["n_cur"] and v["state"] == route_v["state"] == "ok", (v, route_v)
+    assert metric(g, "sluice_drift_backend_state", route="chat", feature="prediction", backend="b", state="ok") == 1
+    assert metric(g, "sluice_drift_backend_psi", route="chat", feature="lang", backend="b") is None
 
     # ground truth for every answer so far, as one batch: sluice's accuracy is the simulator's share of correct answers
     items = [{"id": rid, "label": truth(text, LABELS)} for rid, text, _, _ in t.answers]
@@ -212,6 +221,7 @@ def test_drift_feedback_and_exposure():
     assert metric(g, "sluice_drift_ks_pvalue", route="gen", feature="output_tokens") < 0.001
     assert metric(g, "sluice_drift_ks_statistic", route="gen", feature="output_tokens") > 0
     assert drift_state(g, "chat", "lang") == "ok"  # the inputs did not move
+    assert metric(g, "sluice_drift_backend_state", route="chat", feature="prediction", backend="b", state="alert") == 1
     # every monitoring family, quality and drift measures included, passes promtool with nothing to say
     check = subprocess.run(["promtool", "check", "metrics"], input=g.metrics().encode(), capture_output=True)
     assert check.returncode == 0 and check.stdout == b"" and check.stderr == b"", check.stdout + check.stderr
