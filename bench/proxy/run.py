@@ -144,12 +144,23 @@ http {{
     return Server("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir)
 
 
-def start_nginx(workdir, backend_port, wrapper=()):
+# What sluice adds to every proxied exchange (docs/ARCHITECTURE.md): x-forwarded-for, x-forwarded-proto and an
+# x-request-id upstream, the x-request-id and four x-sluice-* fields to the client. The nginx-hdrs target does the same.
+SAME_HEADERS = """
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Request-Id $request_id; add_header X-Request-Id $request_id;
+      add_header X-Sluice-Backend fast; add_header X-Sluice-Tier 0; add_header X-Sluice-Escalations 0;
+      add_header X-Sluice-Cost 0;"""
+
+
+def start_nginx(workdir, backend_port, wrapper=(), same_headers=False):
+    """same_headers: nginx also adds the header fields sluice adds (the nginx-hdrs target)."""
     port = free_port()
-    conf = os.path.join(workdir, "nginx.conf")
+    name = "nginx-hdrs" if same_headers else "nginx"
+    conf = os.path.join(workdir, f"{name}.conf")
     with open(conf, "w") as f:
         f.write(f"""daemon off; master_process off; worker_processes 1; worker_rlimit_nofile 20000; error_log stderr error;
-pid {workdir}/nginx.pid;
+pid {workdir}/{name}.pid;
 events {{ worker_connections 19000; }}
 http {{
   access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
@@ -158,13 +169,13 @@ http {{
     listen 127.0.0.1:{port} reuseport backlog=4096;
     client_max_body_size 8m;
     location / {{
-      proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection "";{SAME_HEADERS if same_headers else ""}
       proxy_buffering on;
     }}
   }}
 }}
 """)
-    return Server("nginx", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir, wrapper=wrapper)
+    return Server(name, ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir, wrapper=wrapper)
 
 
 def start_haproxy(workdir, backend_port):
@@ -307,7 +318,7 @@ def main():
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, 2000 idle connections, small streams")
-    ap.add_argument("--targets", default="direct,sluice,nginx,haproxy")
+    ap.add_argument("--targets", default="direct,sluice,nginx,nginx-hdrs,haproxy")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "proxy.md"))
     a = ap.parse_args()
     a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
@@ -333,6 +344,8 @@ def main():
     try:
         if "nginx" in targets:
             servers["nginx"] = start_nginx(workdir, backend.port)
+        if "nginx-hdrs" in targets:
+            servers["nginx-hdrs"] = start_nginx(workdir, backend.port, same_headers=True)
         if "haproxy" in targets:
             servers["haproxy"] = start_haproxy(workdir, backend.port)
         if "sluice" in targets:
