@@ -138,3 +138,18 @@ const char *sl_str_suggest(const char *s, const char *const *candidates)
     }
     return best_d <= limit ? best : NULL;
 }
+
+const char *sl_prom_label(const char *s, char *buf, size_t bufsz)
+{
+    size_t j = 0;
+    for (; *s != '\0' && j + 3 < bufsz; ++s) {
+        if (*s == '\\' || *s == '"' || *s == '\n') {
+            buf[j++] = '\\';
+            buf[j++] = *s == '\n' ? 'n' : *s;
+        } else {
+            buf[j++] = *s;
+        }
+    }
+    buf[j] = '\0';
+    return buf;
+}

@@ -23,6 +23,9 @@ int sl_buf_append(sl_buf_t *b, const void *p, size_t n);
 int sl_buf_appendf(sl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as the body of a JSON string (without quotes), escaping as RFC 8259 requires. */
 int sl_buf_append_json_escaped(sl_buf_t *b, const char *s, size_t n);
+/* Writes s as a Prometheus text-format label value (backslash, double quote and line feed escaped) into buf of
+ * bufsz >= 1 bytes, NUL-terminated, cut at a character boundary when it does not fit; returns buf. */
+const char *sl_prom_label(const char *s, char *buf, size_t bufsz);
 
 static inline int sl_str_has_prefix(const char *s, size_t len, const char *prefix)
 {

@@ -85,25 +85,6 @@ static void family(out_t *o, const char *name, const char *type, const char *hel
     emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* Label value escaping of the text format: backslash, double quote and line feed. */
-static const char *esc(const char *s, char *buf, size_t bufsz)
-{
-    size_t j = 0;
-    for (; *s != '\0' && j + 3 < bufsz; ++s) {
-        if (*s == '\\' || *s == '"') {
-            buf[j++] = '\\';
-            buf[j++] = *s;
-        } else if (*s == '\n') {
-            buf[j++] = '\\';
-            buf[j++] = 'n';
-        } else {
-            buf[j++] = *s;
-        }
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
 static void histogram(out_t *o, const char *name, const char *labels, const sl_hist_t *h, const ladder_t *l)
 {
     uint64_t count = sl_hist_count(h), seen = 0;
@@ -154,7 +135,7 @@ static void render_requests(out_t *o, const sl_gw_metrics_input_t *in)
                     v += LD(in->shards[s]->series[i].requests[c]);
             if (v != 0)
                 emit(o, "sluice_requests_total{route=\"%s\",backend=\"%s\",code=\"%s\"} %" PRIu64 "\n",
-                     esc(n->routes[n->series[i].route], r, sizeof(r)), esc(n->backends[n->series[i].backend], b, sizeof(b)),
+                     sl_prom_label(n->routes[n->series[i].route], r, sizeof(r)), sl_prom_label(n->backends[n->series[i].backend], b, sizeof(b)),
                      class_labels[c], v);
         }
     }
@@ -187,8 +168,8 @@ static void render_requests(out_t *o, const sl_gw_metrics_input_t *in)
             }
         if (tin == 0 && tout == 0)
             continue;
-        esc(n->routes[n->series[i].route], r, sizeof(r));
-        esc(n->backends[n->series[i].backend], b, sizeof(b));
+        sl_prom_label(n->routes[n->series[i].route], r, sizeof(r));
+        sl_prom_label(n->backends[n->series[i].backend], b, sizeof(b));
         emit(o, "sluice_tokens_total{route=\"%s\",backend=\"%s\",direction=\"input\"} %" PRIu64 "\n", r, b, tin);
         emit(o, "sluice_tokens_total{route=\"%s\",backend=\"%s\",direction=\"output\"} %" PRIu64 "\n", r, b, tout);
     }
@@ -217,7 +198,7 @@ static void render_histograms(out_t *o, const sl_gw_metrics_input_t *in)
             if (!sl_gw_live_route(in, i))
                 continue;
             sum_hist(in, i, route_families[f].kind, h);
-            snprintf(lab, sizeof(lab), "route=\"%s\"", esc(n->routes[i], e, sizeof(e)));
+            snprintf(lab, sizeof(lab), "route=\"%s\"", sl_prom_label(n->routes[i], e, sizeof(e)));
             histogram(o, route_families[f].name, lab, h, route_families[f].kind == 2 ? &tpot : &prom);
         }
     }
@@ -227,7 +208,7 @@ static void render_histograms(out_t *o, const sl_gw_metrics_input_t *in)
         if (!sl_gw_live_backend(in, i))
             continue;
         sum_hist(in, i, 3, h);
-        snprintf(lab, sizeof(lab), "backend=\"%s\"", esc(n->backends[i], e, sizeof(e)));
+        snprintf(lab, sizeof(lab), "backend=\"%s\"", sl_prom_label(n->backends[i], e, sizeof(e)));
         histogram(o, "sluice_upstream_duration_seconds", lab, h, &prom);
     }
     family(o, "sluice_gateway_overhead_seconds", "histogram",
@@ -274,8 +255,8 @@ static void render_pools(out_t *o, const sl_gw_metrics_input_t *in)
             if (!sl_gw_live_endpoint(in, (uint32_t)i))
                 continue;
             const sl_pool_endpoint_t *e = reg->endpoints[i];
-            emit(o, "%s{backend=\"%s\",endpoint=\"%s\"} %" PRIu64 "\n", families[f].name, esc(e->backend, b, sizeof(b)),
-                 esc(e->addr.text, ep, sizeof(ep)), sum_pool(in, e->id, families[f].offset));
+            emit(o, "%s{backend=\"%s\",endpoint=\"%s\"} %" PRIu64 "\n", families[f].name, sl_prom_label(e->backend, b, sizeof(b)),
+                 sl_prom_label(e->addr.text, ep, sizeof(ep)), sum_pool(in, e->id, families[f].offset));
         }
     }
     family(o, "sluice_upstream_connections_closed_total", "counter",
@@ -284,8 +265,8 @@ static void render_pools(out_t *o, const sl_gw_metrics_input_t *in)
         if (!sl_gw_live_endpoint(in, (uint32_t)i))
             continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
-        esc(e->backend, b, sizeof(b));
-        esc(e->addr.text, ep, sizeof(ep));
+        sl_prom_label(e->backend, b, sizeof(b));
+        sl_prom_label(e->addr.text, ep, sizeof(ep));
         for (int r = 0; r != SL_UPCLIENT_CLOSE_COUNT; ++r)
             emit(o, "sluice_upstream_connections_closed_total{backend=\"%s\",endpoint=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
                  b, ep, reasons[r], sum_pool(in, e->id, offsetof(sl_upclient_stats_t, closed) + (size_t)r * sizeof(uint64_t)));
@@ -307,7 +288,7 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
                     v += LD(in->shards[s]->backends[i].failures[k]);
             if (v != 0)
                 emit(o, "sluice_upstream_failures_total{backend=\"%s\",kind=\"%s\"} %" PRIu64 "\n",
-                     esc(n->backends[i], b, sizeof(b)), sl_gw_failure_code((enum en_sl_failure_t)k), v);
+                     sl_prom_label(n->backends[i], b, sizeof(b)), sl_gw_failure_code((enum en_sl_failure_t)k), v);
         }
     }
     family(o, "sluice_upstream_retries_total", "counter",
@@ -319,7 +300,7 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
         for (size_t s = 0; s != in->num_shards; ++s)
             if (i < in->shards[s]->num_backends)
                 v += LD(in->shards[s]->backends[i].retries);
-        emit(o, "sluice_upstream_retries_total{backend=\"%s\"} %" PRIu64 "\n", esc(n->backends[i], b, sizeof(b)), v);
+        emit(o, "sluice_upstream_retries_total{backend=\"%s\"} %" PRIu64 "\n", sl_prom_label(n->backends[i], b, sizeof(b)), v);
     }
 
     const sl_pool_registry_t *reg = in->registry;
@@ -328,16 +309,16 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
         if (!sl_gw_live_endpoint(in, (uint32_t)i))
             continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
-        emit(o, "sluice_endpoint_inflight_requests{backend=\"%s\",endpoint=\"%s\"} %u\n", esc(e->backend, b, sizeof(b)),
-             esc(e->addr.text, ep, sizeof(ep)), (unsigned)atomic_load_explicit(&e->inflight, memory_order_relaxed));
+        emit(o, "sluice_endpoint_inflight_requests{backend=\"%s\",endpoint=\"%s\"} %u\n", sl_prom_label(e->backend, b, sizeof(b)),
+             sl_prom_label(e->addr.text, ep, sizeof(ep)), (unsigned)atomic_load_explicit(&e->inflight, memory_order_relaxed));
     }
     family(o, "sluice_endpoint_up", "gauge", "1 when the endpoint is in rotation, 0 when ejected or unhealthy.");
     for (size_t i = 0; i != reg->num_endpoints; ++i) {
         if (!sl_gw_live_endpoint(in, (uint32_t)i))
             continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
-        emit(o, "sluice_endpoint_up{backend=\"%s\",endpoint=\"%s\"} %d\n", esc(e->backend, b, sizeof(b)),
-             esc(e->addr.text, ep, sizeof(ep)), atomic_load_explicit(&e->out, memory_order_relaxed) == 0);
+        emit(o, "sluice_endpoint_up{backend=\"%s\",endpoint=\"%s\"} %d\n", sl_prom_label(e->backend, b, sizeof(b)),
+             sl_prom_label(e->addr.text, ep, sizeof(ep)), atomic_load_explicit(&e->out, memory_order_relaxed) == 0);
     }
     family(o, "sluice_endpoint_ejections_total", "counter",
            "Times an endpoint left rotation, by reason (outlier: failed requests; health: failed checks).");
@@ -345,8 +326,8 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
         if (!sl_gw_live_endpoint(in, (uint32_t)i))
             continue;
         const sl_pool_endpoint_t *e = reg->endpoints[i];
-        esc(e->backend, b, sizeof(b));
-        esc(e->addr.text, ep, sizeof(ep));
+        sl_prom_label(e->backend, b, sizeof(b));
+        sl_prom_label(e->addr.text, ep, sizeof(ep));
         emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"outlier\"} %" PRIu64 "\n", b, ep,
              e->ejections_outlier);
         emit(o, "sluice_endpoint_ejections_total{backend=\"%s\",endpoint=\"%s\",reason=\"health\"} %" PRIu64 "\n", b, ep,
@@ -363,7 +344,7 @@ static void render_backends(out_t *o, const sl_gw_metrics_input_t *in)
             uint64_t inflight = 0;
             for (size_t k = 0; k != bk->num_endpoints; ++k)
                 inflight += atomic_load_explicit(&bk->endpoints[k]->inflight, memory_order_relaxed);
-            emit(o, "sluice_backend_saturation{backend=\"%s\"} %.6f\n", esc(bk->conf->name, b, sizeof(b)),
+            emit(o, "sluice_backend_saturation{backend=\"%s\"} %.6f\n", sl_prom_label(bk->conf->name, b, sizeof(b)),
                  (double)inflight / ((double)bk->conf->max_concurrency * (double)bk->num_endpoints));
         }
 }

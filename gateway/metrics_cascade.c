@@ -19,22 +19,6 @@
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* Label value escaping of the text format: backslash, double quote and line feed. */
-static const char *esc(const char *s, char *buf, size_t bufsz)
-{
-    size_t j = 0;
-    for (; *s != '\0' && j + 3 < bufsz; ++s) {
-        if (*s == '\\' || *s == '"' || *s == '\n') {
-            buf[j++] = '\\';
-            buf[j++] = *s == '\n' ? 'n' : *s;
-        } else {
-            buf[j++] = *s;
-        }
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
 static int family(sl_buf_t *out, const char *name, const char *type, const char *help)
 {
     return sl_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -57,8 +41,8 @@ static int answers(const sl_gw_metrics_input_t *in, sl_buf_t *out)
             if (v != 0)
                 err =
                     sl_buf_appendf(out, "sluice_cascade_answers_total{route=\"%s\",tier=\"%zu\",backend=\"%s\"} %" PRIu64 "\n",
-                                   esc(n->routes[n->series[i].route], r, sizeof(r)), t,
-                                   esc(n->backends[n->series[i].backend], b, sizeof(b)), v);
+                                   sl_prom_label(n->routes[n->series[i].route], r, sizeof(r)), t,
+                                   sl_prom_label(n->backends[n->series[i].backend], b, sizeof(b)), v);
         }
     }
     return err;
@@ -110,7 +94,7 @@ static int escalations(const sl_gw_metrics_input_t *in, sl_buf_t *out)
             }
         }
         qsort(sums, num, sizeof(*sums), by_key);
-        esc(n->routes[id], r, sizeof(r));
+        sl_prom_label(n->routes[id], r, sizeof(r));
         for (size_t j = 0; j != num && err == SL_OK; ++j) {
             uint32_t key = sums[j].key;
             err = sl_buf_appendf(
@@ -136,7 +120,7 @@ static int signals(const sl_gw_metrics_input_t *in, sl_buf_t *out)
     for (uint32_t id = 0; id != n->num_routes && err == SL_OK; ++id) {
         if (!sl_gw_live_route(in, id))
             continue;
-        esc(n->routes[id], r, sizeof(r));
+        sl_prom_label(n->routes[id], r, sizeof(r));
         for (size_t t = 0; t != SL_CONF_MAX_TIERS && err == SL_OK; ++t) {
             uint64_t buckets[SL_GW_SIGNAL_BUCKETS + 1] = {0}, count = 0;
             double sum = 0;
@@ -193,8 +177,8 @@ static int costs(const sl_gw_metrics_input_t *in, sl_buf_t *out)
             continue;
         sl_cascade_cost_format(nanos, v);
         err = sl_buf_appendf(out, "sluice_cost_total{route=\"%s\",backend=\"%s\"} %s\n",
-                             esc(n->routes[n->series[i].route], r, sizeof(r)),
-                             esc(n->backends[n->series[i].backend], b, sizeof(b)), v);
+                             sl_prom_label(n->routes[n->series[i].route], r, sizeof(r)),
+                             sl_prom_label(n->backends[n->series[i].backend], b, sizeof(b)), v);
     }
     if (err == SL_OK)
         err = family(out, "sluice_cost_last_tier_total", "counter",
@@ -208,7 +192,7 @@ static int costs(const sl_gw_metrics_input_t *in, sl_buf_t *out)
             if (id < in->shards[s]->num_routes)
                 nanos += LD(in->shards[s]->routes[id].cost_last_tier_nanos);
         sl_cascade_cost_format(nanos, v);
-        err = sl_buf_appendf(out, "sluice_cost_last_tier_total{route=\"%s\"} %s\n", esc(n->routes[id], r, sizeof(r)), v);
+        err = sl_buf_appendf(out, "sluice_cost_last_tier_total{route=\"%s\"} %s\n", sl_prom_label(n->routes[id], r, sizeof(r)), v);
     }
     return err;
 }

@@ -43,22 +43,6 @@ static void put(out_t *o, const char *fmt, ...)
     o->rc = sl_buf_append(o->b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
 
-/* A label value in the text format (backslash, double quote and line feed escaped). */
-static const char *label(const char *s, char *buf, size_t sz)
-{
-    size_t j = 0;
-    for (; *s != '\0' && j + 3 < sz; ++s) {
-        if (*s == '\\' || *s == '"' || *s == '\n') {
-            buf[j++] = '\\';
-            buf[j++] = *s == '\n' ? 'n' : *s;
-        } else {
-            buf[j++] = *s;
-        }
-    }
-    buf[j] = '\0';
-    return buf;
-}
-
 /* A JSON string (quoted), or null for NULL. */
 static void json_str(out_t *o, const char *s)
 {
@@ -134,7 +118,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
         if (!sl_gw_live_route_name(gw, s->routes[i].name))
             continue; /* removed by a reload whose replaced config is retired (gen.c) */
         for (int reason = 0; reason != SL_GW_SHED_NUM; ++reason)
-            put(&o, "sluice_shed_total{route=\"%s\",reason=\"%s\"} %" PRIu64 "\n", label(s->routes[i].name, r, sizeof(r)),
+            put(&o, "sluice_shed_total{route=\"%s\",reason=\"%s\"} %" PRIu64 "\n", sl_prom_label(s->routes[i].name, r, sizeof(r)),
                 shed_reasons[reason], shed_total(s, i, reason));
     }
 
@@ -144,7 +128,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
         for (size_t i = 0; i != s->num_dtiers; ++i)
             if (s->dtiers[i].configured)
                 put(&o, "sluice_degrade_fraction{route=\"%s\",tier=\"%" PRIu32 "\"} %s\n",
-                    label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier,
+                    sl_prom_label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier,
                     permille(s->dtiers[i].state.fraction_permille, b, sizeof(b)));
         family(&o, "sluice_degrade_changes_total", "counter",
                "Changes of a tier's degrade fraction, by cause (saturation, latency, fast_burn: up; recovered: down).");
@@ -153,7 +137,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
                 continue;
             for (int c = SL_DEGRADE_SATURATION; c != SL_DEGRADE_NUM_CAUSES; ++c)
                 put(&o, "sluice_degrade_changes_total{route=\"%s\",tier=\"%" PRIu32 "\",cause=\"%s\"} %" PRIu64 "\n",
-                    label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, sl_degrade_cause_names[c],
+                    sl_prom_label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, sl_degrade_cause_names[c],
                     s->dtiers[i].changes[c]);
         }
         family(&o, "sluice_variant_requests_total", "counter",
@@ -165,7 +149,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
             dtier_totals(s, i, t);
             for (int v = 0; v != 2; ++v)
                 put(&o, "sluice_variant_requests_total{route=\"%s\",tier=\"%" PRIu32 "\",variant=\"%s\"} %" PRIu64 "\n",
-                    label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, variants[v], t[v]);
+                    sl_prom_label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, variants[v], t[v]);
         }
         family(&o, "sluice_degrade_spillovers_total", "counter",
                "Requests of a degrade tier that went past their first variant because it was at max_concurrency.");
@@ -175,7 +159,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
                 continue;
             dtier_totals(s, i, t);
             put(&o, "sluice_degrade_spillovers_total{route=\"%s\",tier=\"%" PRIu32 "\"} %" PRIu64 "\n",
-                label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, t[2]);
+                sl_prom_label(s->dtiers[i].route, r, sizeof(r)), s->dtiers[i].tier, t[2]);
         }
         family(&o, "sluice_degrade_latency_p99_seconds", "gauge",
                "p99 latency of a degrade tier's accurate variant over its latency_window (the controller's input).");
@@ -183,7 +167,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
             const sl_gw_dtier_t *d = &s->dtiers[i];
             if (d->configured && d->input.has_p99)
                 put(&o, "sluice_degrade_latency_p99_seconds{route=\"%s\",tier=\"%" PRIu32 "\"} %" PRIu64 ".%06" PRIu64 "\n",
-                    label(d->route, r, sizeof(r)), d->tier, d->input.p99_us / 1000000, d->input.p99_us % 1000000);
+                    sl_prom_label(d->route, r, sizeof(r)), d->tier, d->input.p99_us / 1000000, d->input.p99_us % 1000000);
         }
     }
     if (s->persist_on) {

@@ -57,3 +57,14 @@ Test(arena, alloc_is_zeroed_aligned_and_survives_growth)
     cr_assert_geq(a.total, 3u << 20);
     sl_arena_dispose(&a);
 }
+
+Test(str, prom_label)
+{
+    char buf[16];
+    cr_assert_str_eq(sl_prom_label("a\\b\"c\nd", buf, sizeof(buf)), "a\\\\b\\\"c\\nd");
+    cr_assert_str_eq(sl_prom_label("plain", buf, sizeof(buf)), "plain");
+    char small[6];
+    cr_assert_str_eq(sl_prom_label("ab\"cdef", small, sizeof(small)), "ab\\\""); /* cut whole: the escape kept entire */
+    char tiny[5];
+    cr_assert_str_eq(sl_prom_label("ab\"cdef", tiny, sizeof(tiny)), "ab"); /* no room for the escape: cut before it */
+}
