@@ -370,6 +370,7 @@ typedef struct st_sl_conf_server_t {
     const char *tls_cert_file; /* both set: TLS with ALPN (h2, http/1.1) on every listener */
     const char *tls_key_file;
     const char *access_log;    /* path, "-" for stderr, NULL = off */
+    int routing_headers;       /* answers carry x-sluice-backend, -tier, -escalations and -cost */
 } sl_conf_server_t;
 
 typedef struct st_sl_conf_admin_t {

@@ -153,6 +153,7 @@ static const sl_conf_key_t server_keys[] = {
     {"shutdown_timeout", sl_conf_p_duration, offsetof(sl_conf_server_t, shutdown_timeout_ms), .def = "30s", .max = 3600000},
     {"tls", sl_conf_p_block, 0, .sub = &tls_block},
     {"access_log", p_access_log, offsetof(sl_conf_server_t, access_log)},
+    {"routing_headers", sl_conf_p_bool, offsetof(sl_conf_server_t, routing_headers), .def = "true"},
     {NULL}};
 static const sl_conf_block_t server_block = {server_keys, NULL};
 

@@ -196,7 +196,7 @@ void sl_cascade_add_headers(sl_proxy_t *p)
 {
     sl_cascade_t *c = &p->cas;
     h2o_req_t *req = p->req;
-    if (!c->planned || p->backend == NULL)
+    if (!c->planned || p->backend == NULL || !p->gen->conf->server.routing_headers)
         return;
     char *v = h2o_mem_alloc_pool(&req->pool, 24 + SL_CASCADE_COST_MAX);
     size_t n = sl_cascade_u64_format(c->num_tries != 0 ? c->num_tries - 1 : 0, v);

@@ -43,7 +43,7 @@ static void add_own_headers(sl_proxy_t *p)
     h2o_req_t *req = p->req;
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, p->request_id.base,
                           p->request_id.len);
-    if (p->backend != NULL) {
+    if (p->backend != NULL && p->gen->conf->server.routing_headers) {
         const char *name = p->backend->conf->name;
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-backend"), 0, NULL, name, strlen(name));
         char digits[20], *tier = h2o_mem_alloc_pool(&req->pool, sizeof(digits));

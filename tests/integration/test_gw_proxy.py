@@ -229,3 +229,31 @@ def test_kserve_model_in_path_is_rewritten():
     finally:
         g.stop()
         s.stop()
+
+
+def test_routing_headers_can_be_left_out_and_a_reload_brings_them_back():
+    up = Upstream(lambda c, i, req: answer(c, status=503 if b"/fail" in req[0] else 200, body=b'{"id":1}'))
+    routes = [("r", "/", "b")]
+    backends = backend_yaml("b", [up.addr], extra="health: { enabled: false }, outlier: { consecutive_failures: 0 }")
+    g = Gateway(config(backends, routes, server="routing_headers: false"))
+    routing = ("x-sluice-backend", "x-sluice-tier", "x-sluice-escalations", "x-sluice-cost")
+    try:
+        for path, want in (("/v1/chat/completions", 200), ("/fail", 502)):
+            status, headers, _ = harness.request(g.addr, "POST", path, body=json.dumps(chat_body()).encode(),
+                                                 headers={"Content-Type": "application/json"})
+            assert status == want
+            assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])  # always returned
+            for name in routing:
+                assert name not in headers, (path, name)
+        g.rewrite(config(backends, routes))  # the default: true
+        status, _, body = harness.request(g.admin, "POST", "/admin/reload")
+        assert status == 200, body
+        status, headers, _ = harness.request(g.addr, "POST", "/v1/chat/completions",
+                                             body=json.dumps(chat_body()).encode(),
+                                             headers={"Content-Type": "application/json"})
+        assert status == 200
+        assert headers["x-sluice-backend"] == "b" and headers["x-sluice-tier"] == "0"
+        assert headers["x-sluice-escalations"] == "0" and headers["x-sluice-cost"] == "0"
+    finally:
+        g.stop()
+        up.close()
