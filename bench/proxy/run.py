@@ -381,11 +381,33 @@ def main():
         for s in servers.values():
             s.stop()
     a.load_after = os.getloadavg()
-    report(a, targets, med, mem)
+    report(a, targets, med, mem, results)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(a, targets, med, mem):
+def round_by_round(results):
+    """sluice beside nginx in each round (the same round ran both, one after the other): how often and by how much
+    one was ahead, so a difference can be read against the round-to-round spread."""
+    n = len(results["sluice"][1])
+    lines = ["## sluice beside nginx, round by round", "",
+             "| round | c=1 added p50 sluice / nginx µs | c=1 difference µs | c=64 req/s sluice / nginx |",
+             "|---|---|---|---|"]
+    diffs, ratios = [], []
+    for r in range(n):
+        d = results["direct"][1][r]["p50_us"]
+        s1, n1 = results["sluice"][1][r]["p50_us"] - d, results["nginx"][1][r]["p50_us"] - d
+        ratio = results["sluice"][64][r]["rps"] / results["nginx"][64][r]["rps"]
+        diffs.append(s1 - n1)
+        ratios.append(ratio)
+        lines.append(f"| {r + 1} | {s1:.0f} / {n1:.0f} | {s1 - n1:+.0f} | {ratio:.3f} |")
+    lines += ["", f"c=1: sluice's added p50 at or below nginx's in {sum(x <= 0 for x in diffs)} of {n} rounds, median "
+              f"difference {statistics.median(diffs):+.1f} µs (spread {min(diffs):+.0f} to {max(diffs):+.0f}). "
+              f"c=64: sluice's throughput at or above nginx's in {sum(x >= 1 for x in ratios)} of {n} rounds, median "
+              f"ratio {statistics.median(ratios):.3f} ({min(ratios):.3f} to {max(ratios):.3f}).", ""]
+    return lines
+
+
+def report(a, targets, med, mem, results=None):
     d = med["direct"]
     lines = [f"# bench/proxy — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              f"{a.rounds} interleaved rounds of {a.duration} s per target and concurrency (medians); wrk -t1, "
@@ -405,6 +427,8 @@ def report(a, targets, med, mem):
                          f"{m['p50_us'] - d[c]['p50_us']:.0f} | {m['p99_us']:.0f} | "
                          f"{m['cpu_us_per_req']:.1f} | {cpu_ng:.2f} | {m['errors']:.0f} |")
         lines.append("")
+    if results is not None and "sluice" in targets and "nginx" in targets:
+        lines += round_by_round(results)
     lines += ["## memory", "", "| target | idle conns | RSS per idle conn | stream small: MiB read / RSS growth | "
               "stream big: MiB read / RSS growth |", "|---|---|---|---|---|"]
     for t, m in mem.items():
