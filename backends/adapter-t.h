@@ -61,11 +61,13 @@ typedef struct st_sl_adapter_request_t {
     uint32_t num_messages;  /* chat: entries of "messages" */
     uint64_t prompt_bytes;  /* bytes of prompt text (unescaped UTF-8), see the adapter's file for what counts */
     uint64_t prompt_tokens; /* estimate: ceil(prompt_bytes / 4), the usual 4-bytes-per-token rule of thumb */
-    /* Where encode's edits go, when the adapter's read found it in its one pass (located != 0): the first value of
-     * each top-level member the adapter may set (which member is which slot is the adapter's own business; type
-     * SL_JSON_INVALID when absent), how often each occurs (2 stands for more than once) and the number of the
-     * root's members. Encode then builds its pieces without walking the body again. */
-    int located;
+    /* Where encode's edits go, when an adapter's read found it in its one pass: located_by is that adapter (NULL:
+     * nothing located, encode walks the body), edit_at the first value of each top-level member that adapter may
+     * set (which member is which slot is the adapter's own business; type SL_JSON_INVALID when absent), edit_count
+     * how often each occurs (2 stands for more than once) and num_members the number of the root's members. Only
+     * the adapter named by located_by reads them (a tier of another protocol walks), building its pieces without
+     * walking the body again. */
+    const struct st_sl_adapter_t *located_by;
     uint32_t num_members;
     sl_json_span_t edit_at[SL_ADAPTER_EDIT_KEYS];
     uint8_t edit_count[SL_ADAPTER_EDIT_KEYS];

@@ -24,6 +24,19 @@ const sl_adapter_t *sl_adapter_get(enum en_sl_protocol_t protocol)
     return (size_t)protocol < TABLE_SIZE ? table[protocol] : NULL;
 }
 
+int sl_adapter_read_object(const char *body, size_t len,
+                           void (*on_value)(void *, const sl_json_step_t *, size_t, const sl_json_span_t *), void *ctx,
+                           sl_json_span_t *root)
+{
+    sl_json_visitor_t visitor = {on_value, ctx, SL_JSON_MAX_DEPTH};
+    sl_json_span_t rt;
+    int ret = sl_json_parse_visit(body, len, &rt, &visitor);
+    if (ret != SL_OK)
+        return ret;
+    *root = rt;
+    return rt.type == SL_JSON_OBJECT ? SL_OK : SL_EINVAL;
+}
+
 int sl_adapter_read(const sl_adapter_t *a, const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out)
 {
     if (a->read != NULL)

@@ -14,11 +14,13 @@
  *   4. errors: a->format_error(&err, &alloc, &out) (the ROUTE's protocol: the client speaks it).
  *
  * Contracts common to the callbacks (adapter-t.h):
- *   inspect      SL_OK; SL_EINVAL when root is not an object (the shape every protocol here requires). Unknown
- *                shapes are not errors: kind OTHER. Never fails on missing optional fields.
- *   read         as inspect, on the body's bytes: SL_OK with *root and *out; SL_EINVAL when the body is JSON but
- *                not an object (*root set, *out untouched); SL_ESYNTAX / SL_ENOMEM when it is not JSON (as
- *                sl_json_parse; nothing set).
+ *   inspect      SL_OK; SL_EINVAL when root is not an object (the shape openai and kserve_v2 require; http reads
+ *                any JSON document). Unknown shapes are not errors: kind OTHER. Never fails on missing optional
+ *                fields.
+ *   read         as inspect, on the body's bytes, in one walk (openai, kserve_v2, http): SL_OK with *root and *out;
+ *                SL_EINVAL where inspect gives it (*root set, *out untouched); SL_ESYNTAX / SL_ENOMEM when it is
+ *                not JSON (as sl_json_parse; nothing set). Where the adapter's encode edits the body, *out also
+ *                says where (located_by, edit_at): that encode then splices without walking the body again.
  *   encode       SL_OK with out->pieces covering the whole upstream body; SL_EINVAL / SL_EEXIST when the body
  *                cannot be edited safely (a duplicated "model"/"logprobs"/"stream_options" key, a non-string
  *                "model"): answer 400. With nothing to change, out is one piece: the body itself.
@@ -52,6 +54,13 @@ const sl_adapter_t *sl_adapter_get(enum en_sl_protocol_t protocol);
 /* Reads the client's body with adapter a: a->read when it has one (one pass), else sl_json_parse() then
  * a->inspect(). Returns as the read contract above. */
 int sl_adapter_read(const sl_adapter_t *a, const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out);
+
+/* The walk of a read callback: sl_json_parse_visit(body) with visitor `on_value` (ctx, every depth). Returns SL_OK
+ * with *root when the body is a JSON object; SL_EINVAL when it is JSON of another kind (*root set); as
+ * sl_json_parse() otherwise (nothing set). */
+int sl_adapter_read_object(const char *body, size_t len,
+                           void (*on_value)(void *, const sl_json_step_t *, size_t, const sl_json_span_t *), void *ctx,
+                           sl_json_span_t *root);
 
 /* The adapter named `name` ("openai", "kserve_v2", "http"), or NULL. */
 const sl_adapter_t *sl_adapter_find(const char *name);

@@ -10,6 +10,12 @@
  * (margin then is missing), an array (nested arrays read row-major) is a probability vector. json:<pointer> and
  * header:<name> work as for every protocol. No token logprobs.
  * Errors: {"error": {"message": "...", "code": "..."}} (code: the error's code, else its type).
+ *
+ * Reading is one pass (read): sl_json_parse_visit() validates the body and hands every value to on_value, which adds
+ * up the bytes of the string values and keeps the first top-level "model" (where encode rewrites it, and how often
+ * it occurs) and "stream". inspect walks a validated root instead (find_key, then every string of the body): it is
+ * the definition read is tested against, and what reads a body some other adapter validated. Any JSON document is
+ * a request: a body that is not an object has facts too (no model, no stream) and nothing is rewritten in it.
  */
 #include "backends/adapter.h"
 #include "common/status.h"
@@ -35,6 +41,72 @@ static int http_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
     return SL_OK;
 }
 
+/* What the one pass collects. */
+typedef struct st_http_read_t {
+    uint64_t text_bytes;          /* string values at depth >= 1 */
+    sl_json_span_t model, stream; /* first top-level occurrences; p NULL until seen */
+    uint8_t model_count;          /* top-level "model" members, 2 standing for more */
+    size_t num_members;           /* the root's members */
+} http_read_t;
+
+static void http_on_value(void *ctx, const sl_json_step_t *path, size_t depth, const sl_json_span_t *v)
+{
+    static const sl_json_piece_t names[] = {{"model", 5}, {"stream", 6}};
+    http_read_t *s = ctx;
+    if (v->type == SL_JSON_STRING)
+        s->text_bytes += sl_json_string_len(v);
+    if (depth != 1 || path[0].key.type == SL_JSON_INVALID)
+        return; /* only the members of an object root are looked at */
+    s->num_members = path[0].index + 1;
+    const sl_json_span_t *k = &path[0].key;
+    if (k->plain && k->len != 7 && k->len != 8)
+        return; /* a plain key of another length is neither name */
+    switch (sl_json_string_index(k, names, 2)) {
+    case 0:
+        if (s->model.p == NULL)
+            s->model = *v;
+        if (s->model_count < 2)
+            s->model_count++;
+        break;
+    case 1:
+        if (s->stream.p == NULL)
+            s->stream = *v;
+        break;
+    default:
+        break;
+    }
+}
+
+static int http_read(const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out)
+{
+    static const sl_json_span_t none = {NULL, 0, SL_JSON_INVALID, 0};
+    http_read_t s = {0, none, none, 0, 0};
+    sl_json_visitor_t visitor = {http_on_value, &s, SL_JSON_MAX_DEPTH};
+    sl_json_span_t rt;
+    int ret = sl_json_parse_visit(body, len, &rt, &visitor);
+    if (ret != SL_OK)
+        return ret;
+    sl_adapter_request_t r;
+    memset(&r, 0, sizeof(r));
+    r.kind = SL_ADAPTER_KIND_JSON;
+    r.root = rt;
+    r.model = s.model.type == SL_JSON_STRING ? s.model : none;
+    r.stream = s.stream.type == SL_JSON_TRUE;
+    r.prompt_bytes = rt.type == SL_JSON_STRING ? sl_json_string_len(&rt) : s.text_bytes; /* the root is no member */
+    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
+    if (rt.type == SL_JSON_OBJECT) {
+        r.located_by = &sl_adapter_http;
+        r.num_members = (uint32_t)s.num_members;
+        r.edit_at[0] = s.model;
+        r.edit_count[0] = s.model_count;
+        for (size_t i = 1; i != SL_ADAPTER_EDIT_KEYS; ++i)
+            r.edit_at[i] = none;
+    }
+    *root = rt;
+    *out = r;
+    return SL_OK;
+}
+
 static int http_encode(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
                        const sl_adapter_alloc_t *alloc, sl_adapter_body_t *out)
 {
@@ -47,7 +119,15 @@ static int http_encode(const char *body, size_t len, const sl_adapter_request_t 
     sl_json_edit_t e = {"model", 5, q, qlen, 0};
     sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(1)];
     size_t np;
-    int ret = sl_json_edit_object(body, len, &req->root, &e, 1, pieces, SL_JSON_EDIT_PIECES(1), &np);
+    int ret;
+    if (req->located_by == &sl_adapter_http) { /* where the read found "model": no walk of the body */
+        if (req->edit_count[0] > 1)
+            return SL_EEXIST;
+        ret = sl_json_edit_object_at(body, len, &req->root, &e, 1, &req->edit_at[0], req->num_members, pieces,
+                                     SL_JSON_EDIT_PIECES(1), &np);
+    } else {
+        ret = sl_json_edit_object(body, len, &req->root, &e, 1, pieces, SL_JSON_EDIT_PIECES(1), &np);
+    }
     if (ret != SL_OK)
         return ret;
     sl_adapter_body_pieces(alloc, pieces, np, out);
@@ -164,6 +244,7 @@ const sl_adapter_t sl_adapter_http = {
     .name = "http",
     .protocol = SL_PROTOCOL_HTTP,
     .inspect = http_inspect,
+    .read = http_read,
     .encode = http_encode,
     .encode_path = sl_adapter_path_unchanged,
     .decode = http_decode,

@@ -12,6 +12,12 @@
  * batch: the product of the dimensions after the first) is judged. Values must be probabilities in [0, 1].
  * The prediction is the top class of that row (prediction_class), or the value at prediction_pointer when set.
  * Errors: {"error": "<message>"}, the protocol's own shape.
+ *
+ * Reading is one pass (read): sl_json_parse_visit() validates the body and hands every value to on_value, which
+ * follows the first top-level "inputs": per input (values arrive after their contents) the first "datatype" and the
+ * string bytes of the first "data", settled when the input object itself arrives. inspect walks a validated root
+ * instead (find_key and iterators): it is the definition read is tested against, and what reads a body some other
+ * adapter validated. The body is sent unchanged, so the read locates no member for encode.
  */
 #include "backends/adapter.h"
 #include "common/status.h"
@@ -37,6 +43,84 @@ static int kserve_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
                 r.prompt_bytes += sl_adapter_text_bytes(&data);
         }
     }
+    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
+    *out = r;
+    return SL_OK;
+}
+
+/* What the one pass collects. */
+typedef struct st_kserve_read_t {
+    sl_json_span_t inputs;  /* the first top-level "inputs"; p NULL until it has arrived */
+    const char *member_key; /* the top-level member classified last ... */
+    int member_is_inputs;   /* ... and whether it is "inputs" */
+    const char *field_key;  /* the input member classified last ... */
+    int field;              /* ... 1 "datatype", 2 "data", 0 another */
+    uint64_t bytes;         /* text of the BYTES inputs completed so far */
+    /* the input being read */
+    int dt_seen, dt_bytes; /* its first "datatype" has arrived; it is "BYTES" */
+    int data_seen;         /* its first "data" has arrived */
+    uint64_t data_bytes;   /* the text bytes of that "data" (then) or of its strings so far (before) */
+} kserve_read_t;
+
+static int key_is(const sl_json_span_t *k, const sl_json_piece_t *names, size_t n)
+{
+    return sl_json_string_index(k, names, n) + 1;
+}
+
+static void kserve_on_value(void *ctx, const sl_json_step_t *path, size_t depth, const sl_json_span_t *v)
+{
+    static const sl_json_piece_t inputs_name[] = {{"inputs", 6}}, field_names[] = {{"datatype", 8}, {"data", 4}};
+    kserve_read_t *s = ctx;
+    if (path[0].key.type == SL_JSON_INVALID)
+        return; /* the root is an array: read fails with SL_EINVAL */
+    if (path[0].key.p != s->member_key) {
+        s->member_key = path[0].key.p;
+        s->member_is_inputs = key_is(&path[0].key, inputs_name, 1);
+    }
+    if (!s->member_is_inputs || s->inputs.p != NULL)
+        return; /* not in the first "inputs" */
+    if (depth == 1) {
+        s->inputs = *v;
+        return;
+    }
+    if (path[1].key.type != SL_JSON_INVALID)
+        return; /* "inputs" is an object: no inputs */
+    if (depth == 2) { /* an input: settle it, start the next */
+        if (v->type == SL_JSON_OBJECT && s->dt_bytes && s->data_seen)
+            s->bytes += s->data_bytes;
+        s->dt_seen = s->dt_bytes = s->data_seen = 0;
+        s->data_bytes = 0;
+        return;
+    }
+    if (path[2].key.type == SL_JSON_INVALID)
+        return; /* the input is an array */
+    if (path[2].key.p != s->field_key) {
+        s->field_key = path[2].key.p;
+        s->field = key_is(&path[2].key, field_names, 2);
+    }
+    if (s->field == 1 && depth == 3 && !s->dt_seen) {
+        s->dt_seen = 1;
+        s->dt_bytes = sl_json_string_eq(v, "BYTES", 5);
+    } else if (s->field == 2 && !s->data_seen) {
+        if (v->type == SL_JSON_STRING)
+            s->data_bytes += sl_json_string_len(v); /* a string of the data, or the data itself */
+        s->data_seen = depth == 3;
+    }
+}
+
+static int kserve_read(const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out)
+{
+    kserve_read_t s;
+    memset(&s, 0, sizeof(s));
+    int ret = sl_adapter_read_object(body, len, kserve_on_value, &s, root);
+    if (ret != SL_OK)
+        return ret;
+    sl_adapter_request_t r;
+    memset(&r, 0, sizeof(r));
+    r.kind = SL_ADAPTER_KIND_INFER;
+    r.root = *root;
+    r.model.type = SL_JSON_INVALID;
+    r.prompt_bytes = s.inputs.type == SL_JSON_ARRAY ? s.bytes : 0;
     r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
     *out = r;
     return SL_OK;
@@ -223,6 +307,7 @@ const sl_adapter_t sl_adapter_kserve_v2 = {
     .name = "kserve_v2",
     .protocol = SL_PROTOCOL_KSERVE_V2,
     .inspect = kserve_inspect,
+    .read = kserve_read,
     .encode = kserve_encode,
     .encode_path = kserve_encode_path,
     .decode = kserve_decode,

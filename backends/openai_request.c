@@ -231,17 +231,12 @@ int sl_openai__read(const char *body, size_t len, sl_json_span_t *root, sl_adapt
     s.messages = s.prompt = s.stream = s.include_usage = none;
     for (size_t i = 0; i != SL_ADAPTER_EDIT_KEYS; ++i)
         r.edit_at[i] = none;
-    sl_json_visitor_t visitor = {on_value, &s, SL_JSON_MAX_DEPTH};
-    sl_json_span_t rt;
-    int ret = sl_json_parse_visit(body, len, &rt, &visitor);
+    int ret = sl_adapter_read_object(body, len, on_value, &s, root);
     if (ret != SL_OK)
         return ret;
-    *root = rt;
-    if (rt.type != SL_JSON_OBJECT)
-        return SL_EINVAL;
 
-    r.root = rt;
-    r.located = 1;
+    r.root = *root;
+    r.located_by = &sl_adapter_openai;
     r.model = r.edit_at[EDIT_MODEL].type == SL_JSON_STRING ? r.edit_at[EDIT_MODEL] : none;
     r.stream = s.stream.type == SL_JSON_TRUE;
     const sl_json_span_t *logprobs = &r.edit_at[EDIT_LOGPROBS], *top = &r.edit_at[EDIT_TOP_LOGPROBS];
@@ -285,7 +280,7 @@ int sl_openai__inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
 static int add_edit(const sl_adapter_request_t *req, int slot, sl_json_edit_t e, sl_json_edit_t *edits,
                     sl_json_span_t *at, size_t *n)
 {
-    if (req->located) {
+    if (req->located_by == &sl_adapter_openai) { /* members located by this read (another protocol's are not ours) */
         if (req->edit_count[slot] > 1)
             return SL_EEXIST;
         at[*n] = req->edit_at[slot];
@@ -302,7 +297,7 @@ int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *
     sl_json_span_t at[SL_ADAPTER_EDIT_KEYS];
     size_t n = 0;
     uint32_t need = sl_adapter_signal_logprobs(want->signal);
-    int ret = SL_OK;
+    int located = req->located_by == &sl_adapter_openai, ret = SL_OK;
     if (req->root.type != SL_JSON_OBJECT)
         return SL_EINVAL;
     if (want->model != NULL) {
@@ -321,7 +316,7 @@ int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *
     }
     if (req->stream && !req->usage && ret == SL_OK) {
         sl_json_span_t so;
-        int has_so = req->located ? (so = req->edit_at[EDIT_STREAM_OPTIONS]).type == SL_JSON_OBJECT
+        int has_so = located ? (so = req->edit_at[EDIT_STREAM_OPTIONS]).type == SL_JSON_OBJECT
                                   : sl_json_find_key(&req->root, "stream_options", 14, &so) == SL_OK &&
                                         so.type == SL_JSON_OBJECT;
         sl_json_edit_t e = {"stream_options", 14, "{\"include_usage\":true}", 22, 0};
@@ -346,7 +341,7 @@ int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *
     }
     sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(SL_ADAPTER_EDIT_KEYS)];
     size_t np;
-    ret = req->located ? sl_json_edit_object_at(body, len, &req->root, edits, n, at, req->num_members, pieces,
+    ret = located ? sl_json_edit_object_at(body, len, &req->root, edits, n, at, req->num_members, pieces,
                                                 SL_JSON_EDIT_PIECES(SL_ADAPTER_EDIT_KEYS), &np)
                        : sl_json_edit_object(body, len, &req->root, edits, n, pieces,
                                              SL_JSON_EDIT_PIECES(SL_ADAPTER_EDIT_KEYS), &np);

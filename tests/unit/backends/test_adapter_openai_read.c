@@ -132,7 +132,7 @@ static void assert_same_facts(const char *body, size_t len, int expect_ok)
     cr_assert_eq(got.prompt_bytes, want.prompt_bytes, "%.*s: %llu vs %llu", (int)len, body,
                  (unsigned long long)got.prompt_bytes, (unsigned long long)want.prompt_bytes);
     cr_assert_eq(got.prompt_tokens, want.prompt_tokens);
-    cr_assert_eq(got.located, 1);
+    cr_assert_eq(got.located_by, A);
 }
 
 static const char *const bodies[] = {
@@ -258,7 +258,7 @@ Test(openai_read, located_encode_equals_walking_encode)
         if (A->read(body, len, &root, &located) != SL_OK)
             continue;
         sl_adapter_request_t walking = located;
-        walking.located = 0;
+        walking.located_by = NULL;
         for (size_t k = 0; k != sizeof(kinds) / sizeof(kinds[0]); ++k) {
             for (int m = 0; m != 2; ++m) {
                 sl_conf_signal_t sig = {kinds[k], NULL};
