@@ -46,7 +46,8 @@ enum en_sl_adapter_kind_t {
     SL_ADAPTER_KIND_JSON,        /* protocol http: any JSON object */
 };
 
-#define SL_ADAPTER_EDIT_KEYS 4 /* top-level members an adapter's one-pass read locates for its encode */
+#define SL_ADAPTER_EDIT_KEYS 4  /* top-level members an adapter's one-pass read locates for its encode */
+#define SL_ADAPTER_EDIT_MODEL 0 /* the slot of top-level "model", in every adapter that locates it */
 
 /* What the client asked for, found once per request by the route's adapter (read, or inspect). Spans borrow the
  * body. */

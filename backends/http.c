@@ -97,10 +97,10 @@ static int http_read(const char *body, size_t len, sl_json_span_t *root, sl_adap
     if (rt.type == SL_JSON_OBJECT) {
         r.located_by = &sl_adapter_http;
         r.num_members = (uint32_t)s.num_members;
-        r.edit_at[0] = s.model;
-        r.edit_count[0] = s.model_count;
-        for (size_t i = 1; i != SL_ADAPTER_EDIT_KEYS; ++i)
+        for (size_t i = 0; i != SL_ADAPTER_EDIT_KEYS; ++i)
             r.edit_at[i] = none;
+        r.edit_at[SL_ADAPTER_EDIT_MODEL] = s.model;
+        r.edit_count[SL_ADAPTER_EDIT_MODEL] = s.model_count;
     }
     *root = rt;
     *out = r;
@@ -121,10 +121,10 @@ static int http_encode(const char *body, size_t len, const sl_adapter_request_t 
     size_t np;
     int ret;
     if (req->located_by == &sl_adapter_http) { /* where the read found "model": no walk of the body */
-        if (req->edit_count[0] > 1)
+        if (req->edit_count[SL_ADAPTER_EDIT_MODEL] > 1)
             return SL_EEXIST;
-        ret = sl_json_edit_object_at(body, len, &req->root, &e, 1, &req->edit_at[0], req->num_members, pieces,
-                                     SL_JSON_EDIT_PIECES(1), &np);
+        ret = sl_json_edit_object_at(body, len, &req->root, &e, 1, &req->edit_at[SL_ADAPTER_EDIT_MODEL], req->num_members,
+                                     pieces, SL_JSON_EDIT_PIECES(1), &np);
     } else {
         ret = sl_json_edit_object(body, len, &req->root, &e, 1, pieces, SL_JSON_EDIT_PIECES(1), &np);
     }

@@ -19,7 +19,7 @@
 #include <string.h>
 
 /* The slots of sl_adapter_request_t.edit_at, in the order encode lists its edits. */
-enum { EDIT_MODEL = 0, EDIT_LOGPROBS, EDIT_TOP_LOGPROBS, EDIT_STREAM_OPTIONS };
+enum { EDIT_MODEL = SL_ADAPTER_EDIT_MODEL, EDIT_LOGPROBS, EDIT_TOP_LOGPROBS, EDIT_STREAM_OPTIONS };
 
 /* Top-level members the read looks at (names[i] is member i + 1). */
 enum en_member_t { M_OTHER = 0, M_MODEL, M_MESSAGES, M_PROMPT, M_LOGPROBS, M_TOP_LOGPROBS, M_STREAM_OPTIONS, M_STREAM };

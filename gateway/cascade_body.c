@@ -76,8 +76,10 @@ int sl_cascade_encode(sl_proxy_t *p, const sl_gw_backend_rt_t *b, h2o_iovec_t *b
         signal = sl_gw_monitor_want_signal(p->route->conf); /* the monitored prediction needs logprobs nobody asked */
     sl_adapter_want_t want = {b->conf->model, signal, b->model_json, b->model_json_len}; /* quoted per generation */
     sl_json_span_t v;
+    /* a "model" that is there but not a string: where the read located it, no look at the body */
     if (b->conf->model != NULL && a->protocol != SL_PROTOCOL_KSERVE_V2 && rq->model.type != SL_JSON_STRING &&
-        sl_json_find_key(&rq->root, "model", 5, &v) == SL_OK && v.type != SL_JSON_STRING) {
+        (rq->located_by == a ? rq->edit_at[SL_ADAPTER_EDIT_MODEL].p != NULL
+                             : sl_json_find_key(&rq->root, "model", 5, &v) == SL_OK && v.type != SL_JSON_STRING)) {
         sl_proxy_respond_error(p, 400, SL_FAILURE_NONE, "invalid_model", "the request's \"model\" must be a string");
         return -1;
     }

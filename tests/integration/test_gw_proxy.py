@@ -193,6 +193,9 @@ def test_own_errors_400_404_413():
         status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
                                           body=b'{"model":"a","model":"b"}', headers={"content-type": "application/json"})
         assert status == 400 and error_of(body)["code"] == "invalid_model"
+        status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
+                                          body=b'{"model":5,"messages":[]}', headers={"content-type": "application/json"})
+        assert status == 400 and error_of(body)["code"] == "invalid_model"
         big = json.dumps(chat_body("x" * 2000)).encode()
         status, headers, body = harness.request(g.addr, "POST", "/v1/chat/completions", body=big,
                                                 headers={"content-type": "application/json"})
@@ -229,6 +232,34 @@ def test_kserve_model_in_path_is_rewritten():
     finally:
         g.stop()
         s.stop()
+
+
+def test_http_route_model_rewritten_where_the_one_pass_read_found_it():
+    """protocol http: the backend's model replaces the first "model" or is added; a repeated or non-string model is
+    refused, a body that is not an object goes up as it came."""
+    up = Upstream(lambda c, i, req: answer(c, body=b'{"label":"a","score":0.9}'))
+    g = Gateway(config(backend_yaml("svc", [up.addr], model="m2", protocol="http", extra="health: { enabled: false }"),
+                       [("svc", "/predict", "svc")]))
+    json_type = {"content-type": "application/json"}
+    try:
+        sent = [(b'{"text":"caf\\u00e9","model":"a","opts":{"model":"inner"}}',
+                 b'{"text":"caf\\u00e9","model":"m2","opts":{"model":"inner"}}'),
+                (b'{"text":"hi"}', b'{"text":"hi","model":"m2"}'),
+                (b' { } ', b' { "model":"m2"} '),
+                (b'[{"model":"a"}]', b'[{"model":"a"}]')]
+        for body, want in sent:
+            status, _, raw = harness.request(g.addr, "POST", "/predict", body=body, headers=json_type)
+            assert status == 200, raw
+            assert up.requests[-1][1] == want
+        for body in (b'{"model":"a","model":"b"}', b'{"model":5,"text":"x"}'):
+            status, _, raw = harness.request(g.addr, "POST", "/predict", body=body, headers=json_type)
+            assert status == 400 and json.loads(raw)["error"]["code"] == "invalid_model", raw  # the http shape
+        status, _, raw = harness.request(g.addr, "POST", "/predict", body=b'{"text":', headers=json_type)
+        assert status == 400 and json.loads(raw)["error"]["code"] == "invalid_json"
+        assert len(up.requests) == len(sent)
+    finally:
+        g.stop()
+        up.close()
 
 
 def test_routing_headers_can_be_left_out_and_a_reload_brings_them_back():
