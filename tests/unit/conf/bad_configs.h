@@ -822,8 +822,8 @@ static const bad_case_t bad_cases[] = {
         "routes:\n"
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
-        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log",
-         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log", NULL}},
+        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers",
+         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers", NULL}},
 };
 
 #define NUM_BAD_CASES (sizeof(bad_cases) / sizeof(bad_cases[0]))
