@@ -230,12 +230,13 @@ int sl_gw_gen_build(sl_gw_t *gw, sl_conf_t *conf, sl_gw_gen_t **out, char *err, 
     gen->num_route_ids = gw->names.num_routes;
     gen->num_backend_ids = gw->names.num_backends;
     gen->num_endpoint_ids = (uint32_t)gw->registry.num_endpoints;
-    /* last: the SLO history and counters of the published generation move to this one (slo_glue.h) */
-    if (sl_gw_slo_attach(gw, gen, err, errlen) != SL_OK)
+    if (sl_gw_slo_attach(gw, gen, err, errlen) != SL_OK) /* an empty tracker: nothing moved yet (slo_glue.h) */
         goto Error;
     /* the last step that can fail: a bad reference file refuses the config; the handover moves state (monitor_glue.h) */
     if (sl_gw_monitor_attach(gw, gen, err, errlen) != SL_OK)
         goto Error;
+    /* the SLO history and counters of the published generation move to this one: nothing can refuse it now */
+    sl_gw_slo_handover(gw, gen);
     sl_gw_rollout_attach(gw, gen); /* never fails; its slots borrow this config from here on (rollout_glue.h) */
     *out = gen;
     return SL_OK;

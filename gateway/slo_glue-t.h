@@ -74,7 +74,7 @@ typedef struct st_sl_gw_dtier_t {
     char *route; /* owned */
     uint32_t tier;
     char *backend;  /* owned: the accurate backend's name as last configured */
-    int configured; /* the published generation has a degrade block on this tier */
+    int configured; /* the published generation has a degrade block on this tier (set again every control tick) */
     sl_degrade_state_t state;
     uint32_t inflight[SL_GW_DEGRADE_SAMPLES]; /* the accurate backend's in-flight requests at the last ticks */
     uint32_t num_samples, next_sample;
@@ -98,8 +98,9 @@ typedef struct st_sl_gw_route_totals_t {
 
 /* gw->slo. Control thread only (and the main thread before start and after stop). */
 typedef struct st_sl_gw_slo_t {
-    sl_gw_slo_gen_t *gens;     /* every generation's part not yet freed, newest (the published one) first */
-    sl_slo_verdict_t *verdict; /* the latest SLO verdict (owned) */
+    sl_gw_slo_gen_t *gens;             /* every generation's part not yet freed, newest (the published one) first */
+    sl_slo_verdict_t *verdict;         /* the latest SLO verdict (owned) */
+    const sl_gw_slo_gen_t *verdict_of; /* the part whose tracker made it: a published successor ticks at once */
     unsigned ticks;
     int persist_on; /* state_dir is set */
     sl_persist_t persist;

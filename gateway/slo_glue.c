@@ -97,8 +97,6 @@ int sl_gw_slo_attach(sl_gw_t *gw, sl_gw_gen_t *gen, char *err, size_t errlen)
     }
     r->dtier_of = sl_calloc(tiers + 1, sizeof(*r->dtier_of));
     r->dstate = sl_calloc(tiers + 1, sizeof(*r->dstate));
-    for (size_t i = 0; i != s->num_dtiers; ++i)
-        s->dtiers[i].configured = 0; /* this generation is about to be published: only its tiers are configured */
     for (size_t i = 0; i != conf->num_routes; ++i) {
         const sl_conf_route_t *cr = &conf->routes[i];
         for (size_t k = 0; k != cr->num_tiers; ++k) {
@@ -128,18 +126,30 @@ int sl_gw_slo_attach(sl_gw_t *gw, sl_gw_gen_t *gen, char *err, size_t errlen)
         for (size_t k = 0; k != r->num_dtiers; ++k)
             sl_hist_init(&sl_gw_slo_dshard(r, w, k)->latency);
 
-    /* the handover: the published generation's history and counters, before anyone observes into the new one */
-    if (s->gens != NULL) {
-        sl_slo_tracker_adopt(t, s->gens->tracker, wall);
-        const char *dir = s->persist_on ? s->persist.dir : NULL;
-        if ((dir == NULL) != (conf->state_dir == NULL) || (dir != NULL && strcmp(dir, conf->state_dir) != 0) ||
-            (dir != NULL && conf->state_interval_ms != s->persist.interval_ms))
-            SL_LOG(SL_LOG_WARN, "reload", "state_dir or state_interval changed: takes effect after a restart");
-    }
     r->next = s->gens;
     s->gens = r;
     gen->slo = r;
     return SL_OK;
+}
+
+void sl_gw_slo_handover(sl_gw_t *gw, sl_gw_gen_t *gen)
+{
+    sl_gw_slo_t *s = gw->slo;
+    if (s == NULL || gen->slo == NULL)
+        return;
+    /* the newest part after gen's that no generation let go of: the published one (a refused build's part is
+     * released at once) */
+    const sl_gw_slo_gen_t *from = gen->slo->next;
+    while (from != NULL && atomic_load_explicit(&from->released, memory_order_acquire))
+        from = from->next;
+    if (from == NULL)
+        return;
+    sl_slo_tracker_adopt(gen->slo->tracker, from->tracker, sl_clock_wall_ms());
+    const sl_conf_t *conf = gen->conf;
+    const char *dir = s->persist_on ? s->persist.dir : NULL;
+    if ((dir == NULL) != (conf->state_dir == NULL) || (dir != NULL && strcmp(dir, conf->state_dir) != 0) ||
+        (dir != NULL && conf->state_interval_ms != s->persist.interval_ms))
+        SL_LOG(SL_LOG_WARN, "reload", "state_dir or state_interval changed: takes effect after a restart");
 }
 
 void sl_gw_slo_release(sl_gw_gen_t *gen)
@@ -159,6 +169,7 @@ static void absorb_older(sl_gw_slo_t *s, sl_gw_slo_gen_t *cur, uint64_t wall)
 static void slo_tick(sl_gw_slo_t *s, sl_gw_slo_gen_t *cur, uint64_t wall)
 {
     sl_slo_verdict_t *v = NULL;
+    s->verdict_of = cur;
     absorb_older(s, cur, wall);
     if (sl_slo_tick(cur->tracker, wall, &v) != SL_OK) {
         SL_LOG(SL_LOG_ERROR, "slo", "wall clock %" PRIu64 " ms is out of range: SLO tick skipped", wall);
@@ -166,6 +177,16 @@ static void slo_tick(sl_gw_slo_t *s, sl_gw_slo_gen_t *cur, uint64_t wall)
     }
     sl_slo_verdict_destroy(s->verdict);
     s->verdict = v;
+}
+
+/* The degrade tiers the published part names are the configured ones: a reload's tiers count once it is published,
+ * not when it is built (a reload refused after the build leaves the running ones as they were). */
+static void mark_configured(sl_gw_slo_t *s, const sl_gw_slo_gen_t *cur)
+{
+    for (size_t i = 0; i != s->num_dtiers; ++i)
+        s->dtiers[i].configured = 0;
+    for (size_t k = 0; k != cur->num_dtiers; ++k)
+        s->dtiers[cur->dstate[k]].configured = 1;
 }
 
 static int save(sl_gw_slo_t *s, sl_gw_slo_gen_t *cur, uint64_t now_ms, uint64_t wall)
@@ -195,8 +216,11 @@ void sl_gw_slo_tick(sl_gw_t *gw, sl_gw_gen_t *gen, uint64_t now_ms)
     sl_gw_slo_t *s = gw->slo;
     if (s == NULL || gen->slo == NULL)
         return;
+    mark_configured(s, gen->slo);
     sl_gw_degrade_tick(gw, gen, now_ms);
     free_released(s, gen->slo, now_ms);
+    if (s->verdict_of != gen->slo) /* a reload was published: the verdict of the config it replaced names routes */
+        slo_tick(s, gen->slo, sl_clock_wall_ms()); /* and objectives that may be gone; the new one's replaces it now */
     if (++s->ticks % SLO_TICK_EVERY != 0)
         return;
     uint64_t wall = sl_clock_wall_ms();

@@ -8,7 +8,7 @@
  *
  * Data path (worker thread): sl_gw_degrade_pick when a tier starts, sl_gw_slo_observe when a request departs. Both
  * touch only the worker's own shard and relaxed atomics: no lock, no allocation.
- * Control thread: sl_gw_slo_attach (from sl_gw_gen_build), sl_gw_slo_tick (every control tick), the renders.
+ * Control thread: sl_gw_slo_attach, sl_gw_slo_handover (from sl_gw_gen_build), sl_gw_slo_tick (every tick), renders.
  */
 #ifndef SL_GATEWAY_SLO_GLUE_H
 #define SL_GATEWAY_SLO_GLUE_H
@@ -30,13 +30,20 @@
 int sl_gw_slo_start(sl_gw_t *gw, char *err, size_t errlen);
 
 /*
- * Gives a generation being built its SLO tracker, degrade tiers and shards (gen->slo). When another generation is
- * published, its SLO history and counters are handed over now (sl_slo_tracker_adopt), before anyone observes into
- * the new one; requests still pinned to the old generation are absorbed later, tick by tick, until it is released.
+ * Gives a generation being built its SLO tracker, degrade tiers and shards (gen->slo), empty: nothing moves out of
+ * the published generation yet, so a build refused after this step leaves the running SLO state as it was.
  * Does nothing before sl_gw_slo_start (the first generation is attached by it). Returns SL_OK, or SL_EINVAL with a
  * message in err (gen->slo stays NULL). Control thread (or the main thread before start); gen is not published yet.
  */
 int sl_gw_slo_attach(sl_gw_t *gw, sl_gw_gen_t *gen, char *err, size_t errlen);
+
+/*
+ * After every step of the build that can fail: the published generation's SLO history and counters move to gen's
+ * tracker (sl_slo_tracker_adopt), before anyone observes into it; requests still pinned to the old generation are
+ * absorbed later, tick by tick, until it is released. Nothing to do for the first generation or without
+ * sl_gw_slo_start. Control thread; gen is attached and not published yet.
+ */
+void sl_gw_slo_handover(sl_gw_t *gw, sl_gw_gen_t *gen);
 
 /* The generation is being disposed (any thread, possibly a worker): marks its part released for the control
  * thread, which collects its last counts and frees it. */

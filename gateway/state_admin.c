@@ -88,6 +88,18 @@ static void dtier_totals(const sl_gw_slo_t *s, size_t id, uint64_t out[3])
                 }
 }
 
+/* 1 while the part of a generation not yet freed (the published one, or one requests still hold) has degrade tier
+ * state `id`: its counters are shown until the last config that had the tier is retired, like the data plane's
+ * series (gen.c), then they leave /metrics and /admin/state; the state itself stays for a tier that comes back. */
+static int dtier_live(const sl_gw_slo_t *s, size_t id)
+{
+    for (const sl_gw_slo_gen_t *r = s->gens; r != NULL; r = r->next)
+        for (size_t k = 0; k != r->num_dtiers; ++k)
+            if (r->dstate[k] == id)
+                return 1;
+    return 0;
+}
+
 /* A share in permille as a decimal ("0.25", "1"): exact, at most three digits. */
 static const char *permille(uint32_t v, char *buf, size_t sz)
 {
@@ -133,7 +145,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
         family(&o, "sluice_degrade_changes_total", "counter",
                "Changes of a tier's degrade fraction, by cause (saturation, latency, fast_burn: up; recovered: down).");
         for (size_t i = 0; i != s->num_dtiers; ++i) {
-            if (!sl_gw_live_route_name(gw, s->dtiers[i].route))
+            if (!dtier_live(s, i))
                 continue;
             for (int c = SL_DEGRADE_SATURATION; c != SL_DEGRADE_NUM_CAUSES; ++c)
                 put(&o, "sluice_degrade_changes_total{route=\"%s\",tier=\"%" PRIu32 "\",cause=\"%s\"} %" PRIu64 "\n",
@@ -144,7 +156,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
                "Requests of a degrade tier routed to its accurate variant or to a faster (degraded) one.");
         for (size_t i = 0; i != s->num_dtiers; ++i) {
             uint64_t t[3];
-            if (!sl_gw_live_route_name(gw, s->dtiers[i].route))
+            if (!dtier_live(s, i))
                 continue;
             dtier_totals(s, i, t);
             for (int v = 0; v != 2; ++v)
@@ -155,7 +167,7 @@ int sl_gw_slo_render_metrics(sl_gw_t *gw, sl_buf_t *out)
                "Requests of a degrade tier that went past their first variant because it was at max_concurrency.");
         for (size_t i = 0; i != s->num_dtiers; ++i) {
             uint64_t t[3];
-            if (!sl_gw_live_route_name(gw, s->dtiers[i].route))
+            if (!dtier_live(s, i))
                 continue;
             dtier_totals(s, i, t);
             put(&o, "sluice_degrade_spillovers_total{route=\"%s\",tier=\"%" PRIu32 "\"} %" PRIu64 "\n",
@@ -211,7 +223,7 @@ static void evidence(out_t *o, const sl_degrade_decision_t *e)
         e->pressure ? "true" : "false", e->relief ? "true" : "false");
 }
 
-static void render_dtier(out_t *o, const sl_gw_slo_t *s, const sl_gw_gen_t *gen, size_t i)
+static void render_dtier(out_t *o, const sl_gw_slo_t *s, const sl_gw_gen_t *gen, size_t i, int first)
 {
     const sl_gw_dtier_t *d = &s->dtiers[i];
     const sl_degrade_input_t *in = &d->input;
@@ -219,7 +231,7 @@ static void render_dtier(out_t *o, const sl_gw_slo_t *s, const sl_gw_gen_t *gen,
     char a[32];
     uint64_t t[3];
     dtier_totals(s, i, t);
-    put(o, "%s{\"route\":", i != 0 ? "," : "");
+    put(o, "%s{\"route\":", first ? "" : ",");
     json_str(o, d->route);
     put(o, ",\"tier\":%" PRIu32 ",\"backend\":", d->tier);
     json_str(o, d->backend);
@@ -286,11 +298,19 @@ int sl_gw_slo_render_state(sl_gw_t *gw, sl_buf_t *out)
     else
         put(&o, "null");
     put(&o, ",\"degrade\":[");
+    int first = 1;
     for (size_t i = 0; s != NULL && i != s->num_dtiers; ++i)
-        render_dtier(&o, s, gen, i);
+        if (dtier_live(s, i)) {
+            render_dtier(&o, s, gen, i, first);
+            first = 0;
+        }
     put(&o, "],\"shed\":[");
+    first = 1;
     for (size_t i = 0; s != NULL && i != s->num_routes; ++i) {
-        put(&o, "%s{\"route\":", i != 0 ? "," : "");
+        if (!sl_gw_live_route_name(gw, s->routes[i].name))
+            continue; /* as in /metrics */
+        put(&o, "%s{\"route\":", first ? "" : ",");
+        first = 0;
         json_str(&o, s->routes[i].name);
         for (int reason = 0; reason != SL_GW_SHED_NUM; ++reason)
             put(&o, ",\"%s\":%" PRIu64, shed_reasons[reason], shed_total(s, i, reason));

@@ -50,7 +50,7 @@ static void setup(void)
     worker.idx = 1;
 }
 
-static sl_conf_t *confs[4];
+static sl_conf_t *confs[8];
 static size_t num_confs;
 
 static void teardown(void)
@@ -62,13 +62,36 @@ static void teardown(void)
 
 TestSuite(slo_glue, .init = setup, .fini = teardown);
 
-/* A generation of yaml with its SLO part attached (the rest of a real generation is not needed here). */
-static void generation(fixture_t *f)
+/* The same routes after a reload that removed chat's degrade block, and after one that renamed chat to talk. */
+static const char yaml_no_degrade[] = "backends:\n"
+                                      "  acc: {protocol: openai, endpoints: 127.0.0.1:8001, max_concurrency: 2}\n"
+                                      "  fast: {protocol: openai, endpoints: 127.0.0.1:8002}\n"
+                                      "routes:\n"
+                                      "  - name: chat\n"
+                                      "    match: {path: /v1}\n"
+                                      "    slo: {availability: 99%}\n"
+                                      "    cascade: [{backend: acc}]\n"
+                                      "  - name: batch\n"
+                                      "    cascade: [{backend: fast}]\n";
+static const char yaml_renamed[] = "backends:\n"
+                                   "  acc: {protocol: openai, endpoints: 127.0.0.1:8001, max_concurrency: 2}\n"
+                                   "  fast: {protocol: openai, endpoints: 127.0.0.1:8002}\n"
+                                   "routes:\n"
+                                   "  - name: talk\n"
+                                   "    match: {path: /v1}\n"
+                                   "    slo: {availability: 99%}\n"
+                                   "    cascade: [{backend: acc, degrade: {to: fast}}]\n"
+                                   "  - name: batch\n"
+                                   "    cascade: [{backend: fast}]\n";
+
+/* A generation of text with its SLO part attached and, with handover, the published one's history handed over
+ * (the rest of a real generation is not needed here). */
+static void generation_of(fixture_t *f, const char *text, int handover)
 {
     sl_conf_errors_t errs;
     sl_conf_errors_init(&errs);
     memset(f, 0, sizeof(*f));
-    cr_assert_eq(sl_conf_load_string("g.yaml", yaml, strlen(yaml), &f->conf, &errs), SL_OK);
+    cr_assert_eq(sl_conf_load_string("g.yaml", text, strlen(text), &f->conf, &errs), SL_OK);
     sl_conf_errors_dispose(&errs);
     confs[num_confs++] = f->conf;
     f->gen.conf = f->conf;
@@ -81,9 +104,16 @@ static void generation(fixture_t *f)
     char err[256];
     cr_assert_eq(sl_gw_slo_attach(&gw, &f->gen, err, sizeof(err)), SL_OK, "%s", err);
     cr_assert_not_null(f->gen.slo);
+    if (handover)
+        sl_gw_slo_handover(&gw, &f->gen);
 }
 
-/* One departing request of route 0 ("chat"), served by its degrade tier. */
+static void generation(fixture_t *f)
+{
+    generation_of(f, yaml, 1);
+}
+
+/* One departing request of route 0 ("chat"), served by its degrade tier when it has one. */
 static void depart(fixture_t *f, int status, int shed, enum en_sl_failure_t failure, uint64_t latency_us)
 {
     sl_proxy_t p;
@@ -96,7 +126,7 @@ static void depart(fixture_t *f, int status, int shed, enum en_sl_failure_t fail
     p.failure = failure;
     p.t_recv_us = 1000000;
     p.t_tier_us = 1000000 + 500;
-    p.dtier = 1;
+    p.dtier = f->gen.slo->num_dtiers != 0; /* the degrade tier's index + 1; 0 in a config without one */
     p.variant = SL_PLAN_VARIANT_ACCURATE;
     sl_gw_slo_observe(&p, 1000000 + latency_us);
 }
@@ -237,5 +267,87 @@ Test(slo_glue, a_reload_hands_over_and_old_requests_are_collected)
     snprintf(line, sizeof(line), "sluice_degrade_latency_p99_seconds{route=\"chat\",tier=\"0\"} 0.%06llu\n",
              (unsigned long long)p99);
     cr_assert(strstr(text, line) != NULL, "%s\nwants %s", text, line);
+    sl_free(text);
+}
+
+/* The whole text of the families after the SLO ones, and of /admin/state. */
+static char *render_all(int state)
+{
+    sl_buf_t b;
+    sl_buf_init(&b, 0);
+    cr_assert_eq(state ? sl_gw_slo_render_state(&gw, &b) : sl_gw_slo_render_metrics(&gw, &b), SL_OK);
+    char *out = sl_strdup(b.data);
+    sl_buf_dispose(&b);
+    return out;
+}
+
+Test(slo_glue, series_of_a_removed_degrade_tier_stay_while_its_config_runs_then_leave)
+{
+    fixture_t a, b, c;
+    generation(&a);
+    routed(&a, 2, 1, 0);
+    depart(&a, 200, 0, SL_FAILURE_NONE, 1000);
+    depart(&a, 200, 0, SL_FAILURE_NONE, 1000);
+    cr_assert_eq(sl_slo_tick(a.gen.slo->tracker, WALL, NULL), SL_OK);
+    generation_of(&b, yaml_no_degrade, 1); /* the reload: chat keeps its SLO, its tier loses its degrade block */
+    uint64_t now_ms = 5000000;
+    sl_gw_slo_tick(&gw, &b.gen, now_ms);
+    /* the new config's verdict at once: chat's latency objective is gone, not only at the next SLO tick */
+    cr_assert_eq(gw.slo->verdict->num_routes, 2);
+    cr_assert(gw.slo->verdict->routes[0].objectives[SL_SLO_AVAILABILITY].enabled);
+    cr_assert(!gw.slo->verdict->routes[0].objectives[SL_SLO_LATENCY].enabled);
+    char *text = render_all(0);
+    cr_assert(strstr(text, "sluice_slo_requests_total{route=\"chat\",objective=\"latency\"}") == NULL, "%s", text);
+    /* a still holds requests: the tier's counters stay (it is no longer configured: no fraction) */
+    cr_assert(strstr(text, "sluice_degrade_fraction{") == NULL, "%s", text);
+    cr_assert(strstr(text, "sluice_variant_requests_total{route=\"chat\",tier=\"0\",variant=\"accurate\"} 2\n") != NULL, "%s",
+              text);
+    sl_free(text);
+    text = render_all(1);
+    cr_assert(strstr(text, "\"degrade\":[{\"route\":\"chat\",\"tier\":0,\"backend\":\"acc\",\"configured\":false,") != NULL,
+              "%s", text);
+    sl_free(text);
+
+    /* a is retired: its part is freed at the next tick, and the tier leaves /metrics and /admin/state */
+    sl_gw_slo_release(&a.gen);
+    sl_gw_slo_tick(&gw, &b.gen, now_ms + 100);
+    cr_assert_null(gw.slo->gens->next);
+    text = render_all(0);
+    cr_assert(strstr(text, "tier=") == NULL, "%s", text);
+    cr_assert(strstr(text, "sluice_shed_total{route=\"chat\",reason=\"saturated\"} 0\n") != NULL, "%s", text);
+    sl_free(text);
+    text = render_all(1);
+    cr_assert(strstr(text, "\"degrade\":[],\"shed\":[{\"route\":\"chat\",") != NULL, "%s", text);
+    sl_free(text);
+
+    /* a config built and then refused (the build failed after the attach: its part is released at once) changes
+     * nothing shown, and the next build takes the history from the published part, not from the refused one */
+    depart(&b, 200, 0, SL_FAILURE_NONE, 1000);
+    sl_gw_slo_tick(&gw, &b.gen, now_ms + 150);
+    generation_of(&c, yaml_renamed, 0);
+    sl_gw_slo_release(&c.gen);
+    sl_gw_slo_tick(&gw, &b.gen, now_ms + 200);
+    text = render_all(0);
+    cr_assert(strstr(text, "sluice_degrade_fraction{") == NULL, "%s", text);
+    sl_free(text);
+    sl_gw_slo_tick(&gw, &b.gen, now_ms + 300);
+    cr_assert_eq(gw.slo->gens, b.gen.slo);
+    cr_assert_null(gw.slo->gens->next);
+
+    /* the degrade block comes back: the tier's counters continue where they were; so does chat's availability */
+    fixture_t d, e;
+    generation_of(&e, yaml_renamed, 0); /* refused once more, just before: no tick freed its part yet */
+    sl_gw_slo_release(&e.gen);
+    generation(&d);
+    sl_gw_slo_release(&b.gen);
+    sl_gw_slo_tick(&gw, &d.gen, now_ms + 400);
+    const sl_slo_objective_verdict_t *av = &gw.slo->verdict->routes[0].objectives[SL_SLO_AVAILABILITY];
+    cr_assert_eq(av->requests_total, 3); /* a's two, handed over at each reload, and b's one */
+    cr_assert_eq(av->report.period.total, 3);
+    text = render_all(0);
+    cr_assert(strstr(text, "sluice_degrade_fraction{route=\"chat\",tier=\"0\"} 0\n") != NULL, "%s", text);
+    cr_assert(strstr(text, "sluice_variant_requests_total{route=\"chat\",tier=\"0\",variant=\"accurate\"} 2\n") != NULL, "%s",
+              text);
+    cr_assert(strstr(text, "sluice_variant_requests_total{route=\"talk\"") == NULL, "%s", text);
     sl_free(text);
 }
