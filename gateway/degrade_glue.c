@@ -115,7 +115,6 @@ void sl_gw_slo_observe(sl_proxy_t *p, uint64_t now_us)
 
 uint32_t sl_gw_degrade_bind(sl_gw_slo_t *s, const sl_conf_route_t *route, uint32_t tier, uint64_t now_ms)
 {
-    const sl_conf_tier_t *ct = &route->tiers[tier];
     size_t i = 0;
     while (i != s->num_dtiers && !(s->dtiers[i].tier == tier && strcmp(s->dtiers[i].route, route->name) == 0))
         ++i;
@@ -128,8 +127,15 @@ uint32_t sl_gw_degrade_bind(sl_gw_slo_t *s, const sl_conf_route_t *route, uint32
         s->dtiers[i].route = sl_strdup(route->name);
         s->dtiers[i].tier = tier;
         s->num_dtiers++;
+        sl_gw_degrade_follow(s, route, tier, (uint32_t)i, now_ms); /* new: no running config depends on it */
     }
-    sl_gw_dtier_t *d = &s->dtiers[i];
+    return (uint32_t)i;
+}
+
+void sl_gw_degrade_follow(sl_gw_slo_t *s, const sl_conf_route_t *route, uint32_t tier, uint32_t id, uint64_t now_ms)
+{
+    const sl_conf_tier_t *ct = &route->tiers[tier];
+    sl_gw_dtier_t *d = &s->dtiers[id];
     d->configured = 1;
     if (d->backend == NULL || strcmp(d->backend, ct->backend->name) != 0) {
         sl_free(d->backend);
@@ -148,7 +154,6 @@ uint32_t sl_gw_degrade_bind(sl_gw_slo_t *s, const sl_conf_route_t *route, uint32
         d->slot_ms = slot;
         d->window_ms = window;
     }
-    return (uint32_t)i;
 }
 
 /* Pushes the latency recorded since the last call into each degrade tier's window. */

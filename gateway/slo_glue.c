@@ -137,6 +137,15 @@ void sl_gw_slo_handover(sl_gw_t *gw, sl_gw_gen_t *gen)
     sl_gw_slo_t *s = gw->slo;
     if (s == NULL || gen->slo == NULL)
         return;
+    const sl_gw_slo_gen_t *r = gen->slo;
+    const sl_conf_t *conf = gen->conf;
+    uint64_t now_ms = sl_clock_now_us() / 1000;
+    for (size_t i = 0; i != conf->num_routes; ++i) /* the degrade tiers take this config's settings */
+        for (size_t k = 0; k != conf->routes[i].num_tiers; ++k) {
+            int32_t dt = r->dtier_of[r->tier_base[i] + k];
+            if (dt >= 0)
+                sl_gw_degrade_follow(s, &conf->routes[i], (uint32_t)k, r->dstate[dt], now_ms);
+        }
     /* the newest part after gen's that no generation let go of: the published one (a refused build's part is
      * released at once) */
     const sl_gw_slo_gen_t *from = gen->slo->next;
@@ -145,7 +154,6 @@ void sl_gw_slo_handover(sl_gw_t *gw, sl_gw_gen_t *gen)
     if (from == NULL)
         return;
     sl_slo_tracker_adopt(gen->slo->tracker, from->tracker, sl_clock_wall_ms());
-    const sl_conf_t *conf = gen->conf;
     const char *dir = s->persist_on ? s->persist.dir : NULL;
     if ((dir == NULL) != (conf->state_dir == NULL) || (dir != NULL && strcmp(dir, conf->state_dir) != 0) ||
         (dir != NULL && conf->state_interval_ms != s->persist.interval_ms))
@@ -240,6 +248,7 @@ int sl_gw_slo_start(sl_gw_t *gw, char *err, size_t errlen)
     int rc = sl_gw_slo_attach(gw, gen, err, errlen);
     if (rc != SL_OK)
         return rc;
+    sl_gw_slo_handover(gw, gen); /* the first generation: only its degrade settings */
     const sl_conf_t *conf = gen->conf;
     uint64_t wall = sl_clock_wall_ms();
     if (conf->state_dir != NULL) {

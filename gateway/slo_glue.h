@@ -38,9 +38,10 @@ int sl_gw_slo_start(sl_gw_t *gw, char *err, size_t errlen);
 int sl_gw_slo_attach(sl_gw_t *gw, sl_gw_gen_t *gen, char *err, size_t errlen);
 
 /*
- * After every step of the build that can fail: the published generation's SLO history and counters move to gen's
- * tracker (sl_slo_tracker_adopt), before anyone observes into it; requests still pinned to the old generation are
- * absorbed later, tick by tick, until it is released. Nothing to do for the first generation or without
+ * After every step of the build that can fail: gen's degrade tiers take its settings (sl_gw_degrade_follow) and the
+ * published generation's SLO history and counters move to gen's tracker (sl_slo_tracker_adopt), before anyone
+ * observes into it; requests still pinned to the old generation are absorbed later, tick by tick, until it is
+ * released. sl_gw_slo_start calls it for the first generation (nothing to adopt). Does nothing without
  * sl_gw_slo_start. Control thread; gen is attached and not published yet.
  */
 void sl_gw_slo_handover(sl_gw_t *gw, sl_gw_gen_t *gen);
@@ -93,10 +94,14 @@ void sl_gw_degrade_tick(sl_gw_t *gw, sl_gw_gen_t *gen, uint64_t now_ms);
  * outlive it (degrade_glue.c). Control thread. */
 void sl_gw_degrade_retire(sl_gw_slo_t *s, sl_gw_slo_gen_t *r, uint64_t now_ms);
 
-/* Finds (or creates) the controller state of tier `tier` of route (degrade_glue.c), marks it configured and
- * follows its settings (accurate backend, latency window: a changed window starts an empty one). Returns its index
- * in s->dtiers. Control thread. */
+/* Finds (or creates, with the tier's settings) the controller state of tier `tier` of route (degrade_glue.c);
+ * an existing one is left as it is, for the config it runs with. Returns its index in s->dtiers. Control thread. */
 uint32_t sl_gw_degrade_bind(sl_gw_slo_t *s, const sl_conf_route_t *route, uint32_t tier, uint64_t now_ms);
+
+/* Controller state `id` follows the settings of tier `tier` of route, a config about to be published: marks it
+ * configured, takes the accurate backend and the latency window (a changed window starts an empty one). Control
+ * thread (sl_gw_slo_handover). */
+void sl_gw_degrade_follow(sl_gw_slo_t *s, const sl_conf_route_t *route, uint32_t tier, uint32_t id, uint64_t now_ms);
 
 /* Worker w's degrade-tier shard k and shed counters of r. */
 static inline sl_gw_dtier_shard_t *sl_gw_slo_dshard(const sl_gw_slo_gen_t *r, size_t w, size_t k)

@@ -351,3 +351,38 @@ Test(slo_glue, series_of_a_removed_degrade_tier_stay_while_its_config_runs_then_
     cr_assert(strstr(text, "sluice_variant_requests_total{route=\"talk\"") == NULL, "%s", text);
     sl_free(text);
 }
+
+Test(slo_glue, a_refused_build_leaves_the_running_degrade_tier_as_it_was)
+{
+    static const char longer_window[] = "backends:\n"
+                                        "  acc: {protocol: openai, endpoints: 127.0.0.1:8001, max_concurrency: 2}\n"
+                                        "  fast: {protocol: openai, endpoints: 127.0.0.1:8002}\n"
+                                        "routes:\n"
+                                        "  - name: chat\n"
+                                        "    slo: {availability: 99%}\n"
+                                        "    cascade: [{backend: fast, degrade: {to: acc, latency_window: 1m}}]\n"
+                                        "  - name: batch\n"
+                                        "    cascade: [{backend: fast}]\n";
+    fixture_t a, c;
+    generation(&a);
+    depart(&a, 200, 0, SL_FAILURE_NONE, 40000);
+    uint64_t now_ms = 5000000;
+    sl_gw_slo_tick(&gw, &a.gen, now_ms);
+    const sl_gw_dtier_t *d = &gw.slo->dtiers[0];
+    cr_assert_eq(d->window_ms, 30000);
+    cr_assert_str_eq(d->backend, "acc");
+    cr_assert_eq(d->input.has_p99, 1);
+
+    generation_of(&c, longer_window, 0); /* built, then refused: released without a handover */
+    sl_gw_slo_release(&c.gen);
+    sl_gw_slo_tick(&gw, &a.gen, now_ms + 100);
+    cr_assert_eq(gw.slo->num_dtiers, 1);
+    cr_assert_eq(d->window_ms, 30000); /* the running window and its latency, not an empty one of 1m */
+    cr_assert_str_eq(d->backend, "acc");
+    cr_assert_eq(d->input.has_p99, 1);
+
+    fixture_t b;
+    generation_of(&b, longer_window, 1); /* the same config, accepted */
+    cr_assert_eq(d->window_ms, 60000);
+    cr_assert_str_eq(d->backend, "fast");
+}
