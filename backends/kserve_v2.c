@@ -24,15 +24,23 @@
 
 #include <string.h>
 
+/* The facts of a request whose root is an object and whose BYTES inputs hold prompt_bytes of text. */
+static int kserve_request(const sl_json_span_t *root, uint64_t prompt_bytes, sl_adapter_request_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = SL_ADAPTER_KIND_INFER;
+    out->root = *root;
+    out->model.type = SL_JSON_INVALID;
+    out->prompt_bytes = prompt_bytes;
+    out->prompt_tokens = sl_adapter_tokens_estimate(prompt_bytes);
+    return SL_OK;
+}
+
 static int kserve_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
 {
     if (root->type != SL_JSON_OBJECT)
         return SL_EINVAL;
-    sl_adapter_request_t r;
-    memset(&r, 0, sizeof(r));
-    r.kind = SL_ADAPTER_KIND_INFER;
-    r.root = *root;
-    r.model.type = SL_JSON_INVALID;
+    uint64_t bytes = 0;
     sl_json_span_t inputs, in, dt, data;
     sl_json_iter_t it;
     if (sl_json_find_key(root, "inputs", 6, &inputs) == SL_OK && sl_json_iter_init(&it, &inputs) == SL_OK &&
@@ -40,12 +48,10 @@ static int kserve_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
         while (sl_json_iter_next(&it, NULL, &in) == SL_OK) {
             if (in.type == SL_JSON_OBJECT && sl_json_find_key(&in, "datatype", 8, &dt) == SL_OK &&
                 sl_json_string_eq(&dt, "BYTES", 5) && sl_json_find_key(&in, "data", 4, &data) == SL_OK)
-                r.prompt_bytes += sl_adapter_text_bytes(&data);
+                bytes += sl_adapter_text_bytes(&data);
         }
     }
-    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
-    *out = r;
-    return SL_OK;
+    return kserve_request(root, bytes, out);
 }
 
 /* What the one pass collects. */
@@ -115,15 +121,7 @@ static int kserve_read(const char *body, size_t len, sl_json_span_t *root, sl_ad
     int ret = sl_adapter_read_object(body, len, kserve_on_value, &s, root);
     if (ret != SL_OK)
         return ret;
-    sl_adapter_request_t r;
-    memset(&r, 0, sizeof(r));
-    r.kind = SL_ADAPTER_KIND_INFER;
-    r.root = *root;
-    r.model.type = SL_JSON_INVALID;
-    r.prompt_bytes = s.inputs.type == SL_JSON_ARRAY ? s.bytes : 0;
-    r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
-    *out = r;
-    return SL_OK;
+    return kserve_request(root, s.inputs.type == SL_JSON_ARRAY ? s.bytes : 0, out);
 }
 
 static int kserve_encode(const char *body, size_t len, const sl_adapter_request_t *req, const sl_adapter_want_t *want,
