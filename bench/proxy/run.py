@@ -3,8 +3,12 @@
 
 Every proxy gets one worker thread/process and the same keep-alive upstream settings; the backend is an nginx
 instance answering a fixed OpenAI-style chat completion from memory. Runs are interleaved (round-robin over the
-targets, several rounds) and medians reported, so machine noise hits every target alike. Figures are ratios to
-the direct backend and to nginx, never absolute claims.
+targets, several rounds) and medians reported, so machine noise hits every target alike. The order changes from one
+round to the next after a Williams design (a Latin square balanced for carry-over): over 10 rounds of 5 targets
+each target runs in every position twice and right after every other target twice; each measured run also follows
+an unmeasured warm-up run of the same target and concurrency. With one fixed order the target right after `direct`
+was measured in a different state from the others (bench/README.md).
+Figures are ratios to the direct backend and to nginx, never absolute claims.
 
 Measured per target and concurrency (wrk, POST of a small chat request):
   requests/s, p50 and p99 latency, CPU time per request of the proxy processes (from /proc, user+system).
@@ -12,7 +16,8 @@ Memory:
   RSS per idle keep-alive client connection (10,000 connections held open after one request each);
   RSS while streaming a large response to a slow client, for two sizes (flat = no growth with size).
 
-Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 5] [--duration 5] [--quick] [--out bench/results/proxy.md]
+Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 10] [--duration 5] [--warmup 1] [--quick]
+                          [--out bench/results/proxy.md]
 Needs: scripts/install-deps --bench (wrk, nginx-light, haproxy). Binds 127.0.0.1 only; every load is bounded.
 """
 import argparse
@@ -314,8 +319,9 @@ def stream_rss(server, path, size, rate_bps, timeout=120.0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=10, help="2 x the targets (odd count) or 1 x (even) balances the order")
     ap.add_argument("--duration", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each measured run")
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, 2000 idle connections, small streams")
     ap.add_argument("--targets", default="direct,sluice,nginx,nginx-hdrs,haproxy")
@@ -323,7 +329,7 @@ def main():
     a = ap.parse_args()
     a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
     if a.quick:
-        a.rounds, a.duration, a.idle = 1, 2, 2000
+        a.rounds, a.duration, a.warmup, a.idle = 1, 2, 0, 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the proxies inherit it
 
@@ -351,10 +357,14 @@ def main():
         if "sluice" in targets:
             servers["sluice"] = start_sluice(workdir, a.sluice, backend.port)
         results = {t: {c: [] for c in (1, 64)} for t in targets}
+        orders = williams_orders(len(targets))
         for r in range(a.rounds):
+            order = [targets[i] for i in orders[r % len(orders)]]
             for conns in (1, 64):
-                for t in targets:
+                for t in order:
                     srv = servers[t]
+                    if a.warmup > 0:
+                        wrk(srv.port, conns, a.warmup, workdir)
                     pids = [] if t == "direct" else srv.pids()
                     c0 = cpu_seconds(pids)
                     res = wrk(srv.port, conns, a.duration, workdir)
@@ -385,8 +395,24 @@ def main():
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def williams_orders(n):
+    """Orders of range(n), one per round, such that over the returned rounds every item takes every position
+    equally often and directly follows every other item equally often (Williams 1949; 2n rows for odd n)."""
+    first, lo, hi = [0], 1, n - 1
+    while len(first) < n:
+        first.append(lo)
+        lo += 1
+        if len(first) < n:
+            first.append(hi)
+            hi -= 1
+    rows = [[(x + i) % n for x in first] for i in range(n)]
+    if n % 2 == 1:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
 def round_by_round(results):
-    """sluice beside nginx in each round (the same round ran both, one after the other): how often and by how much
+    """sluice beside nginx in each round (the same round ran both, in positions that change from round to round): how often and by how much
     one was ahead, so a difference can be read against the round-to-round spread."""
     n = len(results["sluice"][1])
     lines = ["## sluice beside nginx, round by round", "",
@@ -410,7 +436,8 @@ def round_by_round(results):
 def report(a, targets, med, mem, results=None):
     d = med["direct"]
     lines = [f"# bench/proxy — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
-             f"{a.rounds} interleaved rounds of {a.duration} s per target and concurrency (medians); wrk -t1, "
+             f"{a.rounds} interleaved rounds of {a.duration} s per target and concurrency (medians; the order changes "
+             f"each round, balanced for position and predecessor; each run after {a.warmup} s of unmeasured load); wrk -t1, "
              "POST of a 220-byte chat request, 480-byte answer; each proxy with one worker; "
              f"{os.cpu_count()} cores shared by client, proxy and backend. Load average (1, 5, 15 min) at the start "
              f"{' '.join(f'{x:.2f}' for x in a.load_before)} (other work on the machine: the higher, the noisier the "
