@@ -11,7 +11,8 @@ was measured in a different state from the others (bench/README.md).
 Figures are ratios to the direct backend and to nginx, never absolute claims.
 
 Measured per target and concurrency (wrk, POST of a small chat request):
-  requests/s, p50 and p99 latency, CPU time per request of the proxy processes (from /proc, user+system).
+  requests/s, p50 and p99 latency, CPU time per request of the proxy processes (from /proc, user+system), and that
+  CPU time over the backend's in the same run (the steadiest efficiency figure on a shared host).
 Memory:
   RSS per idle keep-alive client connection (10,000 connections held open after one request each);
   RSS while streaming a large response to a slow client, for two sizes (flat = no growth with size).
@@ -366,9 +367,14 @@ def main():
                     if a.warmup > 0:
                         wrk(srv.port, conns, a.warmup, workdir)
                     pids = [] if t == "direct" else srv.pids()
-                    c0 = cpu_seconds(pids)
+                    c0, b0 = cpu_seconds(pids), cpu_seconds(backend.pids())
                     res = wrk(srv.port, conns, a.duration, workdir)
                     res["cpu_us_per_req"] = (cpu_seconds(pids) - c0) * 1e6 / max(res["requests"], 1)
+                    # the backend does the same work per request behind every target, so the proxy's CPU over the
+                    # backend's in the same run cancels out how fast the shared host happened to be meanwhile
+                    backend_us = (cpu_seconds(backend.pids()) - b0) * 1e6 / max(res["requests"], 1)
+                    res["cpu_vs_backend"] = (res["cpu_us_per_req"] / backend_us if backend_us > 0 and t != "direct"
+                                             else float("nan"))
                     results[t][conns].append(res)
                     print(f"round {r + 1} c={conns:<3} {t:<8} {res['rps']:>10.0f} req/s  p50 {res['p50_us']:>8.0f} us"
                           f"  p99 {res['p99_us']:>8.0f} us  cpu/req {res['cpu_us_per_req']:6.1f} us"
@@ -444,7 +450,7 @@ def report(a, targets, med, mem, results=None):
              f"figures), at the end {' '.join(f'{x:.2f}' for x in a.load_after)} (this run's own load included).", ""]
     for c in (1, 64):
         lines += [f"## c={c}", "", "| target | req/s | vs direct | vs nginx | p50 µs | added p50 µs | p99 µs | "
-                  "CPU µs/req | CPU vs nginx | errors |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "CPU µs/req | CPU vs nginx | CPU / backend's | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in targets:
             m = med[t][c]
             vs_ng = m["rps"] / med["nginx"][c]["rps"] if "nginx" in med else float("nan")
@@ -452,7 +458,7 @@ def report(a, targets, med, mem, results=None):
                       if "nginx" in med and t != "direct" else float("nan"))
             lines.append(f"| {t} | {m['rps']:.0f} | {m['rps'] / d[c]['rps']:.2f} | {vs_ng:.2f} | {m['p50_us']:.0f} | "
                          f"{m['p50_us'] - d[c]['p50_us']:.0f} | {m['p99_us']:.0f} | "
-                         f"{m['cpu_us_per_req']:.1f} | {cpu_ng:.2f} | {m['errors']:.0f} |")
+                         f"{m['cpu_us_per_req']:.1f} | {cpu_ng:.2f} | {m['cpu_vs_backend']:.3f} | {m['errors']:.0f} |")
         lines.append("")
     if results is not None and "sluice" in targets and "nginx" in targets:
         lines += round_by_round(results)
