@@ -163,7 +163,7 @@ static h2o_iovec_t build_head(sl_proxy_t *p, h2o_iovec_t path, size_t body_len)
     APPEND(path.base, path.len);
     APPEND_LIT(" HTTP/1.1\r\nhost: ");
     APPEND(req->authority.base, req->authority.len);
-    APPEND_LIT("\r\nconnection: keep-alive\r\n");
+    APPEND_LIT("\r\n"); /* no Connection field: HTTP/1.1 connections persist unless one side says close */
     if (req->entity.base != NULL || h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PUT")) ||
         h2o_memis(req->method.base, req->method.len, H2O_STRLIT("PATCH"))) {
