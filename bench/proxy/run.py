@@ -12,7 +12,9 @@ Figures are ratios to the direct backend and to nginx, never absolute claims.
 
 Measured per target and concurrency (wrk, POST of a small chat request):
   requests/s, p50 and p99 latency, CPU time per request of the proxy processes (from /proc, user+system), and that
-  CPU time over the backend's in the same run (the steadiest efficiency figure on a shared host).
+  CPU time over the backend's in the same run (the steadiest efficiency figure on a shared host); the CPU time per
+  request of the backend and of wrk, and the cores the three kept busy (requests/s x their CPU per request): with
+  the same CPU per request, a proxy that leaves cores idle more often gets fewer requests/s.
 Memory:
   RSS per idle keep-alive client connection (10,000 connections held open after one request each);
   RSS while streaming a large response to a slow client, for two sizes (flat = no growth with size).
@@ -82,6 +84,12 @@ def proc_tree(pid):
     for k in kids:
         out += proc_tree(int(k))
     return out
+
+
+def children_cpu_seconds():
+    """User + system CPU of the children this script waited for (wrk runs to completion in subprocess.run)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def cpu_seconds(pids):
@@ -367,14 +375,18 @@ def main():
                     if a.warmup > 0:
                         wrk(srv.port, conns, a.warmup, workdir)
                     pids = [] if t == "direct" else srv.pids()
-                    c0, b0 = cpu_seconds(pids), cpu_seconds(backend.pids())
+                    c0, b0, w0 = cpu_seconds(pids), cpu_seconds(backend.pids()), children_cpu_seconds()
                     res = wrk(srv.port, conns, a.duration, workdir)
+                    res["wrk_us_per_req"] = (children_cpu_seconds() - w0) * 1e6 / max(res["requests"], 1)
                     res["cpu_us_per_req"] = (cpu_seconds(pids) - c0) * 1e6 / max(res["requests"], 1)
                     # the backend does the same work per request behind every target, so the proxy's CPU over the
                     # backend's in the same run cancels out how fast the shared host happened to be meanwhile
                     backend_us = (cpu_seconds(backend.pids()) - b0) * 1e6 / max(res["requests"], 1)
                     res["cpu_vs_backend"] = (res["cpu_us_per_req"] / backend_us if backend_us > 0 and t != "direct"
                                              else float("nan"))
+                    res["backend_us_per_req"] = backend_us
+                    # cores busy with this exchange (the rest of the machine's cores were idle or ran other work)
+                    res["cores_busy"] = res["rps"] * (res["cpu_us_per_req"] + backend_us + res["wrk_us_per_req"]) / 1e6
                     results[t][conns].append(res)
                     print(f"round {r + 1} c={conns:<3} {t:<8} {res['rps']:>10.0f} req/s  p50 {res['p50_us']:>8.0f} us"
                           f"  p99 {res['p99_us']:>8.0f} us  cpu/req {res['cpu_us_per_req']:6.1f} us"
@@ -422,8 +434,8 @@ def round_by_round(results):
     one was ahead, so a difference can be read against the round-to-round spread."""
     n = len(results["sluice"][1])
     lines = ["## sluice beside nginx, round by round", "",
-             "| round | c=1 added p50 sluice / nginx µs | c=1 difference µs | c=64 req/s sluice / nginx |",
-             "|---|---|---|---|"]
+             "| round | c=1 added p50 sluice / nginx µs | c=1 difference µs | c=64 req/s sluice / nginx | "
+             "c=64 CPU µs/req sluice / nginx | c=64 cores busy sluice / nginx |", "|---|---|---|---|---|---|"]
     diffs, ratios = [], []
     for r in range(n):
         d = results["direct"][1][r]["p50_us"]
@@ -431,7 +443,10 @@ def round_by_round(results):
         ratio = results["sluice"][64][r]["rps"] / results["nginx"][64][r]["rps"]
         diffs.append(s1 - n1)
         ratios.append(ratio)
-        lines.append(f"| {r + 1} | {s1:.0f} / {n1:.0f} | {s1 - n1:+.0f} | {ratio:.3f} |")
+        s64, n64 = results["sluice"][64][r], results["nginx"][64][r]
+        lines.append(f"| {r + 1} | {s1:.0f} / {n1:.0f} | {s1 - n1:+.0f} | {ratio:.3f} | "
+                     f"{s64['cpu_us_per_req']:.2f} / {n64['cpu_us_per_req']:.2f} | "
+                     f"{s64['cores_busy']:.2f} / {n64['cores_busy']:.2f} |")
     lines += ["", f"c=1: sluice's added p50 at or below nginx's in {sum(x <= 0 for x in diffs)} of {n} rounds, median "
               f"difference {statistics.median(diffs):+.1f} µs (spread {min(diffs):+.0f} to {max(diffs):+.0f}). "
               f"c=64: sluice's throughput at or above nginx's in {sum(x >= 1 for x in ratios)} of {n} rounds, median "
@@ -450,7 +465,8 @@ def report(a, targets, med, mem, results=None):
              f"figures), at the end {' '.join(f'{x:.2f}' for x in a.load_after)} (this run's own load included).", ""]
     for c in (1, 64):
         lines += [f"## c={c}", "", "| target | req/s | vs direct | vs nginx | p50 µs | added p50 µs | p99 µs | "
-                  "CPU µs/req | CPU vs nginx | CPU / backend's | errors |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "CPU µs/req | CPU vs nginx | CPU / backend's | backend, wrk CPU µs/req | cores busy | errors |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in targets:
             m = med[t][c]
             vs_ng = m["rps"] / med["nginx"][c]["rps"] if "nginx" in med else float("nan")
@@ -458,7 +474,9 @@ def report(a, targets, med, mem, results=None):
                       if "nginx" in med and t != "direct" else float("nan"))
             lines.append(f"| {t} | {m['rps']:.0f} | {m['rps'] / d[c]['rps']:.2f} | {vs_ng:.2f} | {m['p50_us']:.0f} | "
                          f"{m['p50_us'] - d[c]['p50_us']:.0f} | {m['p99_us']:.0f} | "
-                         f"{m['cpu_us_per_req']:.1f} | {cpu_ng:.2f} | {m['cpu_vs_backend']:.3f} | {m['errors']:.0f} |")
+                         f"{m['cpu_us_per_req']:.1f} | {cpu_ng:.2f} | {m['cpu_vs_backend']:.3f} | "
+                         f"{m['backend_us_per_req']:.1f}, {m['wrk_us_per_req']:.1f} | {m['cores_busy']:.2f} | "
+                         f"{m['errors']:.0f} |")
         lines.append("")
     if results is not None and "sluice" in targets and "nginx" in targets:
         lines += round_by_round(results)
