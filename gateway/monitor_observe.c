@@ -168,7 +168,8 @@ static void observe(sl_proxy_t *p, const h2o_buffer_t *body, uint64_t now_ms)
 
 void sl_gw_monitor_answer(sl_proxy_t *p, const h2o_buffer_t *body)
 {
-    observe(p, body, sl_clock_now_us() / 1000);
+    if (monitor_of(p) != NULL) /* the clock is read only for a monitored route's answer */
+        observe(p, body, sl_clock_now_us() / 1000);
 }
 
 void sl_gw_monitor_observe(sl_proxy_t *p, uint64_t now_us)

@@ -28,7 +28,7 @@
 
 #include <string.h>
 
-static void connect_attempt(sl_proxy_t *p, int fresh);
+static void connect_attempt(sl_proxy_t *p, int fresh, uint64_t now);
 
 static void link_timer(sl_proxy_t *p, h2o_timeout_entry_t *e, uint32_t ms)
 {
@@ -99,9 +99,9 @@ void sl_proxy_abandon(sl_proxy_t *p)
     p->upstream_done = 1;
 }
 
-static void attempt_succeeded(sl_proxy_t *p)
+/* now: the monotonic clock read where the answer's last bytes were seen (the caller's reading, or a fresh one) */
+static void attempt_succeeded(sl_proxy_t *p, uint64_t now)
 {
-    uint64_t now = sl_clock_now_us();
     h2o_timeout_unlink(&p->timer);
     h2o_timeout_unlink(&p->total_timer);
     release_slot(p, 1, 0);
@@ -118,7 +118,7 @@ static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
     if (f == SL_FAILURE_RESET && p->reused && !p->got_bytes && !p->fresh_retry_done && !p->responded) {
         p->fresh_retry_done = 1;
         SL_GW_ADD(s->backends[p->backend->id].retries, 1);
-        connect_attempt(p, 1);
+        connect_attempt(p, 1, sl_clock_now_us());
         return;
     }
     h2o_timeout_unlink(&p->total_timer);
@@ -166,11 +166,12 @@ void sl_proxy_resume_reads(sl_proxy_t *p)
     link_timer(p, &p->timer, p->idle_ms);
 }
 
-/* Times and scans the bytes that arrived since the last call. */
-static void observe_input(sl_proxy_t *p, h2o_buffer_t *in)
+/* Times and scans the bytes that arrived since the last call; returns the time it read, 0 when nothing arrived. */
+static uint64_t observe_input(sl_proxy_t *p, h2o_buffer_t *in)
 {
+    uint64_t now = 0;
     if (in->size > p->input_seen) {
-        uint64_t now = sl_clock_now_us();
+        now = sl_clock_now_us();
         if (p->t_first_byte_us == 0) {
             p->t_first_byte_us = now;
         } else if (p->is_stream) {
@@ -181,6 +182,7 @@ static void observe_input(sl_proxy_t *p, h2o_buffer_t *in)
         sl_gw_usage_feed(&p->usage, in->bytes + p->input_seen, in->size - p->input_seen);
         p->input_seen = in->size;
     }
+    return now;
 }
 
 /* A buffered attempt: the body stays in the client's socket buffer until the end (content-length bounded it, or
@@ -188,7 +190,7 @@ static void observe_input(sl_proxy_t *p, h2o_buffer_t *in)
 static int on_body_buffered(sl_upclient_t *client, const char *errstr)
 {
     sl_proxy_t *p = client->data;
-    observe_input(p, client->sock->input);
+    uint64_t seen_at = observe_input(p, client->sock->input);
     if (errstr == NULL && client->sock->input->size > SL_GW_MAX_BUFFERED) {
         p->client = NULL; /* returning -1 ends the exchange (the connection is closed) */
         attempt_failed(p, SL_FAILURE_MALFORMED);
@@ -206,7 +208,7 @@ static int on_body_buffered(sl_upclient_t *client, const char *errstr)
     h2o_buffer_t *body = client->sock->input;
     h2o_buffer_init(&client->sock->input, &h2o_socket_buffer_prototype); /* the connection keeps an empty one */
     p->input_seen = 0;
-    attempt_succeeded(p);
+    attempt_succeeded(p, seen_at != 0 ? seen_at : sl_clock_now_us());
     sl_cascade_on_answer(p, body); /* judged: answered, or the next tier starts */
     return 0;
 }
@@ -216,7 +218,7 @@ static int on_body(sl_upclient_t *client, const char *errstr)
     sl_proxy_t *p = client->data;
     h2o_buffer_t *in = client->sock->input;
     p->in_client_cb = 1;
-    observe_input(p, in);
+    uint64_t seen_at = observe_input(p, in);
     /* a filtered (or watched) stream: whole events move on */
     sl_cascade_relay_feed(p, &client->sock->input, errstr != NULL, errstr == sl_upclient_error_is_eos);
     if (errstr != NULL) {
@@ -227,7 +229,7 @@ static int on_body(sl_upclient_t *client, const char *errstr)
         p->input_seen = 0;
         p->client = NULL;
         if (errstr == sl_upclient_error_is_eos) {
-            attempt_succeeded(p);
+            attempt_succeeded(p, seen_at != 0 ? seen_at : sl_clock_now_us());
             p->upstream_done = 1;
             if (p->sending.bytes_inflight == 0)
                 sl_proxy_flush(p);
@@ -278,7 +280,7 @@ static sl_upclient_body_cb on_head(sl_upclient_t *client, const char *errstr, in
         p->client = NULL;
         h2o_buffer_t *empty;
         h2o_buffer_init(&empty, &h2o_socket_buffer_prototype);
-        attempt_succeeded(p);
+        attempt_succeeded(p, sl_clock_now_us());
         sl_cascade_on_answer(p, empty);
         return NULL;
     }
@@ -298,7 +300,7 @@ static sl_upclient_body_cb on_head(sl_upclient_t *client, const char *errstr, in
     p->overhead_us += sl_clock_now_us() - p->t_head_us;
     if (errstr == sl_upclient_error_is_eos) { /* no body: HEAD, 204, 304 */
         p->client = NULL;
-        attempt_succeeded(p);
+        attempt_succeeded(p, sl_clock_now_us());
         p->upstream_done = 1;
         sl_proxy_flush(p);
         return NULL;
@@ -374,7 +376,8 @@ void sl_proxy_fail_attempt(sl_proxy_t *p, enum en_sl_failure_t f)
     attempt_failed(p, f);
 }
 
-static void connect_attempt(sl_proxy_t *p, int fresh)
+/* now: the monotonic clock, read by the caller just before (the attempt's start) */
+static void connect_attempt(sl_proxy_t *p, int fresh, uint64_t now)
 {
     sl_gw_worker_t *w = p->w;
     const sl_conf_timeouts_t *t = &p->backend->conf->timeouts;
@@ -382,7 +385,7 @@ static void connect_attempt(sl_proxy_t *p, int fresh)
     ++p->attempts;
     p->reused = 0;
     p->got_bytes = 0;
-    p->t_attempt_us = sl_clock_now_us();
+    p->t_attempt_us = now;
     p->timer.cb = on_timer;
     p->total_timer.cb = on_total_timer;
     link_timer(p, &p->timer, t->connect_ms);
@@ -428,11 +431,12 @@ void sl_proxy_start_tier(sl_proxy_t *p)
         release_slot(p, 0, 0);
         return;
     }
+    uint64_t now = sl_clock_now_us(); /* the request is ready to go: dispatch (the first tier's) and the attempt's start */
     if (p->t_dispatch_us == 0)
-        p->t_dispatch_us = sl_clock_now_us();
+        p->t_dispatch_us = now;
     switch (r >= 0 ? r : pick(p)) {
     case SL_POOL_PICKED:
-        connect_attempt(p, 0);
+        connect_attempt(p, 0, now);
         break;
     case SL_POOL_FULL:
         if (!p->shed && b->conf->max_queue != 0 && p->w->queued[b->id] < b->conf->max_queue)
@@ -457,7 +461,7 @@ void sl_proxy_dispatch_waiters(sl_gw_worker_t *w)
             continue; /* FIFO per backend: later waiters of another backend may still go */
         dequeue(p);
         if (r == SL_POOL_PICKED)
-            connect_attempt(p, 0);
+            connect_attempt(p, 0, sl_clock_now_us());
         else
             attempt_failed(p, SL_FAILURE_NO_ENDPOINT);
     }
