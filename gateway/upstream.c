@@ -99,9 +99,11 @@ void sl_proxy_abandon(sl_proxy_t *p)
     p->upstream_done = 1;
 }
 
-/* now: the monotonic clock read where the answer's last bytes were seen (the caller's reading, or a fresh one) */
+/* now: the monotonic clock where the answer's last bytes were seen, when the caller read it; 0 reads it here */
 static void attempt_succeeded(sl_proxy_t *p, uint64_t now)
 {
+    if (now == 0)
+        now = sl_clock_now_us();
     h2o_timeout_unlink(&p->timer);
     h2o_timeout_unlink(&p->total_timer);
     release_slot(p, 1, 0);
@@ -208,7 +210,7 @@ static int on_body_buffered(sl_upclient_t *client, const char *errstr)
     h2o_buffer_t *body = client->sock->input;
     h2o_buffer_init(&client->sock->input, &h2o_socket_buffer_prototype); /* the connection keeps an empty one */
     p->input_seen = 0;
-    attempt_succeeded(p, seen_at != 0 ? seen_at : sl_clock_now_us());
+    attempt_succeeded(p, seen_at);
     sl_cascade_on_answer(p, body); /* judged: answered, or the next tier starts */
     return 0;
 }
@@ -229,7 +231,7 @@ static int on_body(sl_upclient_t *client, const char *errstr)
         p->input_seen = 0;
         p->client = NULL;
         if (errstr == sl_upclient_error_is_eos) {
-            attempt_succeeded(p, seen_at != 0 ? seen_at : sl_clock_now_us());
+            attempt_succeeded(p, seen_at);
             p->upstream_done = 1;
             if (p->sending.bytes_inflight == 0)
                 sl_proxy_flush(p);
@@ -280,7 +282,7 @@ static sl_upclient_body_cb on_head(sl_upclient_t *client, const char *errstr, in
         p->client = NULL;
         h2o_buffer_t *empty;
         h2o_buffer_init(&empty, &h2o_socket_buffer_prototype);
-        attempt_succeeded(p, sl_clock_now_us());
+        attempt_succeeded(p, 0);
         sl_cascade_on_answer(p, empty);
         return NULL;
     }
@@ -297,10 +299,11 @@ static sl_upclient_body_cb on_head(sl_upclient_t *client, const char *errstr, in
     p->in_client_cb = 1;
     sl_proxy_start_stream(p);
     p->in_client_cb = 0;
-    p->overhead_us += sl_clock_now_us() - p->t_head_us;
+    uint64_t head_done = sl_clock_now_us();
+    p->overhead_us += head_done - p->t_head_us;
     if (errstr == sl_upclient_error_is_eos) { /* no body: HEAD, 204, 304 */
         p->client = NULL;
-        attempt_succeeded(p, sl_clock_now_us());
+        attempt_succeeded(p, head_done);
         p->upstream_done = 1;
         sl_proxy_flush(p);
         return NULL;
