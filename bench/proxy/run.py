@@ -2,8 +2,8 @@
 """bench/proxy: sluice, nginx and haproxy fronting the same fast backend, side by side in one run.
 
 Every proxy gets one worker thread/process and the same keep-alive upstream settings; the backend is an nginx
-instance answering a fixed OpenAI-style chat completion from memory. Runs are interleaved (round-robin over the
-targets, several rounds) and medians reported, so machine noise hits every target alike. The order changes from one
+instance answering a fixed OpenAI-style chat completion from memory. Runs are interleaved (every target once per
+round, several rounds) and medians reported, so machine noise hits every target alike. The order changes from one
 round to the next after a Williams design (a Latin square balanced for carry-over): over 10 rounds of 5 targets
 each target runs in every position twice and right after every other target twice; each measured run also follows
 an unmeasured warm-up run of the same target and concurrency. With one fixed order the target right after `direct`
