@@ -9,13 +9,14 @@ import harness
 from gw_helpers import Gateway, Upstream, answer, backend_yaml, config, wait_for
 from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
 
+
 def gateway(up):
     return Gateway(config(backend_yaml("b", [up.addr], extra="health: { enabled: false }"), [("r", "/", "b")],
                           threads=1))
 
 
 def read_answers(s, count, timeout=10.0):
-    """Reads count content-length framed answers from s; returns their bodies."""
+    """Reads count content-length framed answers from s; returns (status line, body) of each."""
     s.settimeout(timeout)
     buf, out = b"", []
     while len(out) != count:
