@@ -148,12 +148,14 @@ static void stream_prediction(const sl_proxy_t *p, const sl_conf_monitor_value_t
     set_signal(in, sig.state, sig.value);
 }
 
-/* Observes p once: with the whole answer's bytes (body), or at its departure without them (body NULL). */
-static void observe(sl_proxy_t *p, const h2o_buffer_t *body, uint64_t now_ms)
+/* Observes p once: with the whole answer's bytes (body), or at its departure without them (body NULL). now_us: the
+ * monotonic clock when the caller read it, 0 to read it here (only for a monitored route). */
+static void observe(sl_proxy_t *p, const h2o_buffer_t *body, uint64_t now_us)
 {
     sl_monitor_t *m = monitor_of(p);
     if (m == NULL)
         return;
+    uint64_t now_ms = (now_us != 0 ? now_us : sl_clock_now_us()) / 1000;
     const sl_conf_monitor_t *mc = &p->route->conf->monitor;
     sl_monitor_input_t in;
     sl_adapter_request_t facts;
@@ -168,11 +170,10 @@ static void observe(sl_proxy_t *p, const h2o_buffer_t *body, uint64_t now_ms)
 
 void sl_gw_monitor_answer(sl_proxy_t *p, const h2o_buffer_t *body)
 {
-    if (monitor_of(p) != NULL) /* the clock is read only for a monitored route's answer */
-        observe(p, body, sl_clock_now_us() / 1000);
+    observe(p, body, 0);
 }
 
 void sl_gw_monitor_observe(sl_proxy_t *p, uint64_t now_us)
 {
-    observe(p, NULL, now_us / 1000);
+    observe(p, NULL, now_us);
 }

@@ -120,7 +120,7 @@ static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
     if (f == SL_FAILURE_RESET && p->reused && !p->got_bytes && !p->fresh_retry_done && !p->responded) {
         p->fresh_retry_done = 1;
         SL_GW_ADD(s->backends[p->backend->id].retries, 1);
-        connect_attempt(p, 1, sl_clock_now_us());
+        connect_attempt(p, 1, 0);
         return;
     }
     h2o_timeout_unlink(&p->total_timer);
@@ -379,7 +379,7 @@ void sl_proxy_fail_attempt(sl_proxy_t *p, enum en_sl_failure_t f)
     attempt_failed(p, f);
 }
 
-/* now: the monotonic clock, read by the caller just before (the attempt's start) */
+/* now: the monotonic clock the caller read just before (the attempt's start); 0 reads it here */
 static void connect_attempt(sl_proxy_t *p, int fresh, uint64_t now)
 {
     sl_gw_worker_t *w = p->w;
@@ -388,7 +388,7 @@ static void connect_attempt(sl_proxy_t *p, int fresh, uint64_t now)
     ++p->attempts;
     p->reused = 0;
     p->got_bytes = 0;
-    p->t_attempt_us = now;
+    p->t_attempt_us = now != 0 ? now : sl_clock_now_us();
     p->timer.cb = on_timer;
     p->total_timer.cb = on_total_timer;
     link_timer(p, &p->timer, t->connect_ms);
@@ -464,7 +464,7 @@ void sl_proxy_dispatch_waiters(sl_gw_worker_t *w)
             continue; /* FIFO per backend: later waiters of another backend may still go */
         dequeue(p);
         if (r == SL_POOL_PICKED)
-            connect_attempt(p, 0, sl_clock_now_us());
+            connect_attempt(p, 0, 0);
         else
             attempt_failed(p, SL_FAILURE_NO_ENDPOINT);
     }
