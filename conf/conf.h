@@ -64,6 +64,8 @@ const char *sl_conf_rollout_check_name(enum en_sl_conf_check_t check);
 /* Formats a duration (ms) or a size (bytes) in the largest unit that divides it exactly, as the file would write
  * it: "10m", "1500ms", "8MiB", "100B"; 0 is "0". Returns buf. Any thread. */
 const char *sl_conf_format_duration(uint64_t ms, char *buf, size_t bufsz);
+/* The same for a duration in microseconds: "50us", "1500us", "2ms", "1s". */
+const char *sl_conf_format_duration_us(uint64_t us, char *buf, size_t bufsz);
 const char *sl_conf_format_size(uint64_t bytes, char *buf, size_t bufsz);
 
 /*
@@ -75,6 +77,11 @@ const char *sl_conf_format_size(uint64_t bytes, char *buf, size_t bufsz);
  * must be a whole number of milliseconds; "0" alone is accepted; bare numbers are rejected (with a hint); values
  * above 2^53 ms are SL_ERANGE. */
 int sl_conf_parse_duration_ms(const char *text, uint64_t *out, const char **err);
+
+/* Short durations, in microseconds: a decimal number and one unit of us, ms or s: "50us", "0.5ms", "1s". The value
+ * must be a whole number of microseconds; "0" alone is accepted; bare numbers are rejected (with a hint); values
+ * above 2^53 us are SL_ERANGE. */
+int sl_conf_parse_duration_us(const char *text, uint64_t *out, const char **err);
 
 /* Sizes: a decimal number and a unit: B; KiB, MiB, GiB, TiB (powers of 1024); KB (or kB), MB, GB, TB (powers of
  * 1000). "8MiB" = 8388608, "8MB" = 8000000, "1.5KiB" = 1536. The value must be a whole number of bytes; "0" alone is

@@ -105,26 +105,38 @@ int sl_conf_p_u32(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const
     return SL_OK;
 }
 
-int sl_conf_p_duration(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
+/* A duration key of either resolution: parse gives its grammar, format its range in the error; stored as uint32_t. */
+static int p_duration_in(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key,
+                         int (*parse)(const char *, uint64_t *, const char **),
+                         const char *(*format)(uint64_t, char *, size_t))
 {
     char buf[256], lo[32], hi[32];
     const char *err, *text = sl_conf_scalar(ctx, node);
     uint64_t v;
     if (text == NULL)
         return SL_ECONFIG;
-    int r = sl_conf_parse_duration_ms(text, &v, &err);
+    int r = parse(text, &v, &err);
     if (r == SL_EINVAL) {
         sl_conf_error(ctx, node, "invalid duration %s: %s", sl_conf_quote(text, buf, sizeof(buf)), err);
         return SL_ECONFIG;
     }
     if (r != SL_OK || v < (uint64_t)key->min || v > (uint64_t)key->max) {
-        sl_conf_error(ctx, node, "must be between %s and %s, got %s",
-                      sl_conf_format_duration((uint64_t)key->min, lo, sizeof(lo)),
-                      sl_conf_format_duration((uint64_t)key->max, hi, sizeof(hi)), sl_conf_bare(text, buf, sizeof(buf)));
+        sl_conf_error(ctx, node, "must be between %s and %s, got %s", format((uint64_t)key->min, lo, sizeof(lo)),
+                      format((uint64_t)key->max, hi, sizeof(hi)), sl_conf_bare(text, buf, sizeof(buf)));
         return SL_ECONFIG;
     }
     *(uint32_t *)field = (uint32_t)v;
     return SL_OK;
+}
+
+int sl_conf_p_duration(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
+{
+    return p_duration_in(ctx, node, field, key, sl_conf_parse_duration_ms, sl_conf_format_duration);
+}
+
+int sl_conf_p_duration_us(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
+{
+    return p_duration_in(ctx, node, field, key, sl_conf_parse_duration_us, sl_conf_format_duration_us);
 }
 
 int sl_conf_p_size(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)

@@ -154,6 +154,7 @@ static const sl_conf_key_t server_keys[] = {
     {"tls", sl_conf_p_block, 0, .sub = &tls_block},
     {"access_log", p_access_log, offsetof(sl_conf_server_t, access_log)},
     {"routing_headers", sl_conf_p_bool, offsetof(sl_conf_server_t, routing_headers), .def = "true"},
+    {"busy_poll", sl_conf_p_duration_us, offsetof(sl_conf_server_t, busy_poll_us), .def = "0", .max = 10000},
     {NULL}};
 static const sl_conf_block_t server_block = {server_keys, NULL};
 

@@ -228,6 +228,14 @@ const char *sl_conf_format_duration(uint64_t ms, char *buf, size_t bufsz)
     return buf;
 }
 
+const char *sl_conf_format_duration_us(uint64_t us, char *buf, size_t bufsz)
+{
+    if (us % 1000 == 0)
+        return sl_conf_format_duration(us / 1000, buf, bufsz);
+    snprintf(buf, bufsz, "%" PRIu64 "us", us);
+    return buf;
+}
+
 const char *sl_conf_format_size(uint64_t bytes, char *buf, size_t bufsz)
 {
     static const char *const units[] = {"TiB", "GiB", "MiB", "KiB"};

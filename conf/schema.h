@@ -83,6 +83,7 @@ int sl_conf_p_json_ptr(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, 
 int sl_conf_p_http_path(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_u32(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_duration(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
+int sl_conf_p_duration_us(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key); /* uint32_t, us */
 int sl_conf_p_size(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_number(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);
 int sl_conf_p_percent(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key);

@@ -88,12 +88,27 @@ static int scale_exact(uint64_t mant, unsigned frac, uint64_t unit, uint64_t *ou
     return SL_OK;
 }
 
-static const struct {
+typedef struct {
     const char *suffix;
     uint64_t factor;
-} duration_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
+} unit_t;
 
-int sl_conf_parse_duration_ms(const char *text, uint64_t *out, const char **err)
+/* What a duration grammar says in its errors; the grammar itself is the same for every resolution. */
+typedef struct {
+    const unit_t *units;
+    const char *expected, *bare, *unknown, *inexact;
+} duration_grammar_t;
+
+static const unit_t ms_units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {NULL, 0}};
+static const duration_grammar_t ms_grammar = {ms_units, "expected a number followed by ms, s, m, h or d",
+                                              "a bare number has no unit; write e.g. \"2s\" or \"250ms\"",
+                                              "unknown unit; use ms, s, m, h or d", "finer than a millisecond"};
+static const unit_t us_units[] = {{"us", 1}, {"ms", 1000}, {"s", 1000000}, {NULL, 0}};
+static const duration_grammar_t us_grammar = {us_units, "expected a number followed by us, ms or s",
+                                              "a bare number has no unit; write e.g. \"50us\"",
+                                              "unknown unit; use us, ms or s", "finer than a microsecond"};
+
+static int parse_duration(const char *text, const duration_grammar_t *g, uint64_t *out, const char **err)
 {
     uint64_t mant;
     unsigned frac;
@@ -112,7 +127,7 @@ int sl_conf_parse_duration_ms(const char *text, uint64_t *out, const char **err)
         return SL_ERANGE;
     }
     if (r != SL_OK) {
-        *err = "expected a number followed by ms, s, m, h or d";
+        *err = g->expected;
         return SL_EINVAL;
     }
     if (*end == '\0') {
@@ -120,14 +135,24 @@ int sl_conf_parse_duration_ms(const char *text, uint64_t *out, const char **err)
             *out = 0;
             return SL_OK;
         }
-        *err = "a bare number has no unit; write e.g. \"2s\" or \"250ms\"";
+        *err = g->bare;
         return SL_EINVAL;
     }
-    for (size_t i = 0; duration_units[i].suffix != NULL; ++i)
-        if (strcmp(end, duration_units[i].suffix) == 0)
-            return scale_exact(mant, frac, duration_units[i].factor, out, err, "finer than a millisecond");
-    *err = "unknown unit; use ms, s, m, h or d";
+    for (size_t i = 0; g->units[i].suffix != NULL; ++i)
+        if (strcmp(end, g->units[i].suffix) == 0)
+            return scale_exact(mant, frac, g->units[i].factor, out, err, g->inexact);
+    *err = g->unknown;
     return SL_EINVAL;
+}
+
+int sl_conf_parse_duration_ms(const char *text, uint64_t *out, const char **err)
+{
+    return parse_duration(text, &ms_grammar, out, err);
+}
+
+int sl_conf_parse_duration_us(const char *text, uint64_t *out, const char **err)
+{
+    return parse_duration(text, &us_grammar, out, err);
 }
 
 static const struct {

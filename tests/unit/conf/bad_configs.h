@@ -226,6 +226,25 @@ static const bad_case_t bad_cases[] = {
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
         {"1:28: server.shutdown_timeout: must be between 0 and 1h, got 2h", NULL}},
+    {"busy_poll_bad",
+        "server:\n"
+        "  busy_poll: 50\n"
+        "admin: {busy_poll: 50us}\n"
+        "backends:\n"
+        "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
+        "routes:\n"
+        "  - name: chat\n"
+        "    cascade: [{backend: small}]\n",
+        {"2:14: server.busy_poll: invalid duration \"50\": a bare number has no unit; write e.g. \"50us\"",
+         "3:9: admin.busy_poll: unknown key; expected one of: enabled, listen, token_file", NULL}},
+    {"busy_poll_range",
+        "server: {busy_poll: 0.5s}\n"
+        "backends:\n"
+        "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
+        "routes:\n"
+        "  - name: chat\n"
+        "    cascade: [{backend: small}]\n",
+        {"1:21: server.busy_poll: must be between 0 and 10ms, got 0.5s", NULL}},
     {"duration_overflow",
         "server: {shutdown_timeout: 99999999999999999999d}\n"
         "backends:\n"
@@ -822,8 +841,8 @@ static const bad_case_t bad_cases[] = {
         "routes:\n"
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
-        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers",
-         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers", NULL}},
+        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll",
+         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll", NULL}},
 };
 
 #define NUM_BAD_CASES (sizeof(bad_cases) / sizeof(bad_cases[0]))

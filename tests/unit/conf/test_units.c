@@ -11,22 +11,29 @@
 
 #define UNTOUCHED 0xdeadbeefu
 
-static void dur_ok(const char *text, uint64_t want)
+typedef int (*parse_fn)(const char *text, uint64_t *out, const char **err);
+
+static void parsed_ok(parse_fn parse, const char *text, uint64_t want)
 {
     uint64_t v = UNTOUCHED;
     const char *err = NULL;
-    cr_expect_eq(sl_conf_parse_duration_ms(text, &v, &err), SL_OK, "%s: %s", text, err != NULL ? err : "");
+    cr_expect_eq(parse(text, &v, &err), SL_OK, "%s: %s", text, err != NULL ? err : "");
     cr_expect_eq(v, want, "%s: got %llu, want %llu", text, (unsigned long long)v, (unsigned long long)want);
 }
 
-static void dur_bad(const char *text, int rc, const char *msg)
+static void parsed_bad(parse_fn parse, const char *text, int rc, const char *msg)
 {
     uint64_t v = UNTOUCHED;
     const char *err = NULL;
-    cr_expect_eq(sl_conf_parse_duration_ms(text, &v, &err), rc, "%s", text);
+    cr_expect_eq(parse(text, &v, &err), rc, "%s", text);
     cr_expect_eq(v, UNTOUCHED, "%s: output written", text);
     cr_expect_str_eq(err != NULL ? err : "(null)", msg, "%s", text);
 }
+
+#define dur_ok(text, want) parsed_ok(sl_conf_parse_duration_ms, text, want)
+#define dur_bad(text, rc, msg) parsed_bad(sl_conf_parse_duration_ms, text, rc, msg)
+#define dur_us_ok(text, want) parsed_ok(sl_conf_parse_duration_us, text, want)
+#define dur_us_bad(text, rc, msg) parsed_bad(sl_conf_parse_duration_us, text, rc, msg)
 
 Test(units, durations)
 {
@@ -72,22 +79,34 @@ Test(units, bad_durations)
     dur_bad("999999999999999999d", SL_ERANGE, "too large"); /* 18 digits: scanned, then the product overflows */
 }
 
-static void size_ok(const char *text, uint64_t want)
+Test(units, durations_us)
 {
-    uint64_t v = UNTOUCHED;
-    const char *err = NULL;
-    cr_expect_eq(sl_conf_parse_size(text, &v, &err), SL_OK, "%s: %s", text, err != NULL ? err : "");
-    cr_expect_eq(v, want, "%s: got %llu, want %llu", text, (unsigned long long)v, (unsigned long long)want);
+    dur_us_ok("50us", 50);
+    dur_us_ok("0.5ms", 500);
+    dur_us_ok("2ms", 2000);
+    dur_us_ok("1s", 1000000);
+    dur_us_ok("0.000001s", 1);
+    dur_us_ok("1.5ms", 1500);
+    dur_us_ok("0", 0);
+    dur_us_ok("0us", 0);
+    dur_us_ok("9007199254740992us", 9007199254740992ull); /* 2^53 us exactly */
 }
 
-static void size_bad(const char *text, int rc, const char *msg)
+Test(units, bad_durations_us)
 {
-    uint64_t v = UNTOUCHED;
-    const char *err = NULL;
-    cr_expect_eq(sl_conf_parse_size(text, &v, &err), rc, "%s", text);
-    cr_expect_eq(v, UNTOUCHED, "%s: output written", text);
-    cr_expect_str_eq(err != NULL ? err : "(null)", msg, "%s", text);
+    dur_us_bad("", SL_EINVAL, "empty");
+    dur_us_bad("50", SL_EINVAL, "a bare number has no unit; write e.g. \"50us\"");
+    dur_us_bad("-1us", SL_EINVAL, "must not be negative");
+    dur_us_bad("us", SL_EINVAL, "expected a number followed by us, ms or s");
+    dur_us_bad("5m", SL_EINVAL, "unknown unit; use us, ms or s");
+    dur_us_bad("5Âµs", SL_EINVAL, "unknown unit; use us, ms or s");
+    dur_us_bad("1.5us", SL_EINVAL, "finer than a microsecond");
+    dur_us_bad("0.0000001s", SL_EINVAL, "finer than a microsecond");
+    dur_us_bad("9007199254740993us", SL_ERANGE, "too large"); /* 2^53 + 1 */
 }
+
+#define size_ok(text, want) parsed_ok(sl_conf_parse_size, text, want)
+#define size_bad(text, rc, msg) parsed_bad(sl_conf_parse_size, text, rc, msg)
 
 Test(units, sizes)
 {
@@ -283,6 +302,11 @@ Test(units, formatting)
     cr_assert_str_eq(sl_conf_format_duration(120000, buf, sizeof(buf)), "2m");
     cr_assert_str_eq(sl_conf_format_duration(5400000, buf, sizeof(buf)), "90m");
     cr_assert_str_eq(sl_conf_format_duration(2419200000ull, buf, sizeof(buf)), "28d");
+    cr_assert_str_eq(sl_conf_format_duration_us(0, buf, sizeof(buf)), "0");
+    cr_assert_str_eq(sl_conf_format_duration_us(50, buf, sizeof(buf)), "50us");
+    cr_assert_str_eq(sl_conf_format_duration_us(1500, buf, sizeof(buf)), "1500us");
+    cr_assert_str_eq(sl_conf_format_duration_us(2000, buf, sizeof(buf)), "2ms");
+    cr_assert_str_eq(sl_conf_format_duration_us(10000000, buf, sizeof(buf)), "10s");
     cr_assert_str_eq(sl_conf_format_size(0, buf, sizeof(buf)), "0");
     cr_assert_str_eq(sl_conf_format_size(8388608, buf, sizeof(buf)), "8MiB");
     cr_assert_str_eq(sl_conf_format_size(1536, buf, sizeof(buf)), "1536B");
