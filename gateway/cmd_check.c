@@ -52,8 +52,9 @@ static void print_server(FILE *fp, const sl_conf_t *c)
     fprintf(fp, "; max_body %s; header_timeout %s; shutdown_timeout %s\n",
             sl_conf_format_size(s->max_body_bytes, b1, sizeof(b1)), dur(s->header_timeout_ms, b2, sizeof(b2)),
             dur(s->shutdown_timeout_ms, b3, sizeof(b3)));
-    fprintf(fp, "          tls %s; access_log %s\n", s->tls_cert_file != NULL ? s->tls_cert_file : "off",
-            s->access_log != NULL ? s->access_log : "off");
+    fprintf(fp, "          tls %s; access_log %s; busy_poll %s\n", s->tls_cert_file != NULL ? s->tls_cert_file : "off",
+            s->access_log != NULL ? s->access_log : "off",
+            s->busy_poll_us != 0 ? sl_conf_format_duration_us(s->busy_poll_us, b1, sizeof(b1)) : "off");
     if (c->admin.enabled)
         fprintf(fp, "admin     listen %s; %s%s\n", c->admin.listen.text,
                 c->admin.token_file != NULL ? "bearer token from " : "no token (loopback only)",

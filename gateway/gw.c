@@ -5,7 +5,8 @@
  * Settings that shape listeners, threads, TLS or h2o's global configuration (server.listen, server.threads,
  * server.tls_*, server.header_timeout, admin.listen) are read once at start; a reload that changes them is applied
  * for everything else and logs that those need a restart. server.max_body is enforced per request from the
- * generation, below the ceiling h2o was given at start (the start value).
+ * generation, below the ceiling h2o was given at start (the start value). server.busy_poll applies to the workers'
+ * next loop iteration.
  */
 #include "gateway/gw.h"
 #include "backends/pool.h"
@@ -133,6 +134,8 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     gw->server.num_threads = conf->server.threads;
     gw->server.ssl_ctx = gw->ssl_ctx;
     gw->server.drain_timeout_ms = conf->server.shutdown_timeout_ms;
+    atomic_store_explicit(&gw->server.busy_poll_us, conf->server.busy_poll_us, memory_order_relaxed);
+    gw->server.name = "sluice-w";
     gw->server.data = gw;
     gw->server.on_accept = sl_gw_h2_limit_accept;
     gw->server.on_worker_init = worker_init;
@@ -147,6 +150,7 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     gw->control.num_listen = conf->admin.enabled ? 1 : 0;
     gw->control.num_threads = 1;
     gw->control.drain_timeout_ms = 1000;
+    gw->control.name = "sluice-admin";
     gw->control.data = gw;
     gw->control.on_worker_init = sl_gw_control_init;
     gw->control.on_worker_loop = sl_gw_control_loop;
@@ -300,6 +304,7 @@ int sl_gw_reload(sl_gw_t *gw, sl_conf_errors_t *errs)
     }
     sl_gw_gen_keep_replaced(gw, sl_gw_current(gw)); /* its series stay in /metrics until it is retired */
     sl_snapshot_publish(&gw->slot, &gen->super);
+    atomic_store_explicit(&gw->server.busy_poll_us, conf->server.busy_poll_us, memory_order_relaxed);
     sl_server_wake_all(&gw->server); /* idle workers adopt it (and let the old one be reclaimed) promptly */
     ++gw->generation;
     ++gw->reloads_ok;

@@ -7,6 +7,7 @@
  */
 #include "gateway/server.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "conf/addr.h"
@@ -184,6 +185,11 @@ static void *worker_main(void *arg)
     sl_worker_t *w = arg;
     sl_server_t *s = w->server;
 
+    if (s->name != NULL) {
+        char name[16];
+        snprintf(name, sizeof(name), "%s-%zu", s->name, w->idx);
+        pthread_setname_np(pthread_self(), name);
+    }
     h2o_context_init(&w->ctx, h2o_evloop_create(), s->h2o);
     h2o_multithread_register_receiver(w->ctx.queue, &w->wakeup, on_wakeup);
     w->accept_ctx.ctx = &w->ctx;
@@ -198,10 +204,15 @@ static void *worker_main(void *arg)
     }
     pthread_barrier_wait(&s->started);
 
+    sl_busy_poll_t busy = {0, w->ctx.loop->exec_time_counter.prev.index};
+    int32_t max_wait = INT32_MAX;
     while (!atomic_load_explicit(&s->shutdown, memory_order_acquire)) {
         if (s->on_worker_loop != NULL)
             s->on_worker_loop(w);
-        h2o_evloop_run(w->ctx.loop, INT32_MAX);
+        h2o_evloop_run(w->ctx.loop, max_wait);
+        uint32_t window = atomic_load_explicit(&s->busy_poll_us, memory_order_relaxed);
+        if (window != 0 || max_wait == 0)
+            max_wait = sl_busy_poll_wait(&busy, window, w->ctx.loop->exec_time_counter.prev.index, sl_clock_now_us());
     }
 
     for (size_t i = 0; i != s->num_listen; ++i) {

@@ -43,12 +43,15 @@ struct st_sl_server_t {
     size_t num_threads;             /* 0 = one per online core */
     void *ssl_ctx;                  /* SSL_CTX *, or NULL for cleartext (HTTP/1.1 + h2c prior knowledge) */
     uint32_t drain_timeout_ms;
+    const char *name;               /* worker threads are named "<name>-<idx>" (at most 15 bytes); NULL: unnamed */
     void *data;
     void (*on_accept)(h2o_accept_ctx_t *ctx, h2o_socket_t *sock); /* NULL: h2o_accept */
     void (*on_worker_init)(sl_worker_t *w);  /* on the worker thread, after h2o_context_init */
     void (*on_worker_loop)(sl_worker_t *w);  /* on the worker thread before every loop iteration (quiescent point) */
     int (*is_drained)(sl_worker_t *w);       /* default: no connection left */
     void (*on_worker_exit)(sl_worker_t *w);  /* on the worker thread after the drain */
+    /* may change at any time (a reload): see sl_busy_poll_wait() */
+    _Atomic uint32_t busy_poll_us;
     /* private */
     int fds[SL_SERVER_MAX_LISTEN][SL_SERVER_MAX_THREADS];
     struct sockaddr_storage bound[SL_SERVER_MAX_LISTEN];
@@ -57,6 +60,29 @@ struct st_sl_server_t {
     pthread_barrier_t started;
     _Atomic int shutdown;
 };
+
+/*
+ * Busy polling (server.busy_poll). A worker that goes to sleep in epoll_wait and is woken by the next packet pays
+ * the kernel's sleep and wake-up, and on a virtual machine an idle virtual CPU's halt and resumption, on every
+ * exchange: at one connection that is most of the latency a proxy adds. With a window set, a worker whose last
+ * loop iteration handled events polls without sleeping (epoll_wait with a zero timeout) until window_us have passed
+ * with none; then it sleeps as usual. An idle worker never spins; a worker under steady light load keeps a core
+ * busy. events_mark is anything that changes whenever an iteration handled events (h2o's loop counts them in
+ * exec_time_counter.prev.index). Returns the max_wait for the next h2o_evloop_run(): 0 or INT32_MAX.
+ */
+typedef struct st_sl_busy_poll_t {
+    uint64_t until_us;
+    size_t seen;
+} sl_busy_poll_t;
+
+static inline int32_t sl_busy_poll_wait(sl_busy_poll_t *bp, uint32_t window_us, size_t events_mark, uint64_t now_us)
+{
+    if (events_mark != bp->seen) {
+        bp->seen = events_mark;
+        bp->until_us = now_us + window_us;
+    }
+    return now_us < bp->until_us ? 0 : INT32_MAX;
+}
 
 /* Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and ignores SIGPIPE in the calling thread (inherited by threads created
  * afterwards). Call first in main(). */

@@ -140,6 +140,7 @@ int sl_sim_start(const sl_sim_params_t *params, const sl_conf_addr_t *listen, sl
     s->num_listen = 1;
     s->num_threads = params->threads;
     s->drain_timeout_ms = params->drain_ms;
+    s->name = "sluice-sim";
     s->data = sim;
     s->on_worker_init = on_worker_init;
     s->on_worker_loop = on_worker_loop;
