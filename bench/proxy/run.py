@@ -4,11 +4,15 @@
 Every proxy gets one worker thread/process and the same keep-alive upstream settings; the backend is an nginx
 instance answering a fixed OpenAI-style chat completion from memory. Runs are interleaved (every target once per
 round, several rounds) and medians reported, so machine noise hits every target alike. The order changes from one
-round to the next after a Williams design (a Latin square balanced for carry-over): over 10 rounds of 5 targets
-each target runs in every position twice and right after every other target twice; each measured run also follows
+round to the next after a Williams design (a Latin square balanced for carry-over): over 6 rounds of 6 targets
+each target runs in every position once and right after every other target once; each measured run also follows
 an unmeasured warm-up run of the same target and concurrency. With one fixed order the target right after `direct`
 was measured in a different state from the others (bench/README.md).
 Figures are ratios to the direct backend and to nginx, never absolute claims.
+
+Targets: direct (wrk against the backend itself), sluice, sluice-bp (the same sluice with server.busy_poll, which
+trades CPU for latency at light load: docs/OPERATIONS.md), nginx, nginx-hdrs (nginx adding the header fields sluice
+adds) and haproxy.
 
 Measured per target and concurrency (wrk, POST of a small chat request):
   requests/s, p50 and p99 latency, CPU time per request of the proxy processes (from /proc, user+system), and that
@@ -19,7 +23,7 @@ Memory:
   RSS per idle keep-alive client connection (10,000 connections held open after one request each);
   RSS while streaming a large response to a slow client, for two sizes (flat = no growth with size).
 
-Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 10] [--duration 5] [--warmup 1] [--quick]
+Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 6] [--duration 5] [--warmup 1] [--quick]
                           [--out bench/results/proxy.md]
 Needs: scripts/install-deps --bench (wrk, nginx-light, haproxy). Binds 127.0.0.1 only; every load is bounded.
 """
@@ -158,6 +162,9 @@ http {{
     return Server("backend", ["nginx", "-e", "stderr", "-c", conf, "-p", workdir], port, workdir)
 
 
+# The sluice-bp target: sluice with server.busy_poll (docs/OPERATIONS.md), the same binary as the sluice target.
+BUSY_POLL = "50us"
+
 # What sluice adds to every proxied exchange (docs/ARCHITECTURE.md): x-forwarded-for, x-forwarded-proto and an
 # x-request-id upstream, the x-request-id and four x-sluice-* fields to the client. The nginx-hdrs target does the same.
 SAME_HEADERS = """
@@ -215,14 +222,16 @@ backend be
     return Server("haproxy", ["haproxy", "-db", "-f", conf], port, workdir)
 
 
-def start_sluice(workdir, sluice_bin, backend_port, wrapper=(), model=None):
-    """model: the backend's upstream model (every request's "model" is then rewritten); None sends bodies as they are."""
+def start_sluice(workdir, sluice_bin, backend_port, wrapper=(), model=None, busy_poll=None):
+    """model: the backend's upstream model (every request's "model" is then rewritten); None sends bodies as they are.
+    busy_poll: server.busy_poll (the sluice-bp target), None leaves it at its default (off)."""
     port, admin = free_port(), free_port()
-    conf = os.path.join(workdir, "sluice.yaml")
+    name = "sluice-bp" if busy_poll else "sluice"
+    conf = os.path.join(workdir, f"{name}.yaml")
     with open(conf, "w") as f:
         f.write(f"""server:
   listen: ["127.0.0.1:{port}"]
-  threads: 1
+  threads: 1{f"{chr(10)}  busy_poll: {busy_poll}" if busy_poll else ""}
 admin:
   listen: 127.0.0.1:{admin}
 backends:
@@ -235,7 +244,7 @@ routes:
     cascade:
       - backend: fast
 """)
-    return Server("sluice", [sluice_bin, "run", "-c", conf, "--log-level", "error"], port, workdir, wrapper=wrapper)
+    return Server(name, [sluice_bin, "run", "-c", conf, "--log-level", "error"], port, workdir, wrapper=wrapper)
 
 
 def wrk(port, conns, duration, workdir):
@@ -328,15 +337,19 @@ def stream_rss(server, path, size, rate_bps, timeout=120.0):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sluice", default=os.path.join(ROOT, "build", "sluice"))
-    ap.add_argument("--rounds", type=int, default=10, help="2 x the targets (odd count) or 1 x (even) balances the order")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="default: the targets' count when even, twice it when odd (the smallest balanced order)")
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each measured run")
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, 2000 idle connections, small streams")
-    ap.add_argument("--targets", default="direct,sluice,nginx,nginx-hdrs,haproxy")
+    ap.add_argument("--targets", default="direct,sluice,sluice-bp,nginx,nginx-hdrs,haproxy")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "proxy.md"))
     a = ap.parse_args()
     a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
+    targets = a.targets.split(",")
+    if a.rounds is None:
+        a.rounds = len(williams_orders(len(targets)))
     if a.quick:
         a.rounds, a.duration, a.warmup, a.idle = 1, 2, 0, 2000
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -353,7 +366,6 @@ def main():
     with open(small, "wb") as f:
         f.truncate(big_size // 10)
 
-    targets = a.targets.split(",")
     backend = start_backend(workdir, big)
     servers = {"direct": backend}
     try:
@@ -365,6 +377,8 @@ def main():
             servers["haproxy"] = start_haproxy(workdir, backend.port)
         if "sluice" in targets:
             servers["sluice"] = start_sluice(workdir, a.sluice, backend.port)
+        if "sluice-bp" in targets:
+            servers["sluice-bp"] = start_sluice(workdir, a.sluice, backend.port, busy_poll=BUSY_POLL)
         results = {t: {c: [] for c in (1, 64)} for t in targets}
         orders = williams_orders(len(targets))
         for r in range(a.rounds):
@@ -395,7 +409,7 @@ def main():
                    for c in (1, 64)} for t in targets}
         mem = {}
         for t in targets:
-            if t == "direct":
+            if t in ("direct", "sluice-bp"):  # sluice-bp: the same binary and memory as sluice
                 continue
             n, per_conn = idle_connections_rss(servers[t], a.idle)
             got_small, grow_small = stream_rss(servers[t], "/big/small.bin", big_size // 10, 20e6)
@@ -429,27 +443,28 @@ def williams_orders(n):
     return rows
 
 
-def round_by_round(results):
-    """sluice beside nginx in each round (the same round ran both, in positions that change from round to round): how often and by how much
-    one was ahead, so a difference can be read against the round-to-round spread."""
-    n = len(results["sluice"][1])
-    lines = ["## sluice beside nginx, round by round", "",
-             "| round | c=1 added p50 sluice / nginx µs | c=1 difference µs | c=64 req/s sluice / nginx | "
-             "c=64 CPU µs/req sluice / nginx | c=64 cores busy sluice / nginx |", "|---|---|---|---|---|---|"]
+def round_by_round(results, t="sluice"):
+    """Target t (sluice or sluice-bp) beside nginx in each round (the same round ran both, in positions that change
+    from round to round): how often and by how much one was ahead, so a difference can be read against the
+    round-to-round spread."""
+    n = len(results[t][1])
+    lines = [f"## {t} beside nginx, round by round", "",
+             f"| round | c=1 added p50 {t} / nginx µs | c=1 difference µs | c=64 req/s {t} / nginx | "
+             f"c=64 CPU µs/req {t} / nginx | c=64 cores busy {t} / nginx |", "|---|---|---|---|---|---|"]
     diffs, ratios = [], []
     for r in range(n):
         d = results["direct"][1][r]["p50_us"]
-        s1, n1 = results["sluice"][1][r]["p50_us"] - d, results["nginx"][1][r]["p50_us"] - d
-        ratio = results["sluice"][64][r]["rps"] / results["nginx"][64][r]["rps"]
+        s1, n1 = results[t][1][r]["p50_us"] - d, results["nginx"][1][r]["p50_us"] - d
+        ratio = results[t][64][r]["rps"] / results["nginx"][64][r]["rps"]
         diffs.append(s1 - n1)
         ratios.append(ratio)
-        s64, n64 = results["sluice"][64][r], results["nginx"][64][r]
+        s64, n64 = results[t][64][r], results["nginx"][64][r]
         lines.append(f"| {r + 1} | {s1:.0f} / {n1:.0f} | {s1 - n1:+.0f} | {ratio:.3f} | "
                      f"{s64['cpu_us_per_req']:.2f} / {n64['cpu_us_per_req']:.2f} | "
                      f"{s64['cores_busy']:.2f} / {n64['cores_busy']:.2f} |")
-    lines += ["", f"c=1: sluice's added p50 at or below nginx's in {sum(x <= 0 for x in diffs)} of {n} rounds, median "
+    lines += ["", f"c=1: {t}'s added p50 at or below nginx's in {sum(x <= 0 for x in diffs)} of {n} rounds, median "
               f"difference {statistics.median(diffs):+.1f} µs (spread {min(diffs):+.0f} to {max(diffs):+.0f}). "
-              f"c=64: sluice's throughput at or above nginx's in {sum(x >= 1 for x in ratios)} of {n} rounds, median "
+              f"c=64: {t}'s throughput at or above nginx's in {sum(x >= 1 for x in ratios)} of {n} rounds, median "
               f"ratio {statistics.median(ratios):.3f} ({min(ratios):.3f} to {max(ratios):.3f}).", ""]
     return lines
 
@@ -478,8 +493,9 @@ def report(a, targets, med, mem, results=None):
                          f"{m['backend_us_per_req']:.1f}, {m['wrk_us_per_req']:.1f} | {m['cores_busy']:.2f} | "
                          f"{m['errors']:.0f} |")
         lines.append("")
-    if results is not None and "sluice" in targets and "nginx" in targets:
-        lines += round_by_round(results)
+    for t in ("sluice", "sluice-bp"):
+        if results is not None and t in targets and "nginx" in targets:
+            lines += round_by_round(results, t)
     lines += ["## memory", "", "| target | idle conns | RSS per idle conn | stream small: MiB read / RSS growth | "
               "stream big: MiB read / RSS growth |", "|---|---|---|---|---|"]
     for t, m in mem.items():
