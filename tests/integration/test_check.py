@@ -32,6 +32,7 @@ def test_summary_of_the_cascade_example():
     assert lines[0] == "cascade.yaml: ok (2 backends, 1 route)"
     assert lines[1] == ("server    listen 127.0.0.1:8080; threads auto; max_body 8MiB; header_timeout 10s; "
                         "shutdown_timeout 30s")
+    assert lines[2] == "          tls off; access_log off; busy_poll off"
     assert "  small        openai    127.0.0.1:8001" in lines
     assert "  large        openai    127.0.0.1:8011, 127.0.0.1:8012" in lines
     assert "  chat (openai)  match path /v1/chat/completions" in lines
@@ -40,6 +41,12 @@ def test_summary_of_the_cascade_example():
     assert "    tier 1  large" in lines
     assert "    slo     window 28d; availability 99.9%; latency 99% <= 2s; ttft 95% <= 300ms" in lines
     assert len(lines) <= 40  # one screen
+
+
+def test_summary_of_the_full_example():
+    rc, out, err = check("-c", "full.yaml", cwd=EXAMPLES)
+    assert rc == 0, err
+    assert out.splitlines()[2] == "          tls example-cert.pem; access_log -; busy_poll 50us"
 
 
 BAD = """\
