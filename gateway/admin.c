@@ -81,8 +81,10 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     memset(&in, 0, sizeof(in));
     for (size_t i = 0; i != gw->server.num_threads; ++i)
         shards[i] = atomic_load_explicit(&gw->workers[i].shard, memory_order_acquire);
-    for (size_t i = 0; i != gw->server.num_threads; ++i)
+    for (size_t i = 0; i != gw->server.num_threads; ++i) {
         in.open_connections += __atomic_load_n(&gw->server.workers[i].num_conns, __ATOMIC_RELAXED);
+        in.busy_poll_idle_us += __atomic_load_n(&gw->server.workers[i].busy_poll_idle_us, __ATOMIC_RELAXED);
+    }
     in.names = &gw->names;
     in.shards = shards;
     in.num_shards = gw->server.num_threads;

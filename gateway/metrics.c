@@ -353,6 +353,9 @@ static void render_process(out_t *o, const sl_gw_metrics_input_t *in)
 {
     family(o, "sluice_open_connections", "gauge", "Client connections open on the data-plane listeners.");
     emit(o, "sluice_open_connections %" PRIu64 "\n", in->open_connections);
+    family(o, "sluice_busy_poll_idle_seconds_total", "counter",
+           "Time workers spent polling without sleeping (server.busy_poll) and found nothing: its CPU cost.");
+    emit(o, "sluice_busy_poll_idle_seconds_total %.6f\n", (double)in->busy_poll_idle_us / 1e6);
     family(o, "sluice_config_generation", "gauge", "Generation of the config in force (1 = the one loaded at start).");
     emit(o, "sluice_config_generation %" PRIu64 "\n", in->generation);
     family(o, "sluice_config_reloads_total", "counter", "Config reloads, by result.");

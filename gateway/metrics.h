@@ -24,6 +24,7 @@ typedef struct st_sl_gw_metrics_input_t {
     uint64_t generation;
     uint64_t reloads_ok, reloads_failed;
     uint64_t open_connections;
+    uint64_t busy_poll_idle_us; /* every worker's sl_busy_poll_t.idle_us */
     int has_process; /* process_* figures below are valid */
     double cpu_seconds;
     uint64_t rss_bytes;

@@ -32,6 +32,7 @@ typedef struct st_sl_worker_t {
     h2o_socket_t *listeners[SL_SERVER_MAX_LISTEN];
     h2o_multithread_receiver_t wakeup;
     size_t num_conns; /* accepted connections still open; this worker only */
+    uint64_t busy_poll_idle_us; /* sl_busy_poll_t.idle_us, published (relaxed) for /metrics */
     void *data;       /* the application's per-worker state */
 } sl_worker_t;
 
@@ -73,6 +74,9 @@ struct st_sl_server_t {
 typedef struct st_sl_busy_poll_t {
     uint64_t until_us;
     size_t seen;
+    int polling;      /* the iteration that just ran was a poll (max_wait 0) */
+    uint64_t last_us; /* when it started */
+    uint64_t idle_us; /* time spent in polls that found nothing: what busy polling cost beyond its catches */
 } sl_busy_poll_t;
 
 static inline int32_t sl_busy_poll_wait(sl_busy_poll_t *bp, uint32_t window_us, size_t events_mark, uint64_t now_us)
@@ -80,8 +84,12 @@ static inline int32_t sl_busy_poll_wait(sl_busy_poll_t *bp, uint32_t window_us, 
     if (events_mark != bp->seen) {
         bp->seen = events_mark;
         bp->until_us = now_us + window_us;
+    } else if (bp->polling) {
+        bp->idle_us += now_us - bp->last_us;
     }
-    return now_us < bp->until_us ? 0 : INT32_MAX;
+    bp->last_us = now_us;
+    bp->polling = now_us < bp->until_us;
+    return bp->polling ? 0 : INT32_MAX;
 }
 
 /* Blocks SIGINT, SIGTERM, SIGHUP, SIGUSR1 and ignores SIGPIPE in the calling thread (inherited by threads created

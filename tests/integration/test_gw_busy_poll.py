@@ -64,6 +64,8 @@ def test_busy_poll_keeps_the_worker_awake_between_close_requests_and_lets_it_sle
         assert spun < REQUESTS // 2, f"the worker slept {spun} times over {REQUESTS} requests with busy_poll 10ms"
         # idle: the window closes and the worker sleeps again (a worker spinning for ever stays R)
         wait_for(lambda: state(task) == "S", timeout=10.0, what="the idle worker to sleep")
+        # the polls that found nothing are counted: at least the window that ended the run (10 ms)
+        assert g.metric("sluice_busy_poll_idle_seconds_total") >= 0.009
 
         # a reload to busy_poll 0 turns it off
         g.rewrite(gateway_text(up, "0"))
@@ -97,6 +99,7 @@ def test_busy_poll_off_by_default():
         s0 = sleeps(task)
         run_requests(g, up, REQUESTS)
         assert sleeps(task) - s0 >= REQUESTS
+        assert "\nsluice_busy_poll_idle_seconds_total 0.000000\n" in g.metrics()
     finally:
         g.stop()
         up.close()

@@ -47,3 +47,20 @@ Test(busy_poll, window_turned_off_while_polling)
     cr_assert_eq(sl_busy_poll_wait(&bp, 0, 1, 1050), 0);
     cr_assert_eq(sl_busy_poll_wait(&bp, 0, 2, 1060), INT32_MAX);
 }
+
+Test(busy_poll, idle_time_counts_only_polls_that_found_nothing)
+{
+    sl_busy_poll_t bp = {0, 0};
+    cr_assert_eq(sl_busy_poll_wait(&bp, 100, 1, 1000), 0);        /* a sleep ended by events at 1000: not counted */
+    cr_assert_eq(bp.idle_us, 0);
+    cr_assert_eq(sl_busy_poll_wait(&bp, 100, 1, 1010), 0);        /* the poll 1000..1010 found nothing */
+    cr_assert_eq(bp.idle_us, 10);
+    cr_assert_eq(sl_busy_poll_wait(&bp, 100, 2, 1025), 0);        /* the poll 1010..1025 caught events */
+    cr_assert_eq(bp.idle_us, 10);
+    cr_assert_eq(sl_busy_poll_wait(&bp, 100, 2, 1100), 0);        /* 1025..1100 empty */
+    cr_assert_eq(bp.idle_us, 85);
+    cr_assert_eq(sl_busy_poll_wait(&bp, 100, 2, 1125), INT32_MAX); /* 1100..1125 empty; the window is over */
+    cr_assert_eq(bp.idle_us, 110);
+    cr_assert_eq(sl_busy_poll_wait(&bp, 100, 2, 5000), INT32_MAX); /* a sleep (a timer woke it): not counted */
+    cr_assert_eq(bp.idle_us, 110);
+}
