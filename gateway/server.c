@@ -205,14 +205,13 @@ static void *worker_main(void *arg)
     pthread_barrier_wait(&s->started);
 
     sl_busy_poll_t busy = {.seen = w->ctx.loop->exec_time_counter.prev.index};
-    int32_t max_wait = INT32_MAX;
     while (!atomic_load_explicit(&s->shutdown, memory_order_acquire)) {
         if (s->on_worker_loop != NULL)
             s->on_worker_loop(w);
-        h2o_evloop_run(w->ctx.loop, max_wait);
+        h2o_evloop_run(w->ctx.loop, busy.polling ? 0 : INT32_MAX);
         uint32_t window = atomic_load_explicit(&s->busy_poll_us, memory_order_relaxed);
-        if (window != 0 || max_wait == 0) {
-            max_wait = sl_busy_poll_wait(&busy, window, w->ctx.loop->exec_time_counter.prev.index, sl_clock_now_us());
+        if (window != 0 || busy.polling) {
+            sl_busy_poll_wait(&busy, window, w->ctx.loop->exec_time_counter.prev.index, sl_clock_now_us());
             __atomic_store_n(&w->busy_poll_idle_us, busy.idle_us, __ATOMIC_RELAXED);
         }
     }

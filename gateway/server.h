@@ -74,8 +74,8 @@ struct st_sl_server_t {
 typedef struct st_sl_busy_poll_t {
     uint64_t until_us;
     size_t seen;
-    int polling;      /* the iteration that just ran was a poll (max_wait 0) */
-    uint64_t last_us; /* when it started */
+    int polling;      /* the iteration after the last call polls (max_wait 0) rather than sleeps */
+    uint64_t last_us; /* the time of the last call: when that iteration started */
     uint64_t idle_us; /* time spent in polls that found nothing: what busy polling cost beyond its catches */
 } sl_busy_poll_t;
 

@@ -99,7 +99,7 @@ Test(units, bad_durations_us)
     dur_us_bad("-1us", SL_EINVAL, "must not be negative");
     dur_us_bad("us", SL_EINVAL, "expected a number followed by us, ms or s");
     dur_us_bad("5m", SL_EINVAL, "unknown unit; use us, ms or s");
-    dur_us_bad("5Âµs", SL_EINVAL, "unknown unit; use us, ms or s");
+    dur_us_bad("5\xc2\xb5s", SL_EINVAL, "unknown unit; use us, ms or s");
     dur_us_bad("1.5us", SL_EINVAL, "finer than a microsecond");
     dur_us_bad("0.0000001s", SL_EINVAL, "finer than a microsecond");
     dur_us_bad("9007199254740993us", SL_ERANGE, "too large"); /* 2^53 + 1 */
