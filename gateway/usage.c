@@ -14,9 +14,13 @@ void sl_gw_usage_init(sl_gw_usage_t *u)
 }
 
 /* Tries to read `"name" ws? : ws? digits` at p (p points at the opening quote). Returns 1 with *value set when
- * complete inside [p, end), 0 when it is not such a member or is cut by end. */
+ * complete inside [p, end) and within SL_GW_USAGE_CARRY bytes of p (the byte after the digits included), 0 when it
+ * is not such a member, is longer, or is cut by end. The length cap makes a member found whole also found across
+ * pieces: its opening quote is then among the carried bytes. */
 static int read_member(const char *p, const char *end, const char *name, size_t nlen, uint64_t *value)
 {
+    if ((size_t)(end - p) > SL_GW_USAGE_CARRY)
+        end = p + SL_GW_USAGE_CARRY;
     if ((size_t)(end - p) < nlen + 2 || memcmp(p + 1, name, nlen) != 0 || p[nlen + 1] != '"')
         return 0;
     p += nlen + 2;

@@ -5,7 +5,9 @@
  * The scanner looks for the members "prompt_tokens" and "completion_tokens" followed by ':' and an unsigned
  * integer, anywhere in the bytes (the usage object of a whole answer, or the usage chunk of an SSE stream). A
  * quote inside a JSON string is always escaped, so the exact text "prompt_tokens" with its quotes cannot come
- * from answer content. Pieces may split a member anywhere: the scanner keeps the last bytes of each piece.
+ * from answer content. Pieces may split a member anywhere: the scanner keeps the last bytes of each piece. A
+ * member counts only when its text, from its opening quote to the byte after its digits, fits in
+ * SL_GW_USAGE_CARRY bytes (whitespace included), so that where the pieces are cut never changes what is found.
  * "usage": null and non-integer values are ignored. Fixed memory, no allocation, O(n) with memchr. Any thread.
  */
 #ifndef SL_GATEWAY_USAGE_H
@@ -14,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_GW_USAGE_CARRY 40 /* longest member text kept across pieces: "completion_tokens" : 18446744073709551615 */
+#define SL_GW_USAGE_CARRY 64 /* longest member text read: "completion_tokens" : 1234567890123456789, is 42 */
 
 typedef struct st_sl_gw_usage_t {
     uint64_t prompt_tokens;
