@@ -89,6 +89,13 @@ int sl_upclient_parse_head(char *buf, size_t len, size_t last_len, int method_is
     if (last_len > scan)
         last_len = 0;
     int r = phr_parse_response(buf, scan, &minor, &status, &msg, &msg_len, src, &num, last_len);
+    if (last_len != 0 && (r == -1 || (r == -2 && scan == SL_UPCLIENT_HEAD_MAX))) {
+        /* Given last_len, picohttpparser only looks for the head's end, refusing a CR without its LF on the way: a
+         * verdict is taken from a parse of the whole bytes instead, which may still wait for more (the version needs
+         * 9 bytes) or name another fault first, so that how the head arrived never changes it. */
+        num = SL_UPCLIENT_MAX_HEADERS;
+        r = phr_parse_response(buf, scan, &minor, &status, &msg, &msg_len, src, &num, 0);
+    }
     if (r == -2) {
         if (scan < SL_UPCLIENT_HEAD_MAX)
             return SL_EAGAIN;

@@ -169,6 +169,48 @@ Test(upclient_parse, limits_on_fields_and_size)
     cr_assert_eq(p->err, sl_upclient_error_head_too_large);
 }
 
+/* Parses text[0..first) and then text[0..len) with last_len = first, as the client does when a head arrives in two
+ * reads; the first attempt must be incomplete. */
+static parsed_t *parse_in_two(const char *text, size_t len, size_t first)
+{
+    parsed_t *p = parse(text, first, 0);
+    cr_assert_eq(p->r, SL_EAGAIN, "first %zu bytes", first);
+    memcpy(p->buf, text, len);
+    p->err = NULL;
+    p->r = sl_upclient_parse_head(p->buf, len, first, 0, p->headers, p->names, &p->h, &p->err);
+    return p;
+}
+
+/* With last_len picohttpparser only looks for the end of the head, refusing a CR without its LF on the way: a head
+ * was refused early where the whole bytes still wait for more (the version needs 9 bytes), refused for that CR where
+ * the whole bytes have too many fields first, and called too large where the whole bytes are malformed first. The
+ * verdict is now the same however the bytes arrived. */
+Test(upclient_parse, verdict_of_a_head_in_two_reads_is_that_of_the_whole)
+{
+    cr_assert_eq(parse_in_two("\nX1\n\r\r\n", 7, 5)->r, SL_EAGAIN);
+    cr_assert_eq(parse(("\nX1\n\r\r\n"), 7, 0)->r, SL_EAGAIN);
+
+    static char text[SL_UPCLIENT_HEAD_MAX + 8192];
+    size_t len = head_with_fields(text, sizeof(text), 101, 1);
+    memcpy(text + len - 2, "c\r\r\n\r\n", 7); /* a bare CR after the 101st field */
+    len += 5;
+    parsed_t *p = parse_in_two(text, len, 17);
+    cr_assert_eq(p->r, SL_EPROTO);
+    cr_assert_eq(p->err, sl_upclient_error_too_many_headers);
+    p = parse(text, len, 0);
+    cr_assert_eq(p->r, SL_EPROTO);
+    cr_assert_eq(p->err, sl_upclient_error_too_many_headers);
+
+    len = head_with_fields(text, sizeof(text), 10, SL_UPCLIENT_HEAD_MAX / 10 + 10);
+    text[19] = ' '; /* "x- f0:": a space inside the first field's name */
+    p = parse_in_two(text, len, 17);
+    cr_assert_eq(p->r, SL_EPROTO);
+    cr_assert_eq(p->err, sl_upclient_error_malformed);
+    p = parse(text, len, 0);
+    cr_assert_eq(p->r, SL_EPROTO);
+    cr_assert_eq(p->err, sl_upclient_error_malformed);
+}
+
 /* Every prefix of a head is incomplete until the blank line, with and without picohttpparser's last_len hint, and
  * the bytes after the head are not part of it. */
 Test(upclient_parse, head_split_at_every_position)
