@@ -292,7 +292,8 @@ static int occurrences(const sl_json_span_t *obj, const char *key, size_t n, sl_
 /* String bodies (escapes as written) the rewrite puts in, and their decoded text. */
 static const struct {
     const char *body, *text;
-} new_strings[] = {{"m", "m"}, {"", ""}, {"gpt-4o\\u00e9\\\"\\n", "gpt-4o\xc3\xa9\"\n"}, {"\xf0\x9f\x98\x80/x", "\xf0\x9f\x98\x80/x"}};
+} new_strings[] = {
+    {"m", "m"}, {"", ""}, {"gpt-4o\\u00e9\\\"\\n", "gpt-4o\xc3\xa9\"\n"}, {"\xf0\x9f\x98\x80/x", "\xf0\x9f\x98\x80/x"}};
 
 static void check_rewrite(const char *doc, size_t len, const sl_json_span_t *root, const json_t *j, const char *key,
                           size_t key_len, unsigned pick)

@@ -149,8 +149,7 @@ Test(openai, encode_refuses_repeated_members_it_keeps)
         {"{\"messages\":[],\"logprobs\":true,\"logprobs\":false}", SL_SIGNAL_LOGPROB_MEAN},
         {"{\"messages\":[],\"logprobs\":true,\"top_logprobs\":5,\"top_logprobs\":0}", SL_SIGNAL_MARGIN},
         {"{\"prompt\":\"a\",\"logprobs\":2,\"logprobs\":0}", SL_SIGNAL_MARGIN},
-        {"{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true},\"stream_options\":{}}",
-         SL_SIGNAL_NONE},
+        {"{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true},\"stream_options\":{}}", SL_SIGNAL_NONE},
         {"{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
          SL_SIGNAL_NONE},
     };
