@@ -22,8 +22,9 @@
  *                not JSON (as sl_json_parse; nothing set). Where the adapter's encode edits the body, *out also
  *                says where (located_by, edit_at): that encode then splices without walking the body again.
  *   encode       SL_OK with out->pieces covering the whole upstream body; SL_EINVAL / SL_EEXIST when the body
- *                cannot be edited safely (a duplicated "model"/"logprobs"/"stream_options" key, a non-string
- *                "model"): answer 400. With nothing to change, out is one piece: the body itself.
+ *                cannot be edited safely (a duplicated "model"/"logprobs"/"stream_options" key, set or kept
+ *                as the client sent it, a non-string "model"): answer 400. With nothing to change, out is one
+ *                piece: the body itself.
  *   decode       SL_OK; SL_EPROTO when a 2xx answer is not a JSON document of the protocol's shape (classify as
  *                SL_FAILURE_MALFORMED). A non-2xx answer always decodes (root INVALID when it is not JSON).
  *   decode_event SL_OK; SL_EPROTO when the data is neither JSON nor the protocol's end marker.

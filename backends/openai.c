@@ -15,6 +15,8 @@
  *    signal needs them (a superset of its request; nothing is removed from a field it asked for);
  *  - streams: "stream_options": {"include_usage": true} (merged into the client's stream_options object) so that
  *    tokens and cost are known; the usage chunk is then dropped from what a client that did not ask receives.
+ * A member the client already set as needed is kept, but refused when repeated (as an edited one is): sluice read the
+ * first occurrence, an upstream parser may keep the last ("logprobs": true, "logprobs": false).
  * Both sides of the request (reading the facts in one pass over the body, writing the edits): openai_request.c.
  *
  * Signals, on choice 0 only (with n > 1 the other choices are not judged):

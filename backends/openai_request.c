@@ -305,37 +305,47 @@ int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *
         const char *q = sl_adapter_want_model(want, alloc, &qlen);
         ret = add_edit(req, EDIT_MODEL, (sl_json_edit_t){"model", 5, q, qlen, 0}, edits, at, &n);
     }
+    /* A member the client already set as sluice needs it is kept (keep_existing), but still listed: sluice decided
+     * from its first occurrence, so a repeat is refused as for a member edited. */
     if (req->kind == SL_ADAPTER_KIND_CHAT && need != 0) {
-        if (!req->logprobs && ret == SL_OK)
-            ret = add_edit(req, EDIT_LOGPROBS, (sl_json_edit_t){"logprobs", 8, "true", 4, 0}, edits, at, &n);
-        if (need == 2 && (!req->logprobs || req->top_logprobs < 2) && ret == SL_OK)
-            ret = add_edit(req, EDIT_TOP_LOGPROBS, (sl_json_edit_t){"top_logprobs", 12, "2", 1, 0}, edits, at, &n);
-    } else if (req->kind == SL_ADAPTER_KIND_COMPLETIONS && need != 0 && (!req->logprobs || req->top_logprobs < need) &&
-               ret == SL_OK) {
-        ret = add_edit(req, EDIT_LOGPROBS, (sl_json_edit_t){"logprobs", 8, digits[need], 1, 0}, edits, at, &n);
+        int keep = req->logprobs;
+        if (ret == SL_OK)
+            ret = add_edit(req, EDIT_LOGPROBS, (sl_json_edit_t){"logprobs", 8, "true", 4, keep}, edits, at, &n);
+        keep = req->logprobs && req->top_logprobs >= 2;
+        if (need == 2 && ret == SL_OK)
+            ret = add_edit(req, EDIT_TOP_LOGPROBS, (sl_json_edit_t){"top_logprobs", 12, "2", 1, keep}, edits, at, &n);
+    } else if (req->kind == SL_ADAPTER_KIND_COMPLETIONS && need != 0 && ret == SL_OK) {
+        int keep = req->logprobs && req->top_logprobs >= need;
+        ret = add_edit(req, EDIT_LOGPROBS, (sl_json_edit_t){"logprobs", 8, digits[need], 1, keep}, edits, at, &n);
     }
-    if (req->stream && !req->usage && ret == SL_OK) {
+    if (req->stream && ret == SL_OK) {
         sl_json_span_t so;
         int has_so = located ? (so = req->edit_at[EDIT_STREAM_OPTIONS]).type == SL_JSON_OBJECT
                                   : sl_json_find_key(&req->root, "stream_options", 14, &so) == SL_OK &&
                                         so.type == SL_JSON_OBJECT;
-        sl_json_edit_t e = {"stream_options", 14, "{\"include_usage\":true}", 22, 0};
+        /* with usage asked, the client's object is kept, but only when include_usage occurs in it once */
+        sl_json_edit_t e = {"stream_options", 14, "{\"include_usage\":true}", 22, req->usage};
         if (has_so) {
             /* merge into the client's object: copy it (it is small) with include_usage set */
-            sl_json_edit_t inc = {"include_usage", 13, "true", 4, 0};
+            sl_json_edit_t inc = {"include_usage", 13, "true", 4, req->usage};
             sl_json_piece_t pieces[SL_JSON_EDIT_PIECES(1)];
             size_t np;
             if ((ret = sl_json_edit_object(so.p, so.len, &so, &inc, 1, pieces, SL_JSON_EDIT_PIECES(1), &np)) != SL_OK)
                 return ret;
-            char *merged = sl_adapter_alloc(alloc, sl_json_pieces_len(pieces, np));
-            e.value = merged;
-            e.value_len = sl_json_pieces_copy(pieces, np, merged);
+            if (!req->usage) {
+                char *merged = sl_adapter_alloc(alloc, sl_json_pieces_len(pieces, np));
+                e.value = merged;
+                e.value_len = sl_json_pieces_copy(pieces, np, merged);
+            }
         }
         ret = add_edit(req, EDIT_STREAM_OPTIONS, e, edits, at, &n);
     }
     if (ret != SL_OK)
         return ret;
-    if (n == 0) {
+    size_t changes = 0;
+    for (size_t i = 0; i != n; ++i)
+        changes += !edits[i].keep_existing;
+    if (n == 0 || (located && changes == 0)) {
         sl_adapter_body_borrow(alloc, body, len, out);
         return SL_OK;
     }
@@ -347,6 +357,9 @@ int sl_openai__encode(const char *body, size_t len, const sl_adapter_request_t *
                                              SL_JSON_EDIT_PIECES(SL_ADAPTER_EDIT_KEYS), &np);
     if (ret != SL_OK)
         return ret;
-    sl_adapter_body_pieces(alloc, pieces, np, out);
+    if (changes == 0) /* the walk found no repeat and nothing changes */
+        sl_adapter_body_borrow(alloc, body, len, out);
+    else
+        sl_adapter_body_pieces(alloc, pieces, np, out);
     return SL_OK;
 }

@@ -138,6 +138,39 @@ Test(openai, encode_refuses_duplicated_keys)
     cr_assert_null(out.pieces);
 }
 
+/* A member the client set itself and encode keeps (logprobs asked, stream_options with include_usage) decides what
+ * sluice asks for no more than an edited one: repeated, an upstream that keeps the last would see another value. */
+Test(openai, encode_refuses_repeated_members_it_keeps)
+{
+    static const struct {
+        const char *body;
+        enum en_sl_signal_kind_t kind;
+    } cases[] = {
+        {"{\"messages\":[],\"logprobs\":true,\"logprobs\":false}", SL_SIGNAL_LOGPROB_MEAN},
+        {"{\"messages\":[],\"logprobs\":true,\"top_logprobs\":5,\"top_logprobs\":0}", SL_SIGNAL_MARGIN},
+        {"{\"prompt\":\"a\",\"logprobs\":2,\"logprobs\":0}", SL_SIGNAL_MARGIN},
+        {"{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true},\"stream_options\":{}}", SL_SIGNAL_NONE},
+        {"{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true,\"include_usage\":false}}",
+         SL_SIGNAL_NONE},
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        sl_adapter_request_t req = inspect(cases[i].body);
+        sl_conf_signal_t sig = {cases[i].kind, NULL};
+        sl_adapter_want_t want = {NULL, &sig};
+        sl_adapter_body_t out = {NULL, 0, 0};
+        cr_expect_eq(A->encode(cases[i].body, strlen(cases[i].body), &req, &want, &fixture_alloc, &out), SL_EEXIST,
+                     "case %zu: %s", i, cases[i].body);
+        cr_expect_null(out.pieces);
+        /* the same without the located members (the walk finds the repeat too) */
+        req.located_by = NULL;
+        cr_expect_eq(A->encode(cases[i].body, strlen(cases[i].body), &req, &want, &fixture_alloc, &out), SL_EEXIST,
+                     "case %zu walked", i);
+    }
+    /* asked once, the body goes as it came */
+    const char *once = "{\"messages\":[],\"stream\":true,\"stream_options\":{\"include_usage\":true},\"logprobs\":true}";
+    cr_assert_str_eq(encode(once, NULL, SL_SIGNAL_LOGPROB_MEAN), once);
+}
+
 Test(openai, decode_chat_with_logprobs)
 {
     size_t len;
