@@ -62,6 +62,10 @@ typedef struct st_sl_adapter_request_t {
     uint32_t num_messages;  /* chat: entries of "messages" */
     uint64_t prompt_bytes;  /* bytes of prompt text (unescaped UTF-8), see the adapter's file for what counts */
     uint64_t prompt_tokens; /* estimate: ceil(prompt_bytes / 4), the usual 4-bytes-per-token rule of thumb */
+    /* The first top-level member the read takes a fact from ("model", "stream", ...) that the body has more than once,
+     * by name; NULL when none repeats. The read takes the first occurrence; a model server's parser may take the
+     * last, so a body naming one model or stream mode to sluice and another to the server is refused (400). */
+    const char *repeated;
     /* Where encode's edits go, when an adapter's read found it in its one pass: located_by is that adapter (NULL:
      * nothing located, encode walks the body), edit_at the first value of each top-level member that adapter may
      * set (which member is which slot is the adapter's own business; type SL_JSON_INVALID when absent), edit_count

@@ -21,6 +21,8 @@
  *                SL_EINVAL where inspect gives it (*root set, *out untouched); SL_ESYNTAX / SL_ENOMEM when it is
  *                not JSON (as sl_json_parse; nothing set). Where the adapter's encode edits the body, *out also
  *                says where (located_by, edit_at): that encode then splices without walking the body again.
+ *                out->repeated names a member the facts come from that occurs twice (openai: model, messages,
+ *                prompt, stream, logprobs, top_logprobs, stream_options; http: model, stream): answer 400.
  *   encode       SL_OK with out->pieces covering the whole upstream body; SL_EINVAL / SL_EEXIST when the body
  *                cannot be edited safely (a duplicated "model"/"logprobs"/"stream_options" key, set or kept
  *                as the client sent it, a non-string "model"): answer 400. With nothing to change, out is one

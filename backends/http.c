@@ -46,6 +46,7 @@ typedef struct st_http_read_t {
     uint64_t text_bytes;          /* string values at depth >= 1 */
     sl_json_span_t model, stream; /* first top-level occurrences; p NULL until seen */
     uint8_t model_count;          /* top-level "model" members, 2 standing for more */
+    const char *repeated;         /* "model" or "stream" when it occurs again, the first such; NULL before */
     size_t num_members;           /* the root's members */
 } http_read_t;
 
@@ -67,10 +68,14 @@ static void http_on_value(void *ctx, const sl_json_step_t *path, size_t depth, c
             s->model = *v;
         if (s->model_count < 2)
             s->model_count++;
+        if (s->model_count == 2 && s->repeated == NULL)
+            s->repeated = "model";
         break;
     case 1:
         if (s->stream.p == NULL)
             s->stream = *v;
+        else if (s->repeated == NULL)
+            s->repeated = "stream";
         break;
     default:
         break;
@@ -80,7 +85,7 @@ static void http_on_value(void *ctx, const sl_json_step_t *path, size_t depth, c
 static int http_read(const char *body, size_t len, sl_json_span_t *root, sl_adapter_request_t *out)
 {
     static const sl_json_span_t none = {NULL, 0, SL_JSON_INVALID, 0};
-    http_read_t s = {0, none, none, 0, 0};
+    http_read_t s = {0, none, none, 0, NULL, 0};
     sl_json_visitor_t visitor = {http_on_value, &s, SL_JSON_MAX_DEPTH};
     sl_json_span_t rt;
     int ret = sl_json_parse_visit(body, len, &rt, &visitor);
@@ -92,6 +97,7 @@ static int http_read(const char *body, size_t len, sl_json_span_t *root, sl_adap
     r.root = rt;
     r.model = s.model.type == SL_JSON_STRING ? s.model : none;
     r.stream = s.stream.type == SL_JSON_TRUE;
+    r.repeated = s.repeated;
     r.prompt_bytes = rt.type == SL_JSON_STRING ? sl_json_string_len(&rt) : s.text_bytes; /* the root is no member */
     r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);
     if (rt.type == SL_JSON_OBJECT) {

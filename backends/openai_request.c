@@ -4,10 +4,10 @@
  *
  * Reading is one pass. The body is validated by sl_json_parse_visit(), whose visitor (on_value below) collects
  * everything as the values go by: the top-level members the facts and the edits need (first occurrence wins, as in
- * every lookup of json_scan, and how often each editable one occurs), the messages and the text bytes of their
- * "content" (or of its parts' "text"), the leaves of a completions prompt, stream_options.include_usage. Values
- * arrive after their contents, so the visitor keeps a little state per open message and content part and settles it
- * when the container itself arrives. Nothing is looked up again afterwards: encode splices its edits at the places
+ * every lookup of json_scan, how often each editable one occurs, and the first of them that repeats), the messages
+ * and the text bytes of their "content" (or of its parts' "text"), the leaves of a completions prompt,
+ * stream_options.include_usage. Values arrive after their contents, so the visitor keeps a little state per open
+ * message and content part and settles it when the container itself arrives. Nothing is looked up again afterwards: encode splices its edits at the places
  * the pass found (sl_json_edit_object_at), so a request costs one walk of its bytes, not one per question.
  *
  * inspect (a root that some other pass validated: tests, `sluice reference`) runs the same visitor over the root's
@@ -39,6 +39,7 @@ static int is_named(const sl_json_span_t *key, const sl_json_piece_t *name)
 typedef struct st_read_state_t {
     sl_adapter_request_t *r;
     sl_json_span_t messages, prompt, stream, include_usage; /* first occurrences; p NULL until seen */
+    unsigned members_seen;                                   /* bit m: member m has occurred */
     const char *member_key;                                  /* the top-level member classified last ... */
     enum en_member_t member;                                 /* ... and what it is */
     const char *msg_key;                                     /* the message member classified last ... */
@@ -91,6 +92,11 @@ static void first(sl_json_span_t *slot, const sl_json_span_t *v)
 static void on_member(read_state_t *s, const sl_json_span_t *v)
 {
     sl_adapter_request_t *r = s->r;
+    if (s->member != M_OTHER) {
+        if ((s->members_seen & (1u << s->member)) != 0 && r->repeated == NULL)
+            r->repeated = member_names[s->member - 1].base;
+        s->members_seen |= 1u << s->member;
+    }
     int edit = -1;
     switch (s->member) {
     case M_MODEL:

@@ -71,13 +71,29 @@ static void on_top_value(void *ctx, const sl_json_step_t *path, size_t depth, co
         *model = *v;
 }
 
+/* 400 for a body with a member twice that the read takes a fact from: the read takes the first, a model server may
+ * take the last, and the two must not disagree on which model answers or whether it streams. */
+static void respond_repeated(sl_proxy_t *p, const char *member)
+{
+    static const char fmt[] = "the request body has more than one \"%s\"";
+    size_t cap = sizeof(fmt) + strlen(member);
+    char *msg = h2o_mem_alloc_pool(&p->req->pool, cap);
+    snprintf(msg, cap, fmt, member);
+    sl_proxy_respond_error(p, 400, SL_FAILURE_NONE, strcmp(member, "model") == 0 ? "invalid_model" : "invalid_request", msg);
+}
+
 int sl_proxy_parse_body(sl_proxy_t *p, const sl_adapter_t *a)
 {
     if (p->body_len == 0)
         return 0;
     if (p->body_read) {
-        if (a != NULL && a != p->facts_by && p->root.type != SL_JSON_INVALID)
+        if (a != NULL && a != p->facts_by && p->root.type != SL_JSON_INVALID) {
             p->facts_by = a->inspect(&p->root, &p->body_facts) == SL_OK ? a : NULL;
+            if (p->facts_by != NULL && p->body_facts.repeated != NULL) {
+                respond_repeated(p, p->body_facts.repeated);
+                return -1;
+            }
+        }
         return 0;
     }
     p->body_read = 1;
@@ -85,6 +101,10 @@ int sl_proxy_parse_body(sl_proxy_t *p, const sl_adapter_t *a)
     int ret;
     if (a != NULL) {
         if ((ret = sl_adapter_read(a, p->body, p->body_len, &root, &p->body_facts)) == SL_OK) {
+            if (p->body_facts.repeated != NULL) {
+                respond_repeated(p, p->body_facts.repeated);
+                return -1;
+            }
             p->facts_by = a;
             model = p->body_facts.model;
         } else if (ret == SL_EINVAL) {

@@ -192,6 +192,12 @@ def test_own_errors_400_404_413():
         status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
                                           body=b'{"model":"a","model":"b"}', headers={"content-type": "application/json"})
         assert status == 400 and error_of(body)["code"] == "invalid_model"
+        # a member a fact comes from, twice: sluice reads the first, a model server may read the last
+        status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
+                                          body=b'{"messages":[],"stream":false,"stream":true}',
+                                          headers={"content-type": "application/json"})
+        assert status == 400 and error_of(body) == {"message": 'the request body has more than one "stream"',
+                                                    "type": "invalid_request_error", "code": "invalid_request"}
         status, _, body = harness.request(g.addr, "POST", "/v1/chat/completions",
                                           body=b'{"model":5,"messages":[]}', headers={"content-type": "application/json"})
         assert status == 400 and error_of(body)["code"] == "invalid_model"
@@ -253,6 +259,10 @@ def test_http_route_model_rewritten_where_the_one_pass_read_found_it():
         for body in (b'{"model":"a","model":"b"}', b'{"model":5,"text":"x"}'):
             status, _, raw = harness.request(g.addr, "POST", "/predict", body=body, headers=json_type)
             assert status == 400 and json.loads(raw)["error"]["code"] == "invalid_model", raw  # the http shape
+        status, _, raw = harness.request(g.addr, "POST", "/predict", body=b'{"stream":false,"text":"x","stream":true}',
+                                         headers=json_type)
+        assert status == 400 and json.loads(raw)["error"] == {"message": 'the request body has more than one "stream"',
+                                                              "code": "invalid_request"}, raw
         status, _, raw = harness.request(g.addr, "POST", "/predict", body=b'{"text":', headers=json_type)
         assert status == 400 and json.loads(raw)["error"]["code"] == "invalid_json"
         assert len(up.requests) == len(sent)

@@ -116,6 +116,26 @@ Test(kserve_http_read, same_facts_as_inspect)
     assert_same_facts(&sl_adapter_kserve_v2, body, len);
 }
 
+Test(kserve_http_read, http_names_a_repeated_model_or_stream)
+{
+    static const char *const cases[][2] = {
+        {"{\"model\":\"a\",\"model\":\"b\"}", "model"},
+        {"{\"stream\":true,\"x\":1,\"stream\":false}", "stream"},
+        {"{\"stream\":true,\"model\":\"a\",\"stream\":true,\"model\":\"a\"}", "stream"},
+        {"{\"model\":\"a\",\"opts\":{\"model\":\"b\",\"stream\":1},\"stream\":true}", NULL},
+        {"{\"text\":\"a\",\"text\":\"b\"}", NULL},
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        sl_json_span_t root;
+        sl_adapter_request_t r;
+        cr_assert_eq(sl_adapter_http.read(cases[i][0], strlen(cases[i][0]), &root, &r), SL_OK, "case %zu", i);
+        if (cases[i][1] == NULL)
+            cr_expect_null(r.repeated, "case %zu: %s", i, r.repeated);
+        else
+            cr_expect_str_eq(r.repeated != NULL ? r.repeated : "(none)", cases[i][1], "case %zu", i);
+    }
+}
+
 Test(kserve_http_read, exact_values)
 {
     const sl_adapter_t *k = &sl_adapter_kserve_v2, *h = &sl_adapter_http;

@@ -220,6 +220,34 @@ Test(openai_read, exact_values)
     cr_assert_eq(A->read("{\"a\":}", 6, &root, &r), SL_ESYNTAX);
 }
 
+/* A member the facts come from, twice: named in `repeated` (the first such), whatever its values. */
+Test(openai_read, repeated_members_are_named)
+{
+    static const struct {
+        const char *body, *repeated;
+    } cases[] = {
+        {"{\"model\":\"a\",\"messages\":[],\"model\":\"b\"}", "model"},
+        {"{\"messages\":[],\"stream\":true,\"stream\":false}", "stream"},
+        {"{\"messages\":[],\"messages\":[{\"content\":\"x\"}]}", "messages"},
+        {"{\"prompt\":\"a\",\"prompt\":\"b\"}", "prompt"},
+        {"{\"messages\":[],\"logprobs\":true,\"logprobs\":true}", "logprobs"},
+        {"{\"messages\":[],\"top_logprobs\":1,\"top_logprobs\":1}", "top_logprobs"},
+        {"{\"messages\":[],\"stream_options\":{},\"stream_options\":{}}", "stream_options"},
+        {"{\"stream\":true,\"model\":\"a\",\"model\":\"a\",\"stream\":true}", "model"}, /* the first to repeat */
+        {"{\"messages\":[{\"model\":\"a\"}],\"model\":\"b\",\"x\":{\"stream\":1},\"stream\":true}", NULL}, /* nested */
+        {"{\"user\":\"a\",\"user\":\"b\",\"model\":\"m\"}", NULL}, /* a member no fact comes from */
+    };
+    for (size_t i = 0; i != sizeof(cases) / sizeof(cases[0]); ++i) {
+        sl_json_span_t root;
+        sl_adapter_request_t r;
+        cr_assert_eq(A->read(cases[i].body, strlen(cases[i].body), &root, &r), SL_OK, "case %zu", i);
+        if (cases[i].repeated == NULL)
+            cr_expect_null(r.repeated, "case %zu: %s", i, r.repeated);
+        else
+            cr_expect_str_eq(r.repeated != NULL ? r.repeated : "(none)", cases[i].repeated, "case %zu", i);
+    }
+}
+
 Test(openai_read, same_facts_on_mutations)
 {
     uint64_t x = 0x2545f4914f6cdd1du;
