@@ -7,6 +7,7 @@
  * from a hash of it, so every body meets every combination over time. Beyond "no crash, leak or sanitizer report":
  *  - the read returns what sl_json_parse says of the body (SL_EINVAL for JSON that is not an object), and inspect
  *    on its root gives the same facts;
+ *  - the read names the member it takes a fact from that repeats first (found again with the iterator), or none;
  *  - when both it and jansson accept the body (jansson's refusals of legal text: fuzz_json.c), the facts agree
  *    with jansson's tree (kind, model, stream, messages, member count) where the body repeats no top-level key;
  *  - encode with the located members and encode walking the body give the same bytes; with a result, jansson
@@ -84,6 +85,27 @@ static size_t members_of(const sl_json_span_t *obj)
     return it.index;
 }
 
+/* The first member of the root that the read takes a fact from and that occurs again (by name), NULL when none:
+ * found with the iterator, the lookups the read replaced. */
+static const char *first_repeated(const sl_json_span_t *root)
+{
+    static const char *const read[] = {"model", "messages", "prompt", "logprobs", "top_logprobs", "stream_options", "stream"};
+    const char *found = NULL;
+    size_t found_at = SIZE_MAX; /* the index of the member's second occurrence: the one that repeats first is named */
+    for (size_t n = 0; n != sizeof(read) / sizeof(read[0]); ++n) {
+        sl_json_iter_t it;
+        sl_json_span_t k, v;
+        size_t seen = 0;
+        CHECK(sl_json_iter_init(&it, root) == SL_OK);
+        for (size_t i = 0; sl_json_iter_next(&it, &k, &v) == SL_OK; ++i)
+            if (sl_json_string_eq(&k, read[n], strlen(read[n])) && ++seen == 2 && i < found_at) {
+                found = read[n];
+                found_at = i;
+            }
+    }
+    return found;
+}
+
 /* The facts against jansson's tree of the same body (no top-level key repeated). */
 static void check_facts(const sl_adapter_request_t *r, const json_t *j)
 {
@@ -157,6 +179,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(rc == SL_OK && same_span(&root, &parsed) && r.located_by == a);
     CHECK(a->inspect(&root, &again) == SL_OK && same_facts(&r, &again));
+    const char *rep = first_repeated(&root);
+    CHECK(rep == NULL ? r.repeated == NULL : r.repeated != NULL && strcmp(r.repeated, rep) == 0);
 
     uint32_t h = 2166136261u; /* FNV-1a of the body picks the upstream's side */
     for (size_t i = 0; i != size; ++i)
