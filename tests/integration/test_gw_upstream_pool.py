@@ -1,6 +1,7 @@
 """The gateway's pools of idle upstream keep-alive connections (gateway/upclient.c): idle connections stay watched,
 so one the upstream closes is dropped at once (not found broken by the next request), and they are capped per
 endpoint and worker and expire after the idle timeout (2 s)."""
+import os
 import threading
 import time
 
@@ -13,7 +14,17 @@ MAX_IDLE = 128  # SL_UPCLIENT_MAX_IDLE
 
 
 def sockets_to(pid, port, states=("01", "08")):
-    """The gateway's TCP sockets to 127.0.0.1:port in the given states (01 established, 08 close-wait)."""
+    """The gateway's TCP sockets to 127.0.0.1:port in the given states (01 established, 08 close-wait). /proc/PID/net/tcp
+    lists every socket of the network namespace: only those whose inode is among the process's descriptors count (a
+    socket of another process to a port number used before would count otherwise)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
     n = 0
     for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
         try:
@@ -21,7 +32,7 @@ def sockets_to(pid, port, states=("01", "08")):
                 next(f)
                 for line in f:
                     fields = line.split()
-                    if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] in states:
+                    if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[3] in states and fields[9] in inodes:
                         n += 1
         except FileNotFoundError:
             pass
