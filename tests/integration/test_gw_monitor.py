@@ -350,7 +350,11 @@ def test_reload_and_reference_files():
     assert doc["generation"] == generation
     assert any("routes[0].monitor.reference" in e and "missing.json" in e for e in doc["errors"]), doc
     t.send(5, gen=False)
-    wait_for(lambda: metric(g, "sluice_monitor_requests_total", route="chat") == 155, what="the old monitor to count")
+    try:
+        wait_for(lambda: metric(g, "sluice_monitor_requests_total", route="chat") == 155, what="the old monitor to count")
+    except TimeoutError:
+        raise AssertionError(f'sluice_monitor_requests_total {metric(g, "sluice_monitor_requests_total", route="chat")}, '
+                             f'not 155; route state {route_state(g, "chat")}')
     assert route_state(g, "chat")["reference"]["state"] == "capturing"
 
     # a reference file made by `sluice reference`: in use at once
