@@ -13,14 +13,32 @@
  *
  * Reading is one pass (read): sl_json_parse_visit() validates the body and hands every value to on_value, which adds
  * up the bytes of the string values and keeps the first top-level "model" (where encode rewrites it, and how often
- * it occurs) and "stream". inspect walks a validated root instead (find_key, then every string of the body): it is
- * the definition read is tested against, and what reads a body some other adapter validated. Any JSON document is
- * a request: a body that is not an object has facts too (no model, no stream) and nothing is rewritten in it.
+ * it occurs) and "stream", and which of the two repeats first. inspect walks a validated root instead (find_key,
+ * then every string of the body): it is the definition read is tested against, and what reads a body some other
+ * adapter validated. Any JSON document is a request: a body that is not an object has facts too (no model, no
+ * stream) and nothing is rewritten in it.
  */
 #include "backends/adapter.h"
 #include "common/status.h"
 
 #include <string.h>
+
+/* The first of "model" and "stream" to occur a second time among the members of an object root, NULL when neither. */
+static const char *http_repeated(const sl_json_span_t *root)
+{
+    sl_json_iter_t it;
+    sl_json_span_t k, v;
+    int models = 0, streams = 0;
+    if (sl_json_iter_init(&it, root) != SL_OK)
+        return NULL;
+    while (sl_json_iter_next(&it, &k, &v) == SL_OK) {
+        if (sl_json_string_eq(&k, "model", 5) && ++models == 2)
+            return "model";
+        if (sl_json_string_eq(&k, "stream", 6) && ++streams == 2)
+            return "stream";
+    }
+    return NULL;
+}
 
 static int http_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
 {
@@ -34,6 +52,7 @@ static int http_inspect(const sl_json_span_t *root, sl_adapter_request_t *out)
         if (sl_json_find_key(root, "model", 5, &v) == SL_OK && v.type == SL_JSON_STRING)
             r.model = v;
         r.stream = sl_json_find_key(root, "stream", 6, &v) == SL_OK && v.type == SL_JSON_TRUE;
+        r.repeated = http_repeated(root);
     }
     r.prompt_bytes = sl_adapter_text_bytes(root);
     r.prompt_tokens = sl_adapter_tokens_estimate(r.prompt_bytes);

@@ -223,6 +223,35 @@ def test_own_errors_400_404_413():
         s.stop()
 
 
+def test_repeated_member_refused_when_the_route_is_found_before_the_facts():
+    """Routes of two protocols and one matching on the model: the body is read for the model before routing, with no
+    adapter, and the route's adapter reads its facts afterwards; a member repeated there is refused all the same."""
+    s = sim(*ZERO)
+    up = Upstream(lambda c, i, req: answer(c, body=b'{"label":"a"}'))
+    backends = backend_yaml("chat", [s.addr]) + backend_yaml("svc", [up.addr], protocol="http",
+                                                             extra="health: { enabled: false }")
+    text = config(backends, [("svc", "/predict", "svc")])
+    text += "  - { name: chat, match: { path: /v1/chat/completions, model: sim-model }, cascade: [ { backend: chat } ] }\n"
+    g = Gateway(text)
+    json_type = {"content-type": "application/json"}
+    try:
+        status, _, raw = harness.request(g.addr, "POST", "/v1/chat/completions", headers=json_type,
+                                         body=b'{"model":"sim-model","messages":[{"role":"user","content":"hi"}]}')
+        assert status == 200, raw
+        status, _, raw = harness.request(g.addr, "POST", "/v1/chat/completions", headers=json_type,
+                                         body=b'{"model":"sim-model","messages":[],"stream":false,"stream":true}')
+        assert status == 400 and error_of(raw) == {"message": 'the request body has more than one "stream"',
+                                                   "type": "invalid_request_error", "code": "invalid_request"}, raw
+        status, _, raw = harness.request(g.addr, "POST", "/predict", headers=json_type,
+                                         body=b'{"stream":false,"text":"x","stream":true}')
+        assert status == 400 and json.loads(raw)["error"]["code"] == "invalid_request", raw
+        assert len(up.requests) == 0
+    finally:
+        g.stop()
+        s.stop()
+        up.close()
+
+
 def test_kserve_model_in_path_is_rewritten():
     s = sim(*ZERO, "--protocol", "kserve_v2", "--model", "intent", "--labels", "a,b")
     g = Gateway(config(backend_yaml("cls", [s.addr], model="intent", protocol="kserve_v2"),

@@ -129,10 +129,15 @@ Test(kserve_http_read, http_names_a_repeated_model_or_stream)
         sl_json_span_t root;
         sl_adapter_request_t r;
         cr_assert_eq(sl_adapter_http.read(cases[i][0], strlen(cases[i][0]), &root, &r), SL_OK, "case %zu", i);
-        if (cases[i][1] == NULL)
+        sl_adapter_request_t inspected;
+        cr_assert_eq(sl_adapter_http.inspect(&root, &inspected), SL_OK);
+        if (cases[i][1] == NULL) {
             cr_expect_null(r.repeated, "case %zu: %s", i, r.repeated);
-        else
+            cr_expect_null(inspected.repeated, "case %zu inspected: %s", i, inspected.repeated);
+        } else {
             cr_expect_str_eq(r.repeated != NULL ? r.repeated : "(none)", cases[i][1], "case %zu", i);
+            cr_expect_str_eq(inspected.repeated != NULL ? inspected.repeated : "(none)", cases[i][1], "case %zu inspected", i);
+        }
     }
 }
 
