@@ -23,7 +23,11 @@ Memory:
   RSS per idle keep-alive client connection (10,000 connections held open after one request each);
   RSS while streaming a large response to a slow client, for two sizes (flat = no growth with size).
 
-Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 6] [--duration 5] [--warmup 1] [--quick]
+With --pin, wrk runs on a CPU of its own and the backend and the proxy share the others (taskset): the proxy's
+capacity, not the scheduler's placement of three processes on shared cores, then decides the throughput at 64
+connections (bench/README.md).
+
+Usage: bench/proxy/run.py [--sluice build/sluice] [--rounds 6] [--duration 5] [--warmup 1] [--quick] [--pin]
                           [--out bench/results/proxy.md]
 Needs: scripts/install-deps --bench (wrk, nginx-light, haproxy). Binds 127.0.0.1 only; every load is bounded.
 """
@@ -57,6 +61,10 @@ CHAT_RESPONSE = json.dumps({
                  "logprobs": None, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 24, "completion_tokens": 7, "total_tokens": 31},
 })
+
+# argv prefixes for the servers and for wrk (taskset with --pin; empty otherwise)
+SERVER_PREFIX = ()
+WRK_PREFIX = ()
 
 
 def free_port():
@@ -126,7 +134,7 @@ class Server:
         """wrapper: argv prefix the server runs under (valgrind for instr.py); it then gets longer to start."""
         self.name, self.port, self.workdir = name, port, workdir
         self.log = open(os.path.join(workdir, name + ".log"), "wb")
-        self.p = subprocess.Popen(list(wrapper) + argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        self.p = subprocess.Popen(list(SERVER_PREFIX) + list(wrapper) + argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
         wait_port(port, 60.0 if wrapper else 10.0)
 
     def pids(self):
@@ -254,7 +262,7 @@ def wrk(port, conns, duration, workdir):
             body = CHAT_REQUEST.replace("\\", "\\\\").replace('"', '\\"')
             f.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n'
                     'wrk.headers["Content-Type"] = "application/json"\n')
-    out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", script,
+    out = subprocess.run(list(WRK_PREFIX) + ["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", "-s", script,
                           f"http://127.0.0.1:{port}/v1/chat/completions"],
                          capture_output=True, text=True, timeout=duration + 30).stdout
 
@@ -344,8 +352,19 @@ def main():
     ap.add_argument("--idle", type=int, default=10000)
     ap.add_argument("--quick", action="store_true", help="1 round of 2 s, 2000 idle connections, small streams")
     ap.add_argument("--targets", default="direct,sluice,sluice-bp,nginx,nginx-hdrs,haproxy")
+    ap.add_argument("--pin", action="store_true",
+                    help="wrk on the last CPU, the backend and the proxies on the others (needs 2 CPUs)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "proxy.md"))
     a = ap.parse_args()
+    a.pinned = None
+    if a.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2 or shutil.which("taskset") is None:
+            ap.error("--pin needs two CPUs and taskset (util-linux)")
+        global SERVER_PREFIX, WRK_PREFIX
+        servers_cpus = ",".join(map(str, cpus[:-1]))
+        SERVER_PREFIX, WRK_PREFIX = ("taskset", "-c", servers_cpus), ("taskset", "-c", str(cpus[-1]))
+        a.pinned = (servers_cpus, cpus[-1])
     a.sluice = os.path.abspath(a.sluice)  # the servers run in the work directory
     targets = a.targets.split(",")
     if a.rounds is None:
@@ -475,7 +494,9 @@ def report(a, targets, med, mem, results=None):
              f"{a.rounds} interleaved rounds of {a.duration} s per target and concurrency (medians; the order changes "
              f"each round, balanced for position and predecessor; each run after {a.warmup} s of unmeasured load); wrk -t1, "
              "POST of a 220-byte chat request, 480-byte answer; each proxy with one worker; "
-             f"{os.cpu_count()} cores shared by client, proxy and backend. Load average (1, 5, 15 min) at the start "
+             + (f"{os.cpu_count()} cores shared by client, proxy and backend. " if a.pinned is None else
+                f"wrk pinned to CPU {a.pinned[1]}, the backend and the proxy to CPU {a.pinned[0]} (`--pin`). ")
+             + f"Load average (1, 5, 15 min) at the start "
              f"{' '.join(f'{x:.2f}' for x in a.load_before)} (other work on the machine: the higher, the noisier the "
              f"figures), at the end {' '.join(f'{x:.2f}' for x in a.load_after)} (this run's own load included).", ""]
     for c in (1, 64):
