@@ -183,8 +183,9 @@ enum en_sl_failure_t {
     SL_FAILURE_UPSTREAM_5XX,
     SL_FAILURE_MALFORMED,
     SL_FAILURE_CLIENT_ABORT,
-    SL_FAILURE_OVERLOADED, /* every endpoint at max_concurrency and the queue full / timed out */
-    SL_FAILURE_NO_ENDPOINT, /* every endpoint ejected */
+    SL_FAILURE_OVERLOADED,        /* every endpoint at max_concurrency and the queue full / timed out */
+    SL_FAILURE_NO_ENDPOINT,       /* every endpoint ejected */
+    SL_FAILURE_GATEWAY_RESOURCES, /* the gateway could not open a socket (out of file descriptors or memory) */
     SL_FAILURE_COUNT
 };
 

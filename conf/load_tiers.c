@@ -151,7 +151,7 @@ static int p_escalate_on(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field
                 sl_conf_error(ctx, items[i],
                               "unknown failure kind %s; expected all, none or a list of: connect_refused, "
                               "connect_timeout, first_byte_timeout, idle_timeout, total_timeout, reset, "
-                              "upstream_5xx, malformed, client_abort, overloaded, no_endpoint",
+                              "upstream_5xx, malformed, client_abort, overloaded, no_endpoint, gateway_resources",
                               sl_conf_quote(text, buf, sizeof(buf)));
             rc = SL_ECONFIG;
         }

@@ -382,9 +382,9 @@ const char *sl_conf_signal_name(enum en_sl_signal_kind_t kind)
 
 const char *sl_conf_failure_name(enum en_sl_failure_t failure)
 {
-    static const char *const names[] = {"none",         "connect_refused", "connect_timeout", "first_byte_timeout",
-                                        "idle_timeout", "total_timeout",   "reset",           "upstream_5xx",
-                                        "malformed",    "client_abort",    "overloaded",      "no_endpoint"};
+    static const char *const names[] = {
+        "none",         "connect_refused", "connect_timeout", "first_byte_timeout", "idle_timeout", "total_timeout",    "reset",
+        "upstream_5xx", "malformed",       "client_abort",    "overloaded",         "no_endpoint",  "gateway_resources"};
     _Static_assert(sizeof(names) / sizeof(names[0]) == SL_FAILURE_COUNT, "one name per failure kind");
     return (unsigned)failure < SL_FAILURE_COUNT ? names[failure] : "?";
 }

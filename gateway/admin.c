@@ -84,7 +84,10 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
     for (size_t i = 0; i != gw->server.num_threads; ++i) {
         in.open_connections += __atomic_load_n(&gw->server.workers[i].num_conns, __ATOMIC_RELAXED);
         in.busy_poll_idle_us += __atomic_load_n(&gw->server.workers[i].busy_poll_idle_us, __ATOMIC_RELAXED);
+        in.accept_pauses_data += __atomic_load_n(&gw->server.workers[i].accept_pauses, __ATOMIC_RELAXED);
     }
+    for (size_t i = 0; i != gw->control.num_threads; ++i)
+        in.accept_pauses_admin += __atomic_load_n(&gw->control.workers[i].accept_pauses, __ATOMIC_RELAXED);
     in.names = &gw->names;
     in.shards = shards;
     in.num_shards = gw->server.num_threads;

@@ -23,6 +23,7 @@ int sl_gw_failure_status(enum en_sl_failure_t failure)
         return 504;
     case SL_FAILURE_OVERLOADED:
     case SL_FAILURE_NO_ENDPOINT:
+    case SL_FAILURE_GATEWAY_RESOURCES:
         return 503;
     case SL_FAILURE_CLIENT_ABORT:
         return 499;
@@ -48,6 +49,7 @@ const char *sl_gw_failure_code(enum en_sl_failure_t failure)
         [SL_FAILURE_CLIENT_ABORT] = "client_abort",
         [SL_FAILURE_OVERLOADED] = "overloaded",
         [SL_FAILURE_NO_ENDPOINT] = "no_endpoint",
+        [SL_FAILURE_GATEWAY_RESOURCES] = "gateway_resources",
     };
     return (unsigned)failure < SL_FAILURE_COUNT ? codes[failure] : "none";
 }
@@ -77,6 +79,8 @@ const char *sl_gw_failure_message(enum en_sl_failure_t failure)
         return "every model server is busy; retry later";
     case SL_FAILURE_NO_ENDPOINT:
         return "no model server is available";
+    case SL_FAILURE_GATEWAY_RESOURCES:
+        return "the gateway is out of file descriptors or memory; retry later";
     case SL_FAILURE_NONE:
     case SL_FAILURE_COUNT:
         break;

@@ -14,6 +14,8 @@
  *   client_abort         499     the client went away (logged only: nobody is left to read it)
  *   overloaded           503     every endpoint at max_concurrency and the queue full or timed out (Retry-After)
  *   no_endpoint          503     every endpoint ejected or unhealthy
+ *   gateway_resources    503     the gateway could not open a socket to the endpoint: out of file descriptors or
+ *                                memory (Retry-After; not held against the endpoint)
  *
  * Bodies are written by the route protocol's adapter (backends/adapter.h format_error): openai
  * {"error":{"message":M,"type":T,"param":null,"code":C}} (OpenAI's own shape); kserve_v2 {"error":M} (the v2

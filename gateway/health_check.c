@@ -60,6 +60,12 @@ static sl_upclient_head_cb on_connect(sl_upclient_t *client, const char *errstr,
                                       int *method_is_head)
 {
     sl_gw_check_t *c = client->data;
+    if (errstr == sl_upclient_error_socket) {
+        /* the gateway's own descriptors or memory ran out: no verdict on the endpoint, the next interval retries */
+        h2o_timeout_unlink(&c->timer);
+        c->client = NULL;
+        return NULL;
+    }
     if (errstr != NULL) {
         finish(c, 0, errstr);
         return NULL;

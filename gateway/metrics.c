@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -356,6 +357,10 @@ static void render_process(out_t *o, const sl_gw_metrics_input_t *in)
     family(o, "sluice_busy_poll_idle_seconds_total", "counter",
            "Time workers spent polling without sleeping (server.busy_poll) and found nothing: its CPU cost.");
     emit(o, "sluice_busy_poll_idle_seconds_total %.6f\n", (double)in->busy_poll_idle_us / 1e6);
+    family(o, "sluice_accept_pauses_total", "counter",
+           "Times a listener stopped accepting for 100 ms because accept failed for want of file descriptors or memory.");
+    emit(o, "sluice_accept_pauses_total{listener=\"data\"} %" PRIu64 "\n", in->accept_pauses_data);
+    emit(o, "sluice_accept_pauses_total{listener=\"admin\"} %" PRIu64 "\n", in->accept_pauses_admin);
     family(o, "sluice_config_generation", "gauge", "Generation of the config in force (1 = the one loaded at start).");
     emit(o, "sluice_config_generation %" PRIu64 "\n", in->generation);
     family(o, "sluice_config_reloads_total", "counter", "Config reloads, by result.");
@@ -368,6 +373,8 @@ static void render_process(out_t *o, const sl_gw_metrics_input_t *in)
         emit(o, "process_resident_memory_bytes %" PRIu64 "\n", in->rss_bytes);
         family(o, "process_open_fds", "gauge", "Number of open file descriptors.");
         emit(o, "process_open_fds %" PRIu64 "\n", in->open_fds);
+        family(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        emit(o, "process_max_fds %" PRIu64 "\n", in->max_fds);
         family(o, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
         emit(o, "process_start_time_seconds %.3f\n", in->start_time_seconds);
     }
@@ -432,5 +439,7 @@ void sl_gw_metrics_read_process(sl_gw_metrics_input_t *in)
         if (in->open_fds != 0)
             --in->open_fds; /* the directory stream itself */
     }
+    struct rlimit rl;
+    in->max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (uint64_t)rl.rlim_cur : 0;
     in->has_process = 1;
 }

@@ -25,10 +25,12 @@ typedef struct st_sl_gw_metrics_input_t {
     uint64_t reloads_ok, reloads_failed;
     uint64_t open_connections;
     uint64_t busy_poll_idle_us; /* every worker's sl_busy_poll_t.idle_us */
+    uint64_t accept_pauses_data, accept_pauses_admin; /* sl_worker_t.accept_pauses of the workers, of the control */
     int has_process; /* process_* figures below are valid */
     double cpu_seconds;
     uint64_t rss_bytes;
     uint64_t open_fds;
+    uint64_t max_fds; /* the soft RLIMIT_NOFILE */
     double start_time_seconds;
     int has_alloc; /* jemalloc figures below are valid */
     uint64_t alloc_allocated, alloc_resident;

@@ -112,7 +112,7 @@ static void respond_error_as(sl_proxy_t *p, enum en_sl_protocol_t proto, int sta
     req->res.reason = sl_proxy_reason(status);
     req->res.content_length = len; /* h2o keeps non-200 answers alive only when their length is known */
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
-    if (failure == SL_FAILURE_OVERLOADED)
+    if (failure == SL_FAILURE_OVERLOADED || failure == SL_FAILURE_GATEWAY_RESOURCES)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     add_own_headers(p);
     p->status = status;

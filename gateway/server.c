@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -79,8 +80,39 @@ Error:
     return -1;
 }
 
+/* The soft RLIMIT_NOFILE up to the hard limit (an unlimited hard limit: up to the kernel's fs.nr_open). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (rl.rlim_cur == RLIM_INFINITY) {
+        unsigned long nr_open = 1048576;
+        FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+        if (f != NULL) {
+            if (fscanf(f, "%lu", &nr_open) != 1)
+                nr_open = 1048576;
+            fclose(f);
+        }
+        rl.rlim_cur = (rlim_t)nr_open;
+    }
+    if (rl.rlim_cur <= was)
+        return;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        SL_LOG(SL_LOG_WARN, "server", "could not raise the open files limit from %llu: %s", (unsigned long long)was,
+               strerror(errno));
+        return;
+    }
+    SL_LOG(SL_LOG_DEBUG, "server", "open files limit raised from %llu to %llu", (unsigned long long)was,
+           (unsigned long long)rl.rlim_cur);
+}
+
 int sl_server_open(sl_server_t *s, char *err, size_t errlen)
 {
+    static pthread_once_t nofile_once = PTHREAD_ONCE_INIT;
+    pthread_once(&nofile_once, raise_nofile);
     if (s->num_threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         s->num_threads = n < 1 ? 1 : (size_t)n;
@@ -148,6 +180,41 @@ static void on_conn_close(void *data)
     --w->num_conns;
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_accept_resume(h2o_timeout_entry_t *entry)
+{
+    sl_worker_t *w = H2O_STRUCT_FROM_MEMBER(sl_worker_t, accept_resume, entry);
+    for (size_t i = 0; i != w->server->num_listen; ++i)
+        if (w->listeners[i] != NULL)
+            h2o_socket_read_start(w->listeners[i], on_accept);
+}
+
+/* accept(2) failed for want of descriptors or memory: the listeners stay readable, so stop reading them a while */
+static void pause_accepting(sl_worker_t *w, int error)
+{
+    for (size_t i = 0; i != w->server->num_listen; ++i)
+        if (w->listeners[i] != NULL)
+            h2o_socket_read_stop(w->listeners[i]);
+    if (!h2o_timeout_is_linked(&w->accept_resume))
+        h2o_timeout_link(w->ctx.loop, &w->accept_pause, &w->accept_resume);
+    uint64_t n = __atomic_add_fetch(&w->accept_pauses, 1, __ATOMIC_RELAXED);
+    uint64_t now = h2o_now(w->ctx.loop);
+    if (w->accept_pauses_logged == 0 || now - w->accept_logged_ms >= SL_SERVER_ACCEPT_LOG_MS) {
+        char since[64] = "";
+        if (w->accept_pauses_logged != 0)
+            snprintf(since, sizeof(since), "; %llu pauses since the last report",
+                     (unsigned long long)(n - w->accept_pauses_logged));
+        SL_LOG(SL_LOG_WARN, "server",
+               "%s-%zu: accept failed (%s): new connections wait in the listen queue, "
+               "accepting pauses for %d ms at each failure (reported at most every %d s%s)",
+               w->server->name != NULL ? w->server->name : "worker", w->idx, strerror(error), SL_SERVER_ACCEPT_PAUSE_MS,
+               SL_SERVER_ACCEPT_LOG_MS / 1000, since);
+        w->accept_logged_ms = now;
+        w->accept_pauses_logged = n;
+    }
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     sl_worker_t *w = listener->data;
@@ -155,8 +222,11 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     for (int i = 0; i != 64; ++i) { /* a bounded batch, then back to the loop so other work is not starved */
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL)
+        if (sock == NULL) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(w, errno);
             break;
+        }
         ++w->num_conns;
         sock->on_close.cb = on_conn_close;
         sock->on_close.data = w;
@@ -195,6 +265,8 @@ static void *worker_main(void *arg)
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = s->h2o->hosts;
     w->accept_ctx.ssl_ctx = s->ssl_ctx;
+    h2o_timeout_init(w->ctx.loop, &w->accept_pause, SL_SERVER_ACCEPT_PAUSE_MS);
+    w->accept_resume.cb = on_accept_resume;
     if (s->on_worker_init != NULL)
         s->on_worker_init(w);
     for (size_t i = 0; i != s->num_listen; ++i) {
@@ -216,6 +288,9 @@ static void *worker_main(void *arg)
         }
     }
 
+    if (h2o_timeout_is_linked(&w->accept_resume))
+        h2o_timeout_unlink(&w->accept_resume);
+    h2o_timeout_dispose(w->ctx.loop, &w->accept_pause);
     for (size_t i = 0; i != s->num_listen; ++i) {
         h2o_socket_read_stop(w->listeners[i]);
         h2o_socket_close(w->listeners[i]);

@@ -8,6 +8,12 @@
  *
  * Shutdown (sl_server_stop): every worker closes its listeners, asks h2o to wind down (HTTP/2 GOAWAY, HTTP/1
  * "connection: close" on later responses), then runs its loop until is_drained() says so or drain_timeout_ms passes.
+ *
+ * Out of descriptors. A listener stays readable while accept(2) fails with EMFILE, ENFILE, ENOBUFS or ENOMEM, and
+ * a level-triggered loop would spin on it at full CPU. The worker stops reading its listeners for
+ * SL_SERVER_ACCEPT_PAUSE_MS instead (the kernel keeps the waiting connections in the listen queue), counts the
+ * pause and logs it at most every SL_SERVER_ACCEPT_LOG_MS. sl_server_open raises the soft RLIMIT_NOFILE to the
+ * hard limit first.
  */
 #ifndef SL_GATEWAY_SERVER_H
 #define SL_GATEWAY_SERVER_H
@@ -20,6 +26,8 @@
 
 #define SL_SERVER_MAX_THREADS 64
 #define SL_SERVER_MAX_LISTEN 16
+#define SL_SERVER_ACCEPT_PAUSE_MS 100
+#define SL_SERVER_ACCEPT_LOG_MS 10000
 
 typedef struct st_sl_server_t sl_server_t;
 
@@ -33,6 +41,11 @@ typedef struct st_sl_worker_t {
     h2o_multithread_receiver_t wakeup;
     size_t num_conns; /* accepted connections still open; this worker only */
     uint64_t busy_poll_idle_us; /* sl_busy_poll_t.idle_us, published (relaxed) for /metrics */
+    /* accepting paused after accept(2) failed for want of descriptors or memory (SL_SERVER_ACCEPT_PAUSE_MS) */
+    uint64_t accept_pauses; /* how often; published (relaxed) for /metrics */
+    h2o_timeout_t accept_pause;
+    h2o_timeout_entry_t accept_resume;
+    uint64_t accept_pauses_logged, accept_logged_ms;
     void *data;       /* the application's per-worker state */
 } sl_worker_t;
 
@@ -96,7 +109,8 @@ static inline int32_t sl_busy_poll_wait(sl_busy_poll_t *bp, uint32_t window_us, 
  * afterwards). Call first in main(). */
 void sl_server_block_signals(void);
 
-/* Opens every listener socket for every worker on the calling thread, so bind errors are reported before anything
+/* Raises the soft limit on open files to the hard limit (once per process; a failure is logged, not fatal) and
+ * opens every listener socket for every worker on the calling thread, so bind errors are reported before anything
  * starts. A port of 0 is resolved once and the same port used for every worker. Returns SL_OK, or SL_EIO with a
  * message in err (everything opened so far closed). */
 int sl_server_open(sl_server_t *s, char *err, size_t errlen);

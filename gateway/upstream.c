@@ -126,7 +126,10 @@ static void attempt_failed(sl_proxy_t *p, enum en_sl_failure_t f)
     h2o_timeout_unlink(&p->total_timer);
     SL_GW_ADD(s->backends[p->backend->id].failures[f], 1);
     p->failure = f;
-    release_slot(p, f != SL_FAILURE_OVERLOADED && f != SL_FAILURE_NO_ENDPOINT && f != SL_FAILURE_CLIENT_ABORT, 1);
+    release_slot(p,
+                 f != SL_FAILURE_OVERLOADED && f != SL_FAILURE_NO_ENDPOINT && f != SL_FAILURE_CLIENT_ABORT &&
+                     f != SL_FAILURE_GATEWAY_RESOURCES,
+                 1);
     p->phase = SL_PROXY_DONE;
     p->t_up_end_us = sl_clock_now_us();
     if (sl_cascade_on_failure(p, f))
@@ -322,7 +325,9 @@ static sl_upclient_head_cb on_connect(sl_upclient_t *client, const char *errstr,
     h2o_timeout_unlink(&p->timer);
     if (errstr != NULL) {
         p->client = NULL;
-        attempt_failed(p, SL_FAILURE_CONNECT_REFUSED); /* a connect that takes too long is our timer's (on_timer) */
+        /* no socket: the gateway's own descriptors or memory ran out, not the endpoint's fault; a connect that
+         * takes too long is our timer's (on_timer) */
+        attempt_failed(p, errstr == sl_upclient_error_socket ? SL_FAILURE_GATEWAY_RESOURCES : SL_FAILURE_CONNECT_REFUSED);
         return NULL;
     }
     /* an idle keep-alive connection is handed over synchronously, inside sl_upclient_connect; a new connection

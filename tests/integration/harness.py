@@ -32,7 +32,7 @@ def wait_for(cond, timeout=10.0, interval=0.01, what="condition"):
 class Proc:
     """A sluice subprocess started with --ready-file; .ready holds the parsed ready file."""
 
-    def __init__(self, args, timeout=10.0, env=None, cwd=None):
+    def __init__(self, args, timeout=10.0, env=None, cwd=None, preexec_fn=None):
         self.dir = tempfile.mkdtemp(prefix="sluice-it-")
         self.ready_path = os.path.join(self.dir, "ready.json")
         self.log_path = os.path.join(self.dir, "stderr.log")
@@ -41,7 +41,8 @@ class Proc:
         if env:
             full_env.update(env)
         self.args = [SLUICE] + list(args) + ["--ready-file", self.ready_path]
-        self.p = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env, cwd=cwd)
+        self.p = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.log, env=full_env, cwd=cwd,
+                                  preexec_fn=preexec_fn)
 
         def ready():
             if self.p.poll() is not None:

@@ -670,7 +670,7 @@ static const bad_case_t bad_cases[] = {
         "  - name: chat\n"
         "    cascade: [{backend: small, escalate_on: [reset, upstream_500, timeout]}]\n",
         {"5:53: routes[0].cascade[0].escalate_on[1]: unknown failure kind \"upstream_500\" (did you mean \"upstream_5xx\"?)",
-         "5:67: routes[0].cascade[0].escalate_on[2]: unknown failure kind \"timeout\"; expected all, none or a list of: connect_refused, connect_timeout, first_byte_timeout, idle_timeout, total_timeout, reset, upstream_5xx, malformed, client_abort, overloaded, no_endpoint", NULL}},
+         "5:67: routes[0].cascade[0].escalate_on[2]: unknown failure kind \"timeout\"; expected all, none or a list of: connect_refused, connect_timeout, first_byte_timeout, idle_timeout, total_timeout, reset, upstream_5xx, malformed, client_abort, overloaded, no_endpoint, gateway_resources", NULL}},
     {"latency_budget_and_buffer",
         "backends:\n"
         "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"

@@ -320,6 +320,7 @@ Test(units, enum_names)
     cr_assert_str_eq(sl_conf_signal_name(SL_SIGNAL_MARGIN), "margin");
     cr_assert_str_eq(sl_conf_failure_name(SL_FAILURE_UPSTREAM_5XX), "upstream_5xx");
     cr_assert_str_eq(sl_conf_failure_name(SL_FAILURE_NO_ENDPOINT), "no_endpoint");
+    cr_assert_str_eq(sl_conf_failure_name(SL_FAILURE_GATEWAY_RESOURCES), "gateway_resources");
     cr_assert_str_eq(sl_conf_failure_name(SL_FAILURE_COUNT), "?");
     cr_assert_str_eq(sl_conf_cmp_name(SL_CMP_EXISTS), "exists");
     cr_assert_str_eq(sl_conf_cmp_name(SL_CMP_GE), "ge");

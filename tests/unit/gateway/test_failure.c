@@ -21,6 +21,7 @@ Test(failure, every_kind_maps_to_its_status)
         {SL_FAILURE_CLIENT_ABORT, 499, "client_abort"},
         {SL_FAILURE_OVERLOADED, 503, "overloaded"},
         {SL_FAILURE_NO_ENDPOINT, 503, "no_endpoint"},
+        {SL_FAILURE_GATEWAY_RESOURCES, 503, "gateway_resources"},
         {SL_FAILURE_NONE, 500, "none"},
     };
     cr_assert_eq(sizeof(table) / sizeof(table[0]), SL_FAILURE_COUNT);

@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "backends/pool.h"
 #include "common/str.h"
@@ -299,6 +300,7 @@ Test(metrics, process_and_allocator_figures)
     in.cpu_seconds = 1.25;
     in.rss_bytes = 1048576;
     in.open_fds = 12;
+    in.max_fds = 4096;
     in.start_time_seconds = 1700000000.5;
     in.has_alloc = 1;
     in.alloc_allocated = 100;
@@ -307,6 +309,7 @@ Test(metrics, process_and_allocator_figures)
     cr_assert_str_eq(grep(text, "process_"), "process_cpu_seconds_total 1.25\n"
                                              "process_resident_memory_bytes 1048576\n"
                                              "process_open_fds 12\n"
+                                             "process_max_fds 4096\n"
                                              "process_start_time_seconds 1700000000.500\n");
     cr_assert_str_eq(grep(text, "sluice_jemalloc"), "sluice_jemalloc_allocated_bytes 100\n"
                                                     "sluice_jemalloc_resident_bytes 200\n");
@@ -316,4 +319,20 @@ Test(metrics, process_and_allocator_figures)
     cr_assert_eq(live.has_process, 1);
     cr_assert_gt(live.rss_bytes, 0);
     cr_assert_gt(live.open_fds, 2);
+    struct rlimit rl;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    cr_assert_eq(live.max_fds, rl.rlim_cur);
+}
+
+Test(metrics, accept_pauses_by_listener)
+{
+    sl_gw_metrics_input_t in;
+    sl_gw_shard_t *shards[1];
+    input(&in, shards);
+    in.accept_pauses_data = 7;
+    in.accept_pauses_admin = 2;
+    char *text = render(&in);
+    cr_assert_str_eq(grep(text, "sluice_accept_pauses_total"), "sluice_accept_pauses_total{listener=\"data\"} 7\n"
+                                                               "sluice_accept_pauses_total{listener=\"admin\"} 2\n");
+    cr_assert_str_eq(grep(text, "# TYPE sluice_accept_pauses_total"), "# TYPE sluice_accept_pauses_total counter\n");
 }
