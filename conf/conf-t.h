@@ -373,6 +373,7 @@ typedef struct st_sl_conf_server_t {
     const char *access_log;    /* path, "-" for stderr, NULL = off */
     int routing_headers;       /* answers carry x-sluice-backend, -tier, -escalations and -cost */
     uint32_t busy_poll_us;     /* a worker polls without sleeping this long after its last event; 0 = off */
+    uint32_t max_connections;  /* client connections, shared evenly by the workers; 0 = auto (open-files limit / 2) */
 } sl_conf_server_t;
 
 typedef struct st_sl_conf_admin_t {

@@ -29,8 +29,8 @@
 
 static _Atomic uint64_t generation_counter;
 
-/* threads: "auto" (one per core, stored as 0) or key->min..key->max. */
-static int p_threads(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
+/* threads, max_connections: "auto" (stored as 0) or key->min..key->max. */
+static int p_auto_int(sl_conf_ctx_t *ctx, const sl_ynode_t *node, void *field, const sl_conf_key_t *key)
 {
     char buf[256];
     const char *err, *text = sl_conf_scalar(ctx, node);
@@ -146,7 +146,7 @@ static const sl_conf_block_t tls_block = {tls_keys, NULL};
 static const sl_conf_key_t server_keys[] = {
     {"listen", sl_conf_p_addr_list, offsetof(sl_conf_server_t, listen), .def = "127.0.0.1:8080", .min = 1,
      .max = SL_CONF_MAX_LISTEN, .fmin = 1, .count_offset = offsetof(sl_conf_server_t, num_listen)},
-    {"threads", p_threads, offsetof(sl_conf_server_t, threads), .def = "auto", .min = 1, .max = 64},
+    {"threads", p_auto_int, offsetof(sl_conf_server_t, threads), .def = "auto", .min = 1, .max = 64},
     {"max_body", sl_conf_p_size, offsetof(sl_conf_server_t, max_body_bytes), .def = "8MiB", .min = 1, .max = (int64_t)1 << 30},
     {"header_timeout", sl_conf_p_duration, offsetof(sl_conf_server_t, header_timeout_ms), .def = "10s", .min = 1,
      .max = 3600000},
@@ -155,6 +155,7 @@ static const sl_conf_key_t server_keys[] = {
     {"access_log", p_access_log, offsetof(sl_conf_server_t, access_log)},
     {"routing_headers", sl_conf_p_bool, offsetof(sl_conf_server_t, routing_headers), .def = "true"},
     {"busy_poll", sl_conf_p_duration_us, offsetof(sl_conf_server_t, busy_poll_us), .def = "0", .max = 10000},
+    {"max_connections", p_auto_int, offsetof(sl_conf_server_t, max_connections), .def = "auto", .min = 1, .max = 10000000},
     {NULL}};
 static const sl_conf_block_t server_block = {server_keys, NULL};
 

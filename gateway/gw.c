@@ -31,12 +31,30 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 sl_gw_gen_t *sl_gw_current(sl_gw_t *gw)
 {
     return (sl_gw_gen_t *)sl_snapshot_slot_peek(&gw->slot);
+}
+
+uint32_t sl_gw_conns_per_worker(uint32_t max_connections, uint64_t open_files_limit, size_t workers)
+{
+    uint64_t total = max_connections != 0 ? max_connections : open_files_limit / 2;
+    if (total == 0 || workers == 0)
+        return 0;
+    uint64_t per = (total + workers - 1) / workers;
+    return per > UINT32_MAX ? UINT32_MAX : (uint32_t)per;
+}
+
+/* server.max_connections per worker; "auto" shares half the soft open-files limit (none when it is unlimited) */
+static uint32_t conns_per_worker(const sl_conf_server_t *c, size_t workers)
+{
+    struct rlimit rl;
+    uint64_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (uint64_t)rl.rlim_cur : 0;
+    return sl_gw_conns_per_worker(c->max_connections, limit, workers);
 }
 
 static void worker_init(sl_worker_t *sw)
@@ -144,6 +162,8 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
     gw->server.on_worker_exit = worker_exit;
     if (sl_server_open(&gw->server, err, errlen) != SL_OK)
         return SL_EIO;
+    atomic_store_explicit(&gw->server.max_conns, conns_per_worker(&conf->server, gw->server.num_threads),
+                          memory_order_relaxed); /* after the open: the open-files limit is raised then */
 
     gw->control.h2o = &gw->h2o_admin;
     gw->control.listen = conf->admin.enabled ? &conf->admin.listen : NULL;
@@ -305,6 +325,7 @@ int sl_gw_reload(sl_gw_t *gw, sl_conf_errors_t *errs)
     sl_gw_gen_keep_replaced(gw, sl_gw_current(gw)); /* its series stay in /metrics until it is retired */
     sl_snapshot_publish(&gw->slot, &gen->super);
     atomic_store_explicit(&gw->server.busy_poll_us, conf->server.busy_poll_us, memory_order_relaxed);
+    atomic_store_explicit(&gw->server.max_conns, conns_per_worker(&conf->server, gw->server.num_threads), memory_order_relaxed);
     sl_server_wake_all(&gw->server); /* idle workers adopt it (and let the old one be reclaimed) promptly */
     ++gw->generation;
     ++gw->reloads_ok;

@@ -25,6 +25,10 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
 /* Starts the control thread and the workers; returns when every listener accepts. Main thread. */
 int sl_gw_start(sl_gw_t *gw);
 
+/* server.max_connections per worker (pure): the configured total, or with 0 ("auto") half of open_files_limit,
+ * shared by the workers and rounded up; 0 (no cap) when that is 0 too. */
+uint32_t sl_gw_conns_per_worker(uint32_t max_connections, uint64_t open_files_limit, size_t workers);
+
 /* Writes the ready file {"pid":..,"listen":[..],"admin":".."} atomically (temporary file + rename). Returns SL_OK
  * or SL_EIO. Main thread. */
 int sl_gw_write_ready(sl_gw_t *gw, const char *path);

@@ -361,6 +361,12 @@ static void render_process(out_t *o, const sl_gw_metrics_input_t *in)
            "Times a listener stopped accepting for 100 ms because accept failed for want of file descriptors or memory.");
     emit(o, "sluice_accept_pauses_total{listener=\"data\"} %" PRIu64 "\n", in->accept_pauses_data);
     emit(o, "sluice_accept_pauses_total{listener=\"admin\"} %" PRIu64 "\n", in->accept_pauses_admin);
+    family(o, "sluice_max_connections", "gauge",
+           "Client connections the data-plane workers accept at most (server.max_connections; 0: no cap).");
+    emit(o, "sluice_max_connections %" PRIu64 "\n", in->max_connections);
+    family(o, "sluice_connection_cap_reached_total", "counter",
+           "Times a worker stopped accepting because it held its share of server.max_connections.");
+    emit(o, "sluice_connection_cap_reached_total %" PRIu64 "\n", in->connection_caps);
     family(o, "sluice_config_generation", "gauge", "Generation of the config in force (1 = the one loaded at start).");
     emit(o, "sluice_config_generation %" PRIu64 "\n", in->generation);
     family(o, "sluice_config_reloads_total", "counter", "Config reloads, by result.");

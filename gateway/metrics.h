@@ -26,6 +26,8 @@ typedef struct st_sl_gw_metrics_input_t {
     uint64_t open_connections;
     uint64_t busy_poll_idle_us; /* every worker's sl_busy_poll_t.idle_us */
     uint64_t accept_pauses_data, accept_pauses_admin; /* sl_worker_t.accept_pauses of the workers, of the control */
+    uint64_t max_connections;                         /* the workers' cap times their number; 0: none */
+    uint64_t connection_caps;                         /* sl_worker_t.conn_caps of the workers */
     int has_process; /* process_* figures below are valid */
     double cpu_seconds;
     uint64_t rss_bytes;

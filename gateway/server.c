@@ -182,37 +182,74 @@ static void on_conn_close(void *data)
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
+static const char *worker_name(sl_worker_t *w)
+{
+    return w->server->name != NULL ? w->server->name : "worker";
+}
+
+/* Counts an event in *count (published, relaxed, for /metrics) and says whether to report it: the first time, then
+ * at most every SL_SERVER_ACCEPT_LOG_MS, with "; N <what> since the last report" in since from the second on. */
+static int count_and_report(sl_worker_t *w, uint64_t *count, uint64_t *logged, uint64_t *logged_ms, const char *what,
+                            char *since, size_t size)
+{
+    uint64_t n = __atomic_add_fetch(count, 1, __ATOMIC_RELAXED), now = h2o_now(w->ctx.loop);
+    if (*logged != 0 && now - *logged_ms < SL_SERVER_ACCEPT_LOG_MS)
+        return 0;
+    since[0] = '\0';
+    if (*logged != 0)
+        snprintf(since, size, "; %llu %s since the last report", (unsigned long long)(n - *logged), what);
+    *logged = n;
+    *logged_ms = now;
+    return 1;
+}
+
+/* Reads the listeners, or stops, as the accept pause and the connection cap say. Cheap when nothing changes: it
+ * runs before every loop iteration (a reload may change the cap). */
+static void update_accepting(sl_worker_t *w)
+{
+    uint32_t cap = atomic_load_explicit(&w->server->max_conns, memory_order_relaxed);
+    int capped = cap != 0 && w->num_conns >= cap;
+    if (capped != w->capped) {
+        char since[64];
+        w->capped = capped;
+        if (capped &&
+            count_and_report(w, &w->conn_caps, &w->conn_caps_logged, &w->conn_cap_logged_ms, "times", since, sizeof(since)))
+            SL_LOG(SL_LOG_WARN, "server",
+                   "%s-%zu: %zu connections open, its share of server.max_connections: new connections wait in the "
+                   "listen queue until one closes (reported at most every %d s%s)",
+                   worker_name(w), w->idx, w->num_conns, SL_SERVER_ACCEPT_LOG_MS / 1000, since);
+    }
+    int want = !capped && !h2o_timeout_is_linked(&w->accept_resume);
+    if (want == w->accepting)
+        return;
+    w->accepting = want;
+    for (size_t i = 0; i != w->server->num_listen; ++i) {
+        if (w->listeners[i] == NULL)
+            continue;
+        if (want)
+            h2o_socket_read_start(w->listeners[i], on_accept);
+        else
+            h2o_socket_read_stop(w->listeners[i]);
+    }
+}
+
 static void on_accept_resume(h2o_timeout_entry_t *entry)
 {
-    sl_worker_t *w = H2O_STRUCT_FROM_MEMBER(sl_worker_t, accept_resume, entry);
-    for (size_t i = 0; i != w->server->num_listen; ++i)
-        if (w->listeners[i] != NULL)
-            h2o_socket_read_start(w->listeners[i], on_accept);
+    update_accepting(H2O_STRUCT_FROM_MEMBER(sl_worker_t, accept_resume, entry));
 }
 
 /* accept(2) failed for want of descriptors or memory: the listeners stay readable, so stop reading them a while */
 static void pause_accepting(sl_worker_t *w, int error)
 {
-    for (size_t i = 0; i != w->server->num_listen; ++i)
-        if (w->listeners[i] != NULL)
-            h2o_socket_read_stop(w->listeners[i]);
+    char since[64];
     if (!h2o_timeout_is_linked(&w->accept_resume))
         h2o_timeout_link(w->ctx.loop, &w->accept_pause, &w->accept_resume);
-    uint64_t n = __atomic_add_fetch(&w->accept_pauses, 1, __ATOMIC_RELAXED);
-    uint64_t now = h2o_now(w->ctx.loop);
-    if (w->accept_pauses_logged == 0 || now - w->accept_logged_ms >= SL_SERVER_ACCEPT_LOG_MS) {
-        char since[64] = "";
-        if (w->accept_pauses_logged != 0)
-            snprintf(since, sizeof(since), "; %llu pauses since the last report",
-                     (unsigned long long)(n - w->accept_pauses_logged));
+    update_accepting(w);
+    if (count_and_report(w, &w->accept_pauses, &w->accept_pauses_logged, &w->accept_logged_ms, "pauses", since, sizeof(since)))
         SL_LOG(SL_LOG_WARN, "server",
                "%s-%zu: accept failed (%s): new connections wait in the listen queue, "
                "accepting pauses for %d ms at each failure (reported at most every %d s%s)",
-               w->server->name != NULL ? w->server->name : "worker", w->idx, strerror(error), SL_SERVER_ACCEPT_PAUSE_MS,
-               SL_SERVER_ACCEPT_LOG_MS / 1000, since);
-        w->accept_logged_ms = now;
-        w->accept_pauses_logged = n;
-    }
+               worker_name(w), w->idx, strerror(error), SL_SERVER_ACCEPT_PAUSE_MS, SL_SERVER_ACCEPT_LOG_MS / 1000, since);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -220,7 +257,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     sl_worker_t *w = listener->data;
     if (err != NULL)
         return;
+    uint32_t cap = atomic_load_explicit(&w->server->max_conns, memory_order_relaxed);
     for (int i = 0; i != 64; ++i) { /* a bounded batch, then back to the loop so other work is not starved */
+        if (cap != 0 && w->num_conns >= cap) {
+            update_accepting(w);
+            break;
+        }
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
@@ -274,12 +316,14 @@ static void *worker_main(void *arg)
         w->listeners[i]->data = w;
         h2o_socket_read_start(w->listeners[i], on_accept);
     }
+    w->accepting = 1;
     pthread_barrier_wait(&s->started);
 
     sl_busy_poll_t busy = {.seen = w->ctx.loop->exec_time_counter.prev.index};
     while (!atomic_load_explicit(&s->shutdown, memory_order_acquire)) {
         if (s->on_worker_loop != NULL)
             s->on_worker_loop(w);
+        update_accepting(w);
         h2o_evloop_run(w->ctx.loop, busy.polling ? 0 : INT32_MAX);
         uint32_t window = atomic_load_explicit(&s->busy_poll_us, memory_order_relaxed);
         if (window != 0 || busy.polling) {

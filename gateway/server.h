@@ -13,7 +13,8 @@
  * a level-triggered loop would spin on it at full CPU. The worker stops reading its listeners for
  * SL_SERVER_ACCEPT_PAUSE_MS instead (the kernel keeps the waiting connections in the listen queue), counts the
  * pause and logs it at most every SL_SERVER_ACCEPT_LOG_MS. sl_server_open raises the soft RLIMIT_NOFILE to the
- * hard limit first.
+ * hard limit first. The connection cap (max_conns) stops the listeners the same way while a worker holds that many
+ * connections; both are applied before every loop iteration.
  */
 #ifndef SL_GATEWAY_SERVER_H
 #define SL_GATEWAY_SERVER_H
@@ -46,6 +47,10 @@ typedef struct st_sl_worker_t {
     h2o_timeout_t accept_pause;
     h2o_timeout_entry_t accept_resume;
     uint64_t accept_pauses_logged, accept_logged_ms;
+    /* accepting stopped while the worker holds max_conns connections */
+    uint64_t conn_caps; /* how often; published (relaxed) for /metrics */
+    uint64_t conn_caps_logged, conn_cap_logged_ms;
+    int accepting, capped; /* the listeners are read; the cap stopped them */
     void *data;       /* the application's per-worker state */
 } sl_worker_t;
 
@@ -66,6 +71,9 @@ struct st_sl_server_t {
     void (*on_worker_exit)(sl_worker_t *w);  /* on the worker thread after the drain */
     /* may change at any time (a reload): see sl_busy_poll_wait() */
     _Atomic uint32_t busy_poll_us;
+    /* client connections per worker, 0 for no cap; may change at any time (a reload). A worker holding this many
+     * stops reading its listeners until one closes (new connections wait in the listen queue). */
+    _Atomic uint32_t max_conns;
     /* private */
     int fds[SL_SERVER_MAX_LISTEN][SL_SERVER_MAX_THREADS];
     struct sockaddr_storage bound[SL_SERVER_MAX_LISTEN];

@@ -1,4 +1,5 @@
-"""The gateway out of file descriptors: its open-files limit is lowered under it (prlimit) while clients wait.
+"""The gateway out of file descriptors, and server.max_connections: the open-files limit is lowered under a running
+gateway (prlimit) while clients wait, and a worker holding its share of max_connections stops accepting.
 
 A listener stays readable while accept(2) fails for want of descriptors; the workers must stop reading it for a
 while (gateway/server.c) rather than spin on it, leave the new connections in the listen queue and serve them once
@@ -7,7 +8,10 @@ Retry-After), which is not held against the endpoint. At start the soft limit is
 import json
 import os
 import resource
+import select
 import time
+
+import harness
 
 from gw_helpers import (ZERO, Gateway, backend_yaml, chat_body, config, error_of, keepalive, post,  # noqa: F401
                         reap_processes, sim, wait_for)
@@ -36,6 +40,7 @@ def test_soft_open_files_limit_raised_to_the_hard_one():
                 preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, 2048)))
     assert resource.prlimit(g.p.pid, resource.RLIMIT_NOFILE) == (2048, 2048)
     assert g.metric("process_max_fds") == 2048
+    assert g.metric("sluice_max_connections") == 1024  # max_connections auto: half the limit
     g.stop()
     s.stop()
 
@@ -92,3 +97,41 @@ def test_out_of_descriptors_pauses_accepting_and_every_waiting_client_is_answere
     g.stop()
     chat_sim.stop()
     gen_sim.stop()
+
+
+def test_max_connections_keeps_new_connections_in_the_listen_queue_until_one_closes():
+    s = sim(*ZERO)
+
+    def text(cap):
+        return config(backend_yaml("m", [s.addr]), [("chat", CHAT, "m")], server=f"max_connections: {cap}", threads=1)
+
+    g = Gateway(text(3))
+    assert g.metric("sluice_max_connections") == 3
+    held = [keepalive(g.addr, timeout=5) for _ in range(3)]
+    for c in held:
+        assert post(c, CHAT, chat_body(model="sim-model"))[0] == 200
+    wait_for(lambda: g.metric("sluice_connection_cap_reached_total") == 1, what="the cap")
+    late = keepalive(g.addr, timeout=10)
+    send(late, CHAT, chat_body("late", model="sim-model"))  # connected: the listen queue
+    # a bounded look for what must not happen: no answer while the worker holds its three connections
+    assert select.select([late.sock], [], [], 0.3)[0] == []
+    assert g.metric("sluice_open_connections") == 3
+    held.pop().close()
+    r = late.getresponse()
+    assert r.status == 200, r.read()
+    r.read()
+
+    # reloadable: a larger cap lets more in at once
+    g.rewrite(text(10))
+    assert harness.post_json(g.admin, "/admin/reload", {})[0] == 200
+    assert g.metric("sluice_max_connections") == 10
+    more = [keepalive(g.addr, timeout=5) for _ in range(7)]  # 3 open + 7 = 10
+    for c in more:
+        assert post(c, CHAT, chat_body(model="sim-model"))[0] == 200
+    assert g.metric("sluice_open_connections") == 10
+    lines = [x for x in g.stderr().splitlines() if "its share of server.max_connections" in x]
+    assert len(lines) == 1 and "sluice-w-0: 3 connections open" in lines[0], lines
+    for c in held + more + [late]:
+        c.close()
+    g.stop()
+    s.stop()

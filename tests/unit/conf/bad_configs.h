@@ -245,6 +245,14 @@ static const bad_case_t bad_cases[] = {
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
         {"1:21: server.busy_poll: must be between 0 and 10ms, got 0.5s", NULL}},
+    {"max_connections_bad",
+        "server: {max_connections: 0}\n"
+        "backends:\n"
+        "  small: {protocol: openai, endpoints: 127.0.0.1:8001}\n"
+        "routes:\n"
+        "  - name: chat\n"
+        "    cascade: [{backend: small}]\n",
+        {"1:27: server.max_connections: must be \"auto\" or an integer between 1 and 10000000, got \"0\"", NULL}},
     {"duration_overflow",
         "server: {shutdown_timeout: 99999999999999999999d}\n"
         "backends:\n"
@@ -841,8 +849,8 @@ static const bad_case_t bad_cases[] = {
         "routes:\n"
         "  - name: chat\n"
         "    cascade: [{backend: small}]\n",
-        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll",
-         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll", NULL}},
+        {"1:10: server.a?b: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll, max_connections",
+         "1:23: server.kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk: unknown key; expected one of: listen, threads, max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll, max_connections", NULL}},
 };
 
 #define NUM_BAD_CASES (sizeof(bad_cases) / sizeof(bad_cases[0]))

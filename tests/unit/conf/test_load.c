@@ -77,6 +77,7 @@ Test(load, defaults_of_a_minimal_config)
     cr_assert_null(c->server.access_log);
     cr_assert_eq(c->server.routing_headers, 1);
     cr_assert_eq(c->server.busy_poll_us, 0);
+    cr_assert_eq(c->server.max_connections, 0); /* auto */
     cr_assert_eq(c->admin.enabled, 1);
     cr_assert_str_eq(c->admin.listen.text, "127.0.0.1:9901");
     cr_assert_eq(port_of(&c->admin.listen), 9901);
@@ -158,6 +159,7 @@ Test(load, full_example_sets_every_key)
     cr_assert_eq(c->server.shutdown_timeout_ms, 20000);
     cr_assert_eq(c->server.routing_headers, 0);
     cr_assert_eq(c->server.busy_poll_us, 50);
+    cr_assert_eq(c->server.max_connections, 20000);
     cr_assert_str_eq(c->server.tls_cert_file, EXAMPLES "/example-cert.pem");
     cr_assert_str_eq(c->server.tls_key_file, EXAMPLES "/example-key.pem");
     cr_assert_str_eq(c->server.access_log, "-");
@@ -514,9 +516,11 @@ Test(load, a_huge_mapping_is_handled_in_bounded_time_and_memory)
     cr_assert_eq(errs.count, SL_CONF_MAX_ERRORS);
     cr_assert_eq(errs.count + errs.dropped, n + 2); /* every key is unknown or duplicate, plus 2 missing keys */
     cr_assert_str_eq(errs.msgs[0], "huge.yaml:2:3: server.k0: unknown key; expected one of: listen, threads, "
-                                   "max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll");
+                                   "max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll, "
+                                   "max_connections");
     cr_assert_str_eq(errs.msgs[99], "huge.yaml:101:3: server.k99: unknown key; expected one of: listen, threads, "
-                                    "max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll");
+                                    "max_body, header_timeout, shutdown_timeout, tls, access_log, routing_headers, busy_poll, "
+                                    "max_connections");
     sl_conf_errors_dispose(&errs);
     free(y);
 }
