@@ -80,10 +80,14 @@ int sl_cmd_run(int argc, char **argv)
         return 1;
     }
     sl_gw_start(&gw);
-    char addr[256], admin[256];
+    char addr[256], admin[256], cap[64] = "";
+    uint32_t per_worker = atomic_load_explicit(&gw.server.max_conns, memory_order_relaxed);
+    if (per_worker != 0)
+        snprintf(cap, sizeof(cap), ", at most %llu connections",
+                 (unsigned long long)per_worker * (unsigned long long)gw.server.num_threads);
     for (size_t i = 0; i != gw.server.num_listen; ++i)
-        SL_LOG(SL_LOG_INFO, "run", "listening on %s (%zu workers%s)", sl_gw_listen_text(&gw, i, addr, sizeof(addr)),
-               gw.server.num_threads, gw.ssl_ctx != NULL ? ", TLS" : "");
+        SL_LOG(SL_LOG_INFO, "run", "listening on %s (%zu workers%s%s)", sl_gw_listen_text(&gw, i, addr, sizeof(addr)),
+               gw.server.num_threads, cap, gw.ssl_ctx != NULL ? ", TLS" : "");
     if (sl_gw_admin_text(&gw, admin, sizeof(admin))[0] != '\0')
         SL_LOG(SL_LOG_INFO, "run", "admin on %s", admin);
     if (ready != NULL && sl_gw_write_ready(&gw, ready) != SL_OK) {
