@@ -4,7 +4,8 @@ gateway (prlimit) while clients wait, and a worker holding its share of max_conn
 A listener stays readable while accept(2) fails for want of descriptors; the workers must stop reading it for a
 while (gateway/server.c) rather than spin on it, leave the new connections in the listen queue and serve them once
 descriptors are back. A request that needs a new upstream connection then gets 503 `gateway_resources` (with
-Retry-After), which is not held against the endpoint. At start the soft limit is raised to the hard one."""
+Retry-After), which is not held against the endpoint, and an active health check that cannot open its socket gives no
+verdict. At start the soft limit is raised to the hard one."""
 import json
 import os
 import resource
@@ -47,7 +48,9 @@ def test_soft_open_files_limit_raised_to_the_hard_one():
 
 def test_out_of_descriptors_pauses_accepting_and_every_waiting_client_is_answered():
     chat_sim, gen_sim = sim(*ZERO), sim(*ZERO)
-    backends = backend_yaml("m", [chat_sim.addr]) + backend_yaml("o", [gen_sim.addr])
+    # active checks of the completions endpoint every 100 ms, one failure ejects: none may fail for want of a socket
+    backends = backend_yaml("m", [chat_sim.addr]) + backend_yaml(
+        "o", [gen_sim.addr], extra="health: { interval: 100ms, timeout: 100ms, unhealthy_threshold: 1 }")
     g = Gateway(config(backends, [("gen", COMPLETIONS, "o"), ("chat", CHAT, "m")], threads=1))
     pid = g.p.pid
     a = keepalive(g.addr)
@@ -84,8 +87,11 @@ def test_out_of_descriptors_pauses_accepting_and_every_waiting_client_is_answere
         body = r.read()
         assert r.status == 200, (i, r.status, body)
         c.close()
-    # the completions endpoint was not ejected for the gateway's own shortage
+    # the completions endpoint was not ejected for the gateway's own shortage, by traffic or by its checks
     assert post(a, COMPLETIONS, {"model": "sim-model", "prompt": "x"})[0] == 200
+    for reason in ("outlier", "health"):
+        assert g.metric("sluice_endpoint_ejections_total", backend="o", endpoint=gen_sim.addr, reason=reason) == 0
+    assert g.metric("sluice_endpoint_up", backend="o", endpoint=gen_sim.addr) == 1
     a.close()
 
     assert g.metric("sluice_upstream_failures_total", backend="o", kind="gateway_resources") == 6
