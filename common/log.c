@@ -7,9 +7,12 @@
 #include "common/log.h"
 #include "common/status.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +45,28 @@ int sl_log_admit(sl_log_site_t *site, uint64_t sec, uint32_t *suppressed)
     return 1;
 }
 
+/* One line to stderr without ever waiting for its reader: a socket (journald) is sent to with MSG_DONTWAIT, a pipe
+ * or FIFO written through a descriptor of its own opened with O_NONBLOCK (/proc/self/fd/2: the flag then stays off
+ * stderr's open file description, which the parent shares); a line (at most 2 KiB, under PIPE_BUF) then goes in
+ * whole or not at all. Files and terminals are written as they are. Returns 1 when the line went out. */
+static int write_line(const char *line, size_t n)
+{
+    struct stat st;
+    if (fstat(STDERR_FILENO, &st) == 0) {
+        if (S_ISSOCK(st.st_mode))
+            return send(STDERR_FILENO, line, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)n;
+        if (S_ISFIFO(st.st_mode)) {
+            int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (fd != -1) {
+                ssize_t r = write(fd, line, n);
+                close(fd);
+                return r == (ssize_t)n;
+            }
+        }
+    }
+    return write(STDERR_FILENO, line, n) == (ssize_t)n;
+}
+
 void sl_log_write(sl_log_site_t *site, int level, const char *module, const char *fmt, ...)
 {
     struct timeval tv;
@@ -67,8 +92,8 @@ void sl_log_write(sl_log_site_t *site, int level, const char *module, const char
     if (suppressed != 0)
         n += snprintf(line + n, sizeof(line) - n, " (%u similar suppressed)", suppressed);
     line[n++] = '\n';
-    ssize_t r = write(STDERR_FILENO, line, (size_t)n);
-    (void)r;
+    if (!write_line(line, (size_t)n))
+        atomic_fetch_add_explicit(&site->suppressed, 1, memory_order_relaxed);
 }
 
 const char *sl_strerror(int status)

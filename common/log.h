@@ -4,7 +4,9 @@
  * SL_LOG(level, module, fmt, ...) evaluates none of its arguments when the level is disabled. Each call site is
  * rate limited on its own (SL_LOG_BURST lines per second); what it drops is counted and reported with the next line
  * it lets through, so a storm of identical errors costs one line per second and loses no information about volume.
- * Safe from any thread: the line is formatted on the stack and written with one write(2).
+ * Safe from any thread: the line is formatted on the stack and written with one write(2), which never waits for a
+ * reader that does not read (a pipe or socket on stderr): a line that finds no room is dropped and counted with the
+ * suppressed ones.
  * The router never logs; it returns reasons and the gateway logs them.
  */
 #ifndef SL_COMMON_LOG_H

@@ -15,10 +15,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/log.h"
 
 /* Caps on the bytes of each string logged; escaped (at most 6 bytes per byte) they keep a line under
  * SL_GW_LOG_LINE_MAX: id 128 (validated: never escaped), method 16, path 256, names 64, tiers 48, and at most
@@ -41,6 +48,8 @@ int sl_gw_log_target_open(const char *path, sl_gw_log_target_t **out, char *err,
     atomic_init(&t->refs, 1);
     t->fd = fd;
     t->owns_fd = owns;
+    struct stat st;
+    t->is_pipe = fd != -1 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
     t->path = path != NULL ? sl_strdup(path) : NULL;
     *out = t;
     return SL_OK;
@@ -224,21 +233,154 @@ size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf)
     return (size_t)(o - buf);
 }
 
+static uint64_t count_lines(const char *buf, size_t len)
+{
+    uint64_t n = 0;
+    for (const char *p = buf, *end = buf + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; ++p)
+        ++n;
+    return n;
+}
+
 void sl_gw_log_flush(sl_gw_worker_t *w)
 {
     if (w->log_len == 0)
         return;
-    if (w->log_target != NULL && w->log_target->fd != -1) {
-        ssize_t n = write(w->log_target->fd, w->log_buf, w->log_len);
-        if (n != (ssize_t)w->log_len) {
-            /* count the lines lost rather than retry: the worker never blocks on its log */
-            size_t lost = 0;
-            for (size_t i = n > 0 ? (size_t)n : 0; i != w->log_len; ++i)
-                lost += w->log_buf[i] == '\n';
-            SL_GW_ADD(sl_gw_worker_shard(w)->log_dropped, lost);
+    if (w->log_target == NULL || w->log_target->fd == -1) {
+        w->log_len = 0;
+        return;
+    }
+    uint64_t handed = atomic_load_explicit(&w->log_handed, memory_order_relaxed);
+    if (handed - atomic_load_explicit(&w->log_written, memory_order_acquire) > SL_GW_LOG_SLOTS - 2) {
+        /* every other buffer still waits for the writer (its destination is not keeping up): drop these lines
+         * rather than wait */
+        SL_GW_ADD(sl_gw_worker_shard(w)->log_dropped, count_lines(w->log_buf, w->log_len));
+        w->log_len = 0;
+        return;
+    }
+    sl_gw_log_slot_t *slot = &w->log_slots[handed % SL_GW_LOG_SLOTS];
+    slot->len = w->log_len;
+    sl_gw_log_target_retain(w->log_target);
+    slot->target = w->log_target;
+    atomic_store_explicit(&w->log_handed, handed + 1, memory_order_release);
+    uint64_t one = 1;
+    if (w->gw->log_efd != -1 && write(w->gw->log_efd, &one, sizeof(one)) < 0) {
+        /* an eventfd write fails only when its counter is full: the writer has a wake-up pending anyway */
+    }
+    w->log_buf = w->log_slots[(handed + 1) % SL_GW_LOG_SLOTS].buf;
+    w->log_len = 0;
+}
+
+/* Writes len bytes; returns how many went out before a failure. */
+static size_t write_all(int fd, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off != len) {
+        ssize_t n = write(fd, buf + off, len - off);
+        if (n > 0)
+            off += (size_t)n;
+        else if (n < 0 && errno == EINTR)
+            continue;
+        else
+            break;
+    }
+    return off;
+}
+
+/* The bytes of buf to write at once: everything, or for a pipe the whole lines that fit in PIPE_BUF (a pipe writes
+ * that much atomically; a longer line goes alone). */
+static size_t chunk(const sl_gw_log_target_t *t, const char *buf, size_t len)
+{
+    if (!t->is_pipe || len <= PIPE_BUF)
+        return len;
+    for (size_t i = PIPE_BUF; i != 0; --i)
+        if (buf[i - 1] == '\n')
+            return i;
+    const char *nl = memchr(buf, '\n', len);
+    return nl != NULL ? (size_t)(nl - buf) + 1 : len;
+}
+
+/* Writes the buffers a worker handed over, in order; a failed write loses the lines it did not write. */
+static void write_handed(sl_gw_t *gw, sl_gw_worker_t *w)
+{
+    uint64_t written = atomic_load_explicit(&w->log_written, memory_order_relaxed);
+    uint64_t handed = atomic_load_explicit(&w->log_handed, memory_order_acquire);
+    for (; written != handed; ++written) {
+        sl_gw_log_slot_t *slot = &w->log_slots[written % SL_GW_LOG_SLOTS];
+        for (size_t off = 0; off != slot->len;) {
+            size_t n = chunk(slot->target, slot->buf + off, slot->len - off),
+                   done = write_all(slot->target->fd, slot->buf + off, n);
+            if (done != n) {
+                atomic_fetch_add_explicit(&gw->log_write_dropped, count_lines(slot->buf + off + done, slot->len - off - done),
+                                          memory_order_relaxed);
+                break;
+            }
+            off += n;
+        }
+        sl_gw_log_target_release(slot->target);
+        slot->target = NULL;
+        atomic_store_explicit(&w->log_written, written + 1, memory_order_release);
+    }
+}
+
+static void *log_writer_main(void *arg)
+{
+    sl_gw_t *gw = arg;
+    pthread_setname_np(pthread_self(), "sluice-log");
+    for (;;) {
+        int stop = atomic_load_explicit(&gw->log_stop, memory_order_acquire);
+        for (size_t i = 0; i != gw->server.num_threads; ++i)
+            write_handed(gw, &gw->workers[i]);
+        if (stop)
+            return NULL; /* the workers had ended (and handed their last buffers over) before stop was set */
+        struct pollfd pfd = {.fd = gw->log_efd, .events = POLLIN};
+        if (poll(&pfd, 1, -1) > 0) {
+            uint64_t n;
+            if (read(gw->log_efd, &n, sizeof(n)) < 0) {
+                /* EAGAIN: another wake-up already consumed; the scan above runs again either way */
+            }
         }
     }
-    w->log_len = 0;
+}
+
+int sl_gw_log_writer_start(sl_gw_t *gw)
+{
+    gw->log_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (gw->log_efd == -1)
+        return SL_EIO;
+    if (pthread_create(&gw->log_writer, NULL, log_writer_main, gw) != 0) {
+        close(gw->log_efd);
+        gw->log_efd = -1;
+        return SL_EIO;
+    }
+    gw->log_writer_started = 1;
+    return SL_OK;
+}
+
+void sl_gw_log_writer_stop(sl_gw_t *gw, uint32_t wait_ms)
+{
+    if (!gw->log_writer_started)
+        return;
+    atomic_store_explicit(&gw->log_stop, 1, memory_order_release);
+    uint64_t one = 1;
+    if (write(gw->log_efd, &one, sizeof(one)) < 0) {
+        /* a full counter: a wake-up is pending already */
+    }
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += wait_ms / 1000;
+    deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    if (pthread_timedjoin_np(gw->log_writer, NULL, &deadline) != 0) {
+        /* its destination does not take the last lines (a pipe nobody reads): the process ends without them */
+        SL_LOG(SL_LOG_WARN, "access_log", "the access log's last lines were not written within %u ms; they are lost", wait_ms);
+        return;
+    }
+    gw->log_writer_started = 0;
+    close(gw->log_efd);
+    gw->log_efd = -1;
 }
 
 void sl_gw_log_request(sl_gw_worker_t *w, const sl_proxy_t *p)

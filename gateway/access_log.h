@@ -1,9 +1,12 @@
 /*
- * access_log.h - one JSON line per request, formatted into the worker's buffer and written off the request path:
- * by the worker when the buffer cannot take another line, by its one-second timer, when it switches targets and
- * when it exits. A write is one write(2) of whole lines on an O_APPEND descriptor, so the lines of several workers
- * interleave but never mix. A failed or short write drops what it could not write (counted in
- * sluice_access_log_dropped_lines_total), it never blocks the worker on retries.
+ * access_log.h - one JSON line per request, formatted into the worker's buffer and written off the request path by
+ * one writer thread. A worker hands its buffer over when it cannot take another line, on its one-second timer,
+ * when it switches targets and when it exits, and goes on in the next of its SL_GW_LOG_SLOTS buffers; the writer
+ * writes the buffers of every worker, each worker's in order, whole (one writer: the lines of several workers never
+ * mix, whatever the destination). A destination that blocks (stderr to a pipe nobody reads, a stalled log
+ * collector) blocks only the writer: when every other buffer of a worker still waits for it, the worker drops the
+ * lines of the one it filled instead of waiting. A failed write loses the lines it did not write. Both losses are
+ * counted in sluice_access_log_dropped_lines_total.
  *
  * Line (keys always present, in this order; see docs/OPERATIONS.md):
  *   {"time":"2026-11-26T12:00:00.123Z","id":"...","method":"POST","path":"/v1/chat/completions","route":"chat",
@@ -35,7 +38,14 @@ size_t sl_gw_log_format(const sl_proxy_t *p, uint64_t now_wall_ms, char *buf);
 /* Appends the line of a finished request to the worker's buffer (flushing first when it is nearly full). */
 void sl_gw_log_request(sl_gw_worker_t *w, const sl_proxy_t *p);
 
-/* Writes the worker's buffer out. */
+/* Hands the worker's buffer to the writer (or drops its lines when the writer is that far behind). Worker thread. */
 void sl_gw_log_flush(sl_gw_worker_t *w);
+
+/* Starts the writer thread (before the workers); SL_OK or SL_EIO. Main thread. */
+int sl_gw_log_writer_start(sl_gw_t *gw);
+
+/* After the workers have ended: lets the writer write what they handed over and waits for it up to wait_ms (a
+ * destination that does not take the lines would hold the exit forever). Main thread. */
+void sl_gw_log_writer_stop(sl_gw_t *gw, uint32_t wait_ms);
 
 #endif

@@ -26,7 +26,8 @@
 #include "stats/hist-t.h"
 
 #define SL_GW_MAX_WORKERS 64
-#define SL_GW_LOG_BUF (64 * 1024)          /* per-worker access-log buffer */
+#define SL_GW_LOG_BUF (64 * 1024)          /* an access-log buffer */
+#define SL_GW_LOG_SLOTS 4                  /* access-log buffers per worker: one filling, the rest for the writer */
 #define SL_GW_LOG_LINE_MAX 8192            /* one access-log line never exceeds this */
 #define SL_GW_HIGH_WATER (256 * 1024)      /* upstream bytes waiting for the client before reads pause */
 #define SL_GW_UPSTREAM_RCVBUF (256 * 1024) /* SO_RCVBUF of upstream connections (the kernel doubles it) */
@@ -53,8 +54,16 @@ typedef struct st_sl_gw_log_target_t {
     _Atomic uint32_t refs;
     int fd;      /* -1 = logging off */
     int owns_fd; /* 0 for stderr */
+    int is_pipe; /* a pipe or FIFO: written PIPE_BUF at most at a time, so lines from elsewhere never land inside one */
     char *path;  /* owned; NULL when off */
 } sl_gw_log_target_t;
+
+/* An access-log buffer handed from a worker to the log writer thread (gateway/access_log.h). */
+typedef struct st_sl_gw_log_slot_t {
+    char *buf; /* SL_GW_LOG_BUF bytes, the worker's */
+    size_t len;
+    sl_gw_log_target_t *target; /* one reference while the slot waits for the writer */
+} sl_gw_log_slot_t;
 
 /* One backend of a generation. */
 typedef struct st_sl_gw_backend_rt_t {
@@ -183,10 +192,14 @@ struct st_sl_gw_worker_t {
     size_t num_queued;
     h2o_timeout_entry_t queue_poll;
     int in_own_start; /* set while the proxy calls h2o_start_response itself */
-    char *log_buf;
+    char *log_buf;    /* log_slots[log_handed % SL_GW_LOG_SLOTS].buf, being filled */
     size_t log_len;
     sl_gw_log_target_t *log_target; /* where log_buf goes; one reference */
     h2o_timeout_entry_t log_flush;
+    sl_gw_log_slot_t log_slots[SL_GW_LOG_SLOTS];
+    /* shared with the log writer thread: buffers handed over (stored by the worker), buffers written (by the writer) */
+    _Alignas(64) _Atomic uint64_t log_handed;
+    _Atomic uint64_t log_written;
 };
 
 /* Stable names for metric labels: ids are assigned on the control thread when a generation first mentions a
@@ -235,6 +248,12 @@ struct st_sl_gw_t {
     void *workers_raw;
     sl_snapshot_slot_t slot; /* publishes sl_gw_gen_t */
     uint64_t started_ms;
+    /* the access-log writer thread (access_log.h): started before the workers, stopped after them */
+    pthread_t log_writer;
+    int log_writer_started;
+    int log_efd;                        /* eventfd: a worker handed a buffer over */
+    _Atomic int log_stop;               /* the workers are gone: write what is left and end */
+    _Atomic uint64_t log_write_dropped; /* lines the writer could not write (a failed write) */
     /* any thread */
     _Atomic int reload_requested; /* SIGHUP: the control thread reloads at its next loop iteration */
     _Atomic int eject_pending;    /* a worker asked for an ejection */

@@ -11,6 +11,7 @@
 #include "gateway/gw.h"
 #include "backends/pool.h"
 #include "common/alloc.h"
+#include "gateway/access_log.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "common/str.h"
@@ -132,6 +133,7 @@ static void setup_h2o(sl_gw_t *gw, const sl_conf_t *conf)
 int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, size_t errlen)
 {
     gw->conf_path = conf_path;
+    gw->log_efd = -1;
     gw->boot_conf = conf;
     sl_conf_retain(conf);
     gw->started_ms = (uint64_t)time(NULL) * 1000;
@@ -196,6 +198,8 @@ int sl_gw_init(sl_gw_t *gw, sl_conf_t *conf, const char *conf_path, char *err, s
 
 int sl_gw_start(sl_gw_t *gw)
 {
+    if (sl_gw_log_writer_start(gw) != SL_OK)
+        SL_LOG(SL_LOG_ERROR, "access_log", "no writer thread: access-log lines will be dropped");
     sl_server_start(&gw->control);
     sl_server_start(&gw->server);
     return SL_OK;
@@ -263,6 +267,7 @@ void sl_gw_wake_control(sl_gw_t *gw)
 void sl_gw_stop(sl_gw_t *gw)
 {
     sl_server_stop(&gw->server);
+    sl_gw_log_writer_stop(gw, 2000); /* the workers' last lines */
     sl_server_stop(&gw->control);
     sl_gw_slo_stop(gw); /* every thread is gone: the last collection, the last tick, the state file */
     sl_gw_rollout_stop(gw);

@@ -154,8 +154,9 @@ static void render_requests(out_t *o, const sl_gw_metrics_input_t *in)
     emit(o, "sluice_rejected_requests_total{reason=\"bad_request\"} %" PRIu64 "\n", bad);
     family(o, "sluice_inflight_requests", "gauge", "Client requests being served now.");
     emit(o, "sluice_inflight_requests %" PRIu64 "\n", inflight);
-    family(o, "sluice_access_log_dropped_lines_total", "counter", "Access-log lines lost to failed writes.");
-    emit(o, "sluice_access_log_dropped_lines_total %" PRIu64 "\n", dropped);
+    family(o, "sluice_access_log_dropped_lines_total", "counter",
+           "Access-log lines lost: dropped while the log's destination was not keeping up, or failed writes.");
+    emit(o, "sluice_access_log_dropped_lines_total %" PRIu64 "\n", dropped + in->log_write_dropped);
 
     family(o, "sluice_tokens_total", "counter", "Tokens reported in the answers' usage, by route, backend and direction.");
     for (uint32_t i = 0; i != n->num_series; ++i) {

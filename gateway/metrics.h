@@ -25,6 +25,7 @@ typedef struct st_sl_gw_metrics_input_t {
     uint64_t reloads_ok, reloads_failed;
     uint64_t open_connections;
     uint64_t busy_poll_idle_us; /* every worker's sl_busy_poll_t.idle_us */
+    uint64_t log_write_dropped; /* access-log lines the writer thread could not write */
     uint64_t accept_pauses_data, accept_pauses_admin; /* sl_worker_t.accept_pauses of the workers, of the control */
     uint64_t max_connections;                         /* the workers' cap times their number; 0: none */
     uint64_t connection_caps;                         /* sl_worker_t.conn_caps of the workers */

@@ -209,7 +209,9 @@ void sl_gw_worker_init(sl_gw_worker_t *w, sl_worker_t *sw)
                          SL_GW_UPSTREAM_RCVBUF);
     h2o_linklist_init_anchor(&w->waiters);
     w->queue_poll.cb = sl_proxy_on_queue_poll;
-    w->log_buf = sl_malloc(SL_GW_LOG_BUF);
+    for (size_t i = 0; i != SL_GW_LOG_SLOTS; ++i)
+        w->log_slots[i].buf = sl_malloc(SL_GW_LOG_BUF);
+    w->log_buf = w->log_slots[0].buf;
     w->log_flush.cb = on_log_flush;
     h2o_timeout_link(w->ctx->loop, &w->ctx->one_sec_timeout, &w->log_flush);
     sl_snapshot_reader_quiesce(&w->reader);

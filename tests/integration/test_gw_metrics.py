@@ -1,6 +1,6 @@
 """What the gateway reports: /metrics passes `promtool check metrics` with nothing to say and its numbers agree
-with the traffic sent; the access log goes to a file, one JSON line per request with every documented key; TLS
-with ALPN serves HTTP/2 and HTTP/1.1."""
+with the traffic sent; the access log goes to a file, one JSON line per request with every documented key, and a
+destination that stops reading blocks neither requests nor the exit; TLS with ALPN serves HTTP/2 and HTTP/1.1."""
 import json
 import os
 import signal
@@ -9,7 +9,7 @@ import subprocess
 import harness
 from gw_helpers import (ZERO, Gateway, Upstream, answer, backend_yaml, chat_body, config, head_fields, keepalive, post,
                         sim, wait_for)
-from gw_helpers import reap_processes  # noqa: F401 - kills what a failed test left running
+from gw_helpers import ENV, reap_processes  # noqa: F401 - kills what a failed test left running
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "examples")
 KEYS = ["time", "id", "method", "path", "route", "tiers", "backend", "endpoint", "status", "upstream_status", "failure",
@@ -124,4 +124,65 @@ def test_reload_reopens_the_access_log(tmp_path):
         assert len((tmp_path / "access.log.1").read_text().splitlines()) == 1
     finally:
         g.stop()
+        s.stop()
+
+
+def test_stderr_that_nobody_reads_blocks_neither_requests_nor_the_exit(tmp_path):
+    """access_log "-" with stderr a pipe nobody reads (a stalled log collector): it is full after some 150 lines;
+    requests are still answered, the lines that find no room are counted, SIGTERM still ends the process, and what
+    the pipe holds is whole lines (the access log and the gateway's own log lines never inside one another)."""
+    s = sim(*ZERO)
+    cfg = tmp_path / "sluice.yaml"
+    cfg.write_text(config(backend_yaml("small", [s.addr], model="sim-model"), [("chat", "/v1/", "small")],
+                          server='access_log: "-"'))
+    ready = tmp_path / "ready.json"
+    r, w = os.pipe()
+    env = dict(os.environ)
+    env.update(ENV)
+    # under ASan the sanitizers' own reports would wait for the pipe too: they go to files, checked below
+    reports = tmp_path / "sanitizer"
+    env["LSAN_OPTIONS"] += ":print_suppressions=0"
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        env[k] = env.get(k, "") + f":log_path={reports}"
+    p = subprocess.Popen([harness.SLUICE, "run", "-c", str(cfg), "--ready-file", str(ready)], stdout=subprocess.DEVNULL,
+                         stderr=w, env=env)
+    os.close(w)
+    try:
+        wait_for(lambda: ready.exists(), what="the gateway")
+        info = json.loads(ready.read_text())
+        conn = keepalive(info["listen"][0], timeout=5)
+        for _ in range(1500):  # some 700 KB of lines: the pipe (64 KiB) and the workers' buffers fill up
+            assert post(conn, "/v1/chat/completions", chat_body(max_tokens=1))[0] == 200
+        conn.close()
+
+        def dropped():
+            status, _, body = harness.request(info["admin"], "GET", "/metrics")
+            line = next(x for x in body.decode().splitlines() if x.startswith("sluice_access_log_dropped_lines_total "))
+            return float(line.split()[1])
+        wait_for(lambda: dropped() > 0, what="lines counted as dropped")
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+        assert not list(tmp_path.glob("sanitizer*")), [f.read_text() for f in tmp_path.glob("sanitizer*")]
+        os.set_blocking(r, False)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(r, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        lines = data.split(b"\n")
+        assert lines[-1] == b"" and len(lines) > 100, len(lines)
+        for line in lines[:-1]:
+            if line.startswith(b"{"):
+                assert list(json.loads(line)) == KEYS, line
+            else:
+                assert line[:4].isdigit() and b" [" in line, line  # the gateway's own log
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(r)
         s.stop()
