@@ -237,9 +237,12 @@ void sl_proxy_on_stop(h2o_generator_t *self, h2o_req_t *req)
     sl_proxy_abandon(p);
 }
 
-/* h2o answers "413 Request Entity Too Large" itself, as text, when a body outgrows max_request_entity_size while
- * it is being read (before any handler runs). This filter rewrites that answer into the JSON error of the
- * route's protocol. Answers the proxy starts itself (w->in_own_start) pass untouched, upstream 413s included.
+/* h2o answers some requests itself, as text, before any handler runs: "413 Request Entity Too Large" when a body
+ * outgrows max_request_entity_size while it is being read, 400 for a broken content-length or chunked body, and
+ * the like. This filter rewrites such an answer into the JSON error of the route's protocol (413 body_too_large,
+ * other 4xx invalid_request, 5xx internal_error). Answers the proxy starts itself (w->in_own_start) pass
+ * untouched, upstream errors included. (What h2o cannot parse at all, a broken request line or more than 100 header
+ * fields, it answers on the socket without a request, so no filter sees it: that stays text.)
  * Every answer of the data plane passes here, which is where its `server` field is added: h2o would write it
  * with a sprintf of its own for every HTTP/1 answer (its server_name is left empty, gw.c). */
 typedef struct st_sl_proxy_413_ostream_t {
@@ -262,7 +265,8 @@ static void on_413_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, 
 static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     sl_gw_worker_t *w = sl_gw_worker_of(req);
-    if (req->res.status == 413 && !w->in_own_start) {
+    int status = req->res.status;
+    if (status >= 400 && !w->in_own_start) {
         char *body = h2o_mem_alloc_pool(&req->pool, SL_GW_ERROR_BODY_MAX);
         enum en_sl_protocol_t proto = SL_PROTOCOL_OPENAI;
         sl_gw_gen_t *gen = (sl_gw_gen_t *)sl_snapshot_pin(&w->reader);
@@ -270,12 +274,22 @@ static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
             proto = sl_proxy_head_protocol(req, gen); /* the shape of the route its head matches */
             sl_snapshot_unpin(&w->reader, &gen->super);
         }
-        size_t len = sl_gw_error_body(proto, 413, "body_too_large", "the request body is too large", body,
-                                      SL_GW_ERROR_BODY_MAX);
+        const char *code = "body_too_large", *message = "the request body is too large";
+        if (status >= 500) {
+            code = "internal_error";
+            message = "the gateway could not serve the request";
+        } else if (status != 413) {
+            code = "invalid_request";
+            message = "the request is not valid HTTP";
+        }
+        size_t len = sl_gw_error_body(proto, status, code, message, body, SL_GW_ERROR_BODY_MAX);
         memset(&req->res.headers, 0, sizeof(req->res.headers));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
         req->res.content_length = len;
-        SL_GW_ADD(sl_gw_worker_shard(w)->too_large, 1);
+        if (status == 413)
+            SL_GW_ADD(sl_gw_worker_shard(w)->too_large, 1);
+        else if (status < 500)
+            SL_GW_ADD(sl_gw_worker_shard(w)->bad_request, 1);
         sl_proxy_413_ostream_t *os = (sl_proxy_413_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
         os->super.do_send = on_413_send;
         os->body = h2o_iovec_init(body, len);

@@ -214,6 +214,15 @@ def test_own_errors_400_404_413():
                                             b"\r\n0\r\n\r\n")
         assert status == "HTTP/1.1 413 Request Entity Too Large"
         assert error_of(body)["code"] == "body_too_large"
+        # h2o refuses a broken content-length itself: the same filter makes that JSON too
+        status, headers, body = raw_request(g.addr, b"POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\n"
+                                            b"Content-Length: 12x\r\n\r\n{}")
+        assert status == "HTTP/1.1 400 Invalid Request" and headers["content-type"] == ["application/json"]
+        assert error_of(body) == {"message": "the request is not valid HTTP", "type": "invalid_request_error",
+                                  "code": "invalid_request"}
+        # what h2o cannot parse into a request at all stays its own text answer (no filter sees it)
+        status, headers, body = raw_request(g.addr, b"GARBAGE\r\n\r\n")
+        assert status == "HTTP/1.1 400 Bad Request" and body == b"Bad Request"
         _, stats = harness.get_json(s.addr, "/sim/stats")
         assert stats["requests"] == 0  # none of these reached the model server
         assert g.metric("sluice_rejected_requests_total", reason="body_too_large") == 2
