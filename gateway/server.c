@@ -174,13 +174,16 @@ uint16_t sl_server_bound_port(sl_server_t *s, size_t i)
     return 0;
 }
 
+static void on_accept(h2o_socket_t *listener, const char *err);
+static void update_accepting(sl_worker_t *w);
+
 static void on_conn_close(void *data)
 {
     sl_worker_t *w = data;
     --w->num_conns;
+    if (w->capped)
+        update_accepting(w); /* one below the cap: accept again */
 }
-
-static void on_accept(h2o_socket_t *listener, const char *err);
 
 static const char *worker_name(sl_worker_t *w)
 {
@@ -203,11 +206,13 @@ static int count_and_report(sl_worker_t *w, uint64_t *count, uint64_t *logged, u
     return 1;
 }
 
-/* Reads the listeners, or stops, as the accept pause and the connection cap say. Cheap when nothing changes: it
- * runs before every loop iteration (a reload may change the cap). */
+/* Reads the listeners, or stops, as the accept pause and the connection cap say. Called when one of them may have
+ * changed: a pause starts or ends, the cap is reached (on_accept), a connection closes while capped, the cap changes
+ * (seen before a loop iteration). */
 static void update_accepting(sl_worker_t *w)
 {
     uint32_t cap = atomic_load_explicit(&w->server->max_conns, memory_order_relaxed);
+    w->cap_seen = cap;
     int capped = cap != 0 && w->num_conns >= cap;
     if (capped != w->capped) {
         char since[64];
@@ -243,7 +248,7 @@ static void pause_accepting(sl_worker_t *w, int error)
 {
     char since[64];
     if (!h2o_timeout_is_linked(&w->accept_resume))
-        h2o_timeout_link(w->ctx.loop, &w->accept_pause, &w->accept_resume);
+        h2o_timeout_link(w->ctx.loop, &w->ctx.hundred_ms_timeout, &w->accept_resume);
     update_accepting(w);
     if (count_and_report(w, &w->accept_pauses, &w->accept_pauses_logged, &w->accept_logged_ms, "pauses", since, sizeof(since)))
         SL_LOG(SL_LOG_WARN, "server",
@@ -307,7 +312,6 @@ static void *worker_main(void *arg)
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = s->h2o->hosts;
     w->accept_ctx.ssl_ctx = s->ssl_ctx;
-    h2o_timeout_init(w->ctx.loop, &w->accept_pause, SL_SERVER_ACCEPT_PAUSE_MS);
     w->accept_resume.cb = on_accept_resume;
     if (s->on_worker_init != NULL)
         s->on_worker_init(w);
@@ -323,7 +327,8 @@ static void *worker_main(void *arg)
     while (!atomic_load_explicit(&s->shutdown, memory_order_acquire)) {
         if (s->on_worker_loop != NULL)
             s->on_worker_loop(w);
-        update_accepting(w);
+        if (atomic_load_explicit(&s->max_conns, memory_order_relaxed) != w->cap_seen)
+            update_accepting(w); /* a reload changed the cap */
         h2o_evloop_run(w->ctx.loop, busy.polling ? 0 : INT32_MAX);
         uint32_t window = atomic_load_explicit(&s->busy_poll_us, memory_order_relaxed);
         if (window != 0 || busy.polling) {
@@ -334,7 +339,6 @@ static void *worker_main(void *arg)
 
     if (h2o_timeout_is_linked(&w->accept_resume))
         h2o_timeout_unlink(&w->accept_resume);
-    h2o_timeout_dispose(w->ctx.loop, &w->accept_pause);
     for (size_t i = 0; i != s->num_listen; ++i) {
         h2o_socket_read_stop(w->listeners[i]);
         h2o_socket_close(w->listeners[i]);

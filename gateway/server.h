@@ -14,7 +14,7 @@
  * SL_SERVER_ACCEPT_PAUSE_MS instead (the kernel keeps the waiting connections in the listen queue), counts the
  * pause and logs it at most every SL_SERVER_ACCEPT_LOG_MS. sl_server_open raises the soft RLIMIT_NOFILE to the
  * hard limit first. The connection cap (max_conns) stops the listeners the same way while a worker holds that many
- * connections; both are applied before every loop iteration.
+ * connections, until one closes.
  */
 #ifndef SL_GATEWAY_SERVER_H
 #define SL_GATEWAY_SERVER_H
@@ -27,7 +27,7 @@
 
 #define SL_SERVER_MAX_THREADS 64
 #define SL_SERVER_MAX_LISTEN 16
-#define SL_SERVER_ACCEPT_PAUSE_MS 100
+#define SL_SERVER_ACCEPT_PAUSE_MS 100 /* the pause runs on the h2o context's hundred_ms_timeout */
 #define SL_SERVER_ACCEPT_LOG_MS 10000
 
 typedef struct st_sl_server_t sl_server_t;
@@ -44,13 +44,13 @@ typedef struct st_sl_worker_t {
     uint64_t busy_poll_idle_us; /* sl_busy_poll_t.idle_us, published (relaxed) for /metrics */
     /* accepting paused after accept(2) failed for want of descriptors or memory (SL_SERVER_ACCEPT_PAUSE_MS) */
     uint64_t accept_pauses; /* how often; published (relaxed) for /metrics */
-    h2o_timeout_t accept_pause;
-    h2o_timeout_entry_t accept_resume;
+    h2o_timeout_entry_t accept_resume; /* on the context's hundred_ms_timeout */
     uint64_t accept_pauses_logged, accept_logged_ms;
     /* accepting stopped while the worker holds max_conns connections */
     uint64_t conn_caps; /* how often; published (relaxed) for /metrics */
     uint64_t conn_caps_logged, conn_cap_logged_ms;
     int accepting, capped; /* the listeners are read; the cap stopped them */
+    uint32_t cap_seen;     /* the max_conns update_accepting last applied */
     void *data;       /* the application's per-worker state */
 } sl_worker_t;
 
