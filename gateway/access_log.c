@@ -352,13 +352,12 @@ int sl_gw_log_writer_start(sl_gw_t *gw)
         gw->log_efd = -1;
         return SL_EIO;
     }
-    gw->log_writer_started = 1;
     return SL_OK;
 }
 
 void sl_gw_log_writer_stop(sl_gw_t *gw, uint32_t wait_ms)
 {
-    if (!gw->log_writer_started)
+    if (gw->log_efd == -1)
         return;
     atomic_store_explicit(&gw->log_stop, 1, memory_order_release);
     uint64_t one = 1;
@@ -374,11 +373,11 @@ void sl_gw_log_writer_stop(sl_gw_t *gw, uint32_t wait_ms)
         deadline.tv_nsec -= 1000000000L;
     }
     if (pthread_timedjoin_np(gw->log_writer, NULL, &deadline) != 0) {
-        /* its destination does not take the last lines (a pipe nobody reads): the process ends without them */
+        /* its destination does not take the last lines (a pipe nobody reads): the process ends without them (the
+         * writer still waits on log_efd, which stays open) */
         SL_LOG(SL_LOG_WARN, "access_log", "the access log's last lines were not written within %u ms; they are lost", wait_ms);
         return;
     }
-    gw->log_writer_started = 0;
     close(gw->log_efd);
     gw->log_efd = -1;
 }

@@ -87,7 +87,7 @@ static void on_metrics(sl_gw_t *gw, h2o_req_t *req)
         in.accept_pauses_data += __atomic_load_n(&gw->server.workers[i].accept_pauses, __ATOMIC_RELAXED);
         in.connection_caps += __atomic_load_n(&gw->server.workers[i].conn_caps, __ATOMIC_RELAXED);
     }
-    in.max_connections = (uint64_t)atomic_load_explicit(&gw->server.max_conns, memory_order_relaxed) * gw->server.num_threads;
+    in.max_connections = sl_server_max_connections(&gw->server);
     in.log_write_dropped = atomic_load_explicit(&gw->log_write_dropped, memory_order_relaxed);
     for (size_t i = 0; i != gw->control.num_threads; ++i)
         in.accept_pauses_admin += __atomic_load_n(&gw->control.workers[i].accept_pauses, __ATOMIC_RELAXED);

@@ -81,10 +81,9 @@ int sl_cmd_run(int argc, char **argv)
     }
     sl_gw_start(&gw);
     char addr[256], admin[256], cap[64] = "";
-    uint32_t per_worker = atomic_load_explicit(&gw.server.max_conns, memory_order_relaxed);
-    if (per_worker != 0)
-        snprintf(cap, sizeof(cap), ", at most %llu connections",
-                 (unsigned long long)per_worker * (unsigned long long)gw.server.num_threads);
+    uint64_t max_connections = sl_server_max_connections(&gw.server);
+    if (max_connections != 0)
+        snprintf(cap, sizeof(cap), ", at most %llu connections", (unsigned long long)max_connections);
     for (size_t i = 0; i != gw.server.num_listen; ++i)
         SL_LOG(SL_LOG_INFO, "run", "listening on %s (%zu workers%s%s)", sl_gw_listen_text(&gw, i, addr, sizeof(addr)),
                gw.server.num_threads, cap, gw.ssl_ctx != NULL ? ", TLS" : "");

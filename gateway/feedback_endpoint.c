@@ -84,7 +84,7 @@ static void respond(sl_gw_worker_t *w, h2o_req_t *req, int status, const char *b
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
     if (status == 405)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
-    w->in_own_start = 1; /* the data plane's 413 filter leaves the answer as it is */
+    w->in_own_start = 1; /* the data plane's filter of h2o's own errors leaves the answer as it is */
     h2o_start_response(req, &oneshot);
     w->in_own_start = 0;
     h2o_iovec_t v = h2o_strdup(&req->pool, body, len);

@@ -250,8 +250,7 @@ struct st_sl_gw_t {
     uint64_t started_ms;
     /* the access-log writer thread (access_log.h): started before the workers, stopped after them */
     pthread_t log_writer;
-    int log_writer_started;
-    int log_efd;                        /* eventfd: a worker handed a buffer over */
+    int log_efd;                        /* eventfd: a worker handed a buffer over; -1 while no writer runs */
     _Atomic int log_stop;               /* the workers are gone: write what is left and end */
     _Atomic uint64_t log_write_dropped; /* lines the writer could not write (a failed write) */
     /* any thread */

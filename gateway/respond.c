@@ -245,14 +245,14 @@ void sl_proxy_on_stop(h2o_generator_t *self, h2o_req_t *req)
  * fields, it answers on the socket without a request, so no filter sees it: that stays text.)
  * Every answer of the data plane passes here, which is where its `server` field is added: h2o would write it
  * with a sprintf of its own for every HTTP/1 answer (its server_name is left empty, gw.c). */
-typedef struct st_sl_proxy_413_ostream_t {
+typedef struct st_sl_proxy_h2o_error_ostream_t {
     h2o_ostream_t super;
     h2o_iovec_t body;
-} sl_proxy_413_ostream_t;
+} sl_proxy_h2o_error_ostream_t;
 
-static void on_413_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
+static void on_h2o_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt, h2o_send_state_t state)
 {
-    sl_proxy_413_ostream_t *os = (sl_proxy_413_ostream_t *)self;
+    sl_proxy_h2o_error_ostream_t *os = (sl_proxy_h2o_error_ostream_t *)self;
     if (!h2o_send_state_is_in_progress(state)) {
         int head = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD"));
         h2o_ostream_send_next(&os->super, req, &os->body, head ? 0 : 1, state);
@@ -262,7 +262,7 @@ static void on_413_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, 
     h2o_ostream_send_next(&os->super, req, NULL, 0, state);
 }
 
-static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+static void on_h2o_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     sl_gw_worker_t *w = sl_gw_worker_of(req);
     int status = req->res.status;
@@ -290,8 +290,8 @@ static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
             SL_GW_ADD(sl_gw_worker_shard(w)->too_large, 1);
         else if (status < 500)
             SL_GW_ADD(sl_gw_worker_shard(w)->bad_request, 1);
-        sl_proxy_413_ostream_t *os = (sl_proxy_413_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
-        os->super.do_send = on_413_send;
+        sl_proxy_h2o_error_ostream_t *os = (sl_proxy_h2o_error_ostream_t *)h2o_add_ostream(req, sizeof(*os), slot);
+        os->super.do_send = on_h2o_error_send;
         os->body = h2o_iovec_init(body, len);
         slot = &os->super.next;
     }
@@ -302,5 +302,5 @@ static void on_413_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slo
 void sl_proxy_register_filters(h2o_pathconf_t *pc)
 {
     h2o_filter_t *f = h2o_create_filter(pc, sizeof(*f));
-    f->on_setup_ostream = on_413_setup;
+    f->on_setup_ostream = on_h2o_error_setup;
 }

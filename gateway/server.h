@@ -127,6 +127,12 @@ int sl_server_open(sl_server_t *s, char *err, size_t errlen);
 const char *sl_server_bound_text(sl_server_t *s, size_t i, char *buf, size_t bufsz);
 uint16_t sl_server_bound_port(sl_server_t *s, size_t i);
 
+/* The client connections the workers accept at most (max_conns times the workers), 0 for no cap. Any thread. */
+static inline uint64_t sl_server_max_connections(sl_server_t *s)
+{
+    return (uint64_t)atomic_load_explicit(&s->max_conns, memory_order_relaxed) * s->num_threads;
+}
+
 /* Starts the workers and returns when every worker is accepting. */
 int sl_server_start(sl_server_t *s);
 
